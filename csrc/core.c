@@ -1,0 +1,375 @@
+/* Lifecycle of named network namespaces (see core.h for the contract). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "util.h"
+
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U
+#endif
+
+#define THREAD_NS_NET "/proc/thread-self/ns/net"
+
+/* Stacked mounts on one name are removed one by one; this bounds the loop. */
+#define MAX_STACKED_MOUNTS 64
+
+/* The run directory that nsf_prepare_run_dir last made a shared mount point,
+ * identified by its mount id. While statx still reports that mount at the
+ * same path, the whole mkdir/flock/mount sequence can be skipped. */
+static struct {
+    pthread_mutex_t lock;
+    int valid;
+    unsigned long long mnt_id;
+    char path[PATH_MAX];
+} prepared = {PTHREAD_MUTEX_INITIALIZER, 0, 0, ""};
+
+/* Mount id of path and whether path is the root of a mount; -errno on error. */
+static int mount_of(const char *path, unsigned long long *mnt_id, int *is_root)
+{
+    struct statx stx;
+
+    if (statx(AT_FDCWD, path, AT_STATX_DONT_SYNC,
+              STATX_MNT_ID | STATX_MNT_ID_UNIQUE, &stx) < 0)
+        return -errno;
+    *mnt_id = stx.stx_mnt_id;
+    *is_root = (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+               (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+    return 0;
+}
+
+static int prepared_matches(const char *run_dir)
+{
+    unsigned long long id;
+    int root;
+
+    if (!prepared.valid || strcmp(prepared.path, run_dir) != 0)
+        return 0;
+    if (mount_of(run_dir, &id, &root) < 0)
+        return 0;
+    return root && id == prepared.mnt_id;
+}
+
+/* mkdir, flock, then make run_dir a shared mount point of its own. */
+static int make_shared_run_dir(const char *run_dir, int *step)
+{
+    int dfd, rc = 0, self_bound = 0;
+
+    if (mkdir(run_dir, 0755) < 0 && errno != EEXIST)
+        return nsf_fail(step, NSF_STEP_MKDIR);
+    dfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return nsf_fail(step, NSF_STEP_OPEN_DIR);
+    /* Parallel adds must not stack self-bind mounts (Debian #949235).
+     * Like iproute2, a failed flock is not fatal. */
+    (void)flock(dfd, LOCK_EX);
+    for (;;) {
+        if (mount("", run_dir, "none", MS_SHARED | MS_REC, NULL) == 0)
+            break;
+        if (errno != EINVAL || self_bound) {
+            rc = nsf_fail(step, NSF_STEP_MAKE_SHARED);
+            break;
+        }
+        /* Not a mount point yet: bind it onto itself and give it a peer
+         * group of its own (private first, as iproute2 >= 7.0 does), so
+         * names are not duplicated onto a shared parent such as /run. */
+        if (mount(run_dir, run_dir, "none", MS_BIND | MS_REC, NULL) < 0) {
+            rc = nsf_fail(step, NSF_STEP_SELF_BIND);
+            break;
+        }
+        self_bound = 1;
+        if (mount("", run_dir, "none", MS_PRIVATE | MS_REC, NULL) < 0) {
+            rc = nsf_fail(step, NSF_STEP_MAKE_PRIVATE);
+            break;
+        }
+    }
+    (void)flock(dfd, LOCK_UN);
+    close(dfd);
+    return rc;
+}
+
+int nsf_prepare_run_dir(const char *run_dir, int *step)
+{
+    unsigned long long id;
+    int root, rc;
+
+    *step = NSF_STEP_NONE;
+    if (strlen(run_dir) >= sizeof(prepared.path))
+        return nsf_set_step(step, NSF_STEP_PATH, -ENAMETOOLONG);
+    pthread_mutex_lock(&prepared.lock);
+    if (prepared_matches(run_dir)) {
+        pthread_mutex_unlock(&prepared.lock);
+        return 0;
+    }
+    prepared.valid = 0;
+    rc = make_shared_run_dir(run_dir, step);
+    if (rc == 0 && mount_of(run_dir, &id, &root) == 0 && root) {
+        strcpy(prepared.path, run_dir);
+        prepared.mnt_id = id;
+        prepared.valid = 1;
+    }
+    pthread_mutex_unlock(&prepared.lock);
+    return rc;
+}
+
+void nsf_forget_run_dir(void)
+{
+    pthread_mutex_lock(&prepared.lock);
+    prepared.valid = 0;
+    pthread_mutex_unlock(&prepared.lock);
+}
+
+/* Create the name file and bind the calling thread's current netns onto it.
+ * The file is made only after the slow unshare, right before the mount,
+ * which keeps the window in which a crash leaves a stale file small. */
+static int bind_new_file(const char *path, const char *source, int *step)
+{
+    int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+
+    if (fd < 0)
+        return nsf_fail(step, NSF_STEP_CREATE);
+    close(fd);
+    if (mount(source, path, "none", MS_BIND, NULL) < 0) {
+        int rc = nsf_fail(step, NSF_STEP_BIND);
+        unlink(path);
+        return rc;
+    }
+    return 0;
+}
+
+/* unshare + create + bind, leaving the thread in the new namespace. */
+static int add_here(const char *path, int *step)
+{
+    if (unshare(CLONE_NEWNET) < 0)
+        return nsf_fail(step, NSF_STEP_UNSHARE);
+    return bind_new_file(path, THREAD_NS_NET, step);
+}
+
+/* Remove a name that was fully made, after a later step failed. */
+static void undo_name(const char *path)
+{
+    int i;
+
+    for (i = 0; i < MAX_STACKED_MOUNTS; i++)
+        if (umount2(path, MNT_DETACH) < 0)
+            break;
+    unlink(path);
+}
+
+/* Return the calling thread to saved; undo path's name if that fails. */
+static int restore_thread(int saved, int rc, const char *path, int *step)
+{
+    if (setns(saved, CLONE_NEWNET) < 0) {
+        int err = nsf_fail(step, NSF_STEP_RESTORE_NS);
+        if (rc == 0 && path)
+            undo_name(path);
+        rc = err;
+    }
+    close(saved);
+    return rc;
+}
+
+int nsf_add(const char *run_dir, const char *name, int *step)
+{
+    char path[PATH_MAX];
+    int saved, rc, retried = 0;
+
+    if (nsf_join(path, run_dir, name) < 0)
+        return nsf_set_step(step, NSF_STEP_PATH, -ENAMETOOLONG);
+again:
+    rc = nsf_prepare_run_dir(run_dir, step);
+    if (rc < 0)
+        return rc;
+    saved = open(THREAD_NS_NET, O_RDONLY | O_CLOEXEC);
+    if (saved < 0)
+        return nsf_fail(step, NSF_STEP_SAVE_NS);
+    rc = add_here(path, step);
+    rc = restore_thread(saved, rc, path, step);
+    if (rc == -ENOENT && *step == NSF_STEP_CREATE && !retried) {
+        /* run_dir vanished since it was prepared: make it again, once. */
+        nsf_forget_run_dir();
+        retried = 1;
+        goto again;
+    }
+    return rc;
+}
+
+int nsf_attach(const char *run_dir, const char *name, int pid, int *step)
+{
+    char path[PATH_MAX], source[64];
+    int rc;
+
+    if (nsf_join(path, run_dir, name) < 0)
+        return nsf_set_step(step, NSF_STEP_PATH, -ENAMETOOLONG);
+    rc = nsf_prepare_run_dir(run_dir, step);
+    if (rc < 0)
+        return rc;
+    snprintf(source, sizeof(source), "/proc/%d/ns/net", pid);
+    return bind_new_file(path, source, step);
+}
+
+static int delete_path(const char *path, int *step)
+{
+    int i;
+
+    *step = NSF_STEP_NONE;
+    /* Detach every mount stacked on the file; EINVAL means none is left
+     * (or the file is stale). Like iproute2, an umount error is not fatal:
+     * the unlink below reports what is wrong. */
+    for (i = 0; i < MAX_STACKED_MOUNTS; i++)
+        if (umount2(path, MNT_DETACH) < 0)
+            break;
+    if (unlink(path) < 0)
+        return nsf_fail(step, NSF_STEP_UNLINK);
+    return 0;
+}
+
+int nsf_delete(const char *run_dir, const char *name, int *step)
+{
+    char path[PATH_MAX];
+
+    if (nsf_join(path, run_dir, name) < 0)
+        return nsf_set_step(step, NSF_STEP_PATH, -ENAMETOOLONG);
+    return delete_path(path, step);
+}
+
+int nsf_cpu_count(void)
+{
+    cpu_set_t set;
+    int n;
+
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        n = CPU_COUNT(&set);
+        if (n > 0)
+            return n;
+    }
+    n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? n : 1;
+}
+
+/* One batch shared by its worker threads; each claims the next index. */
+struct batch {
+    const char *run_dir;
+    const char *const *names;
+    int n;
+    atomic_int next;
+    int *results;
+    int *steps;
+    int adding;
+};
+
+static int batch_one(struct batch *b, int i)
+{
+    char path[PATH_MAX];
+
+    b->steps[i] = NSF_STEP_NONE;
+    if (nsf_join(path, b->run_dir, b->names[i]) < 0)
+        return nsf_set_step(&b->steps[i], NSF_STEP_PATH, -ENAMETOOLONG);
+    if (b->adding)
+        return add_here(path, &b->steps[i]);
+    return delete_path(path, &b->steps[i]);
+}
+
+/* A worker never returns to its first namespace: each add unshares again
+ * from wherever the last one left it, and the thread's exit drops the last
+ * reference. That saves the setns back on every name. */
+static void *batch_worker(void *arg)
+{
+    struct batch *b = arg;
+    int i;
+
+    while ((i = atomic_fetch_add(&b->next, 1)) < b->n)
+        b->results[i] = batch_one(b, i);
+    return NULL;
+}
+
+static int run_batch(struct batch *b, int nthreads)
+{
+    pthread_t *tids;
+    int i, started = 0, failed = 0;
+
+    if (nthreads <= 0)
+        nthreads = nsf_cpu_count();
+    if (nthreads > b->n)
+        nthreads = b->n;
+    tids = nthreads > 1 ? calloc((size_t)nthreads, sizeof(*tids)) : NULL;
+    for (i = 0; tids && i < nthreads; i++)
+        if (pthread_create(&tids[started], NULL, batch_worker, b) == 0)
+            started++;
+    if (started == 0) {
+        /* One thread, or none could start: work in the calling thread,
+         * saved once and restored once around the whole batch. */
+        int saved = -1, rc = 0, step = NSF_STEP_NONE;
+
+        if (b->adding) {
+            saved = open(THREAD_NS_NET, O_RDONLY | O_CLOEXEC);
+            if (saved < 0) {
+                free(tids);
+                return -errno;
+            }
+        }
+        batch_worker(b);
+        if (saved >= 0)
+            rc = restore_thread(saved, 0, NULL, &step);
+        if (rc < 0) {
+            /* The thread is stuck elsewhere: nothing made here may stand. */
+            for (i = 0; i < b->n; i++) {
+                char path[PATH_MAX];
+                if (b->results[i] == 0 &&
+                    nsf_join(path, b->run_dir, b->names[i]) == 0)
+                    undo_name(path);
+                b->results[i] = rc;
+                b->steps[i] = step;
+            }
+        }
+    }
+    for (i = 0; i < started; i++)
+        pthread_join(tids[i], NULL);
+    free(tids);
+    for (i = 0; i < b->n; i++)
+        failed += b->results[i] < 0;
+    return failed;
+}
+
+int nsf_add_many(const char *run_dir, const char *const *names, int n,
+                 int nthreads, int *results, int *steps)
+{
+    struct batch b = {run_dir, names, n, 0, results, steps, 1};
+    int i, step, rc;
+
+    if (n <= 0)
+        return 0;
+    rc = nsf_prepare_run_dir(run_dir, &step);
+    if (rc < 0) {
+        for (i = 0; i < n; i++) {
+            results[i] = rc;
+            steps[i] = step;
+        }
+        return n;
+    }
+    return run_batch(&b, nthreads);
+}
+
+int nsf_delete_many(const char *run_dir, const char *const *names, int n,
+                    int nthreads, int *results, int *steps)
+{
+    struct batch b = {run_dir, names, n, 0, results, steps, 0};
+
+    if (n <= 0)
+        return 0;
+    return run_batch(&b, nthreads);
+}

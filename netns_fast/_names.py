@@ -1,0 +1,48 @@
+"""Names and paths: iproute2's name rules and the run directory."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional, Union
+
+from .exceptions import InvalidNameError
+
+Name = Union[str, bytes]
+"""A namespace name: str (encoded with os.fsencode) or raw bytes."""
+
+DEFAULT_RUN_DIR = "/run/netns"
+"""Debian's NETNS_RUN_DIR, the directory ``ip netns`` uses here."""
+
+NAME_MAX = 255
+
+
+def name_is_valid(name: bytes) -> bool:
+    """iproute2's invalid_name(), inverted; NUL is refused too (no C str)."""
+    return (
+        0 < len(name) <= NAME_MAX
+        and b"/" not in name
+        and b"\0" not in name
+        and name not in (b".", b"..")
+    )
+
+
+def encode_name(name: Name) -> bytes:
+    """Return ``name`` as bytes, or raise InvalidNameError."""
+    raw = os.fsencode(name)
+    if not name_is_valid(raw):
+        raise InvalidNameError(os.fsdecode(raw))
+    return raw
+
+
+def run_dir_bytes(run_dir: Optional[Name] = None) -> bytes:
+    """The run directory: the argument, else $NETNS_RUN_DIR, else /run/netns.
+
+    A trailing slash is dropped so that paths in messages read like ip's.
+    """
+    if run_dir is None:
+        run_dir = os.environ.get("NETNS_RUN_DIR") or DEFAULT_RUN_DIR
+    raw = os.fsencode(run_dir)
+    if b"\0" in raw or not raw:
+        raise ValueError(f"invalid run directory {run_dir!r}")
+    stripped = raw.rstrip(b"/")
+    return stripped or b"/"

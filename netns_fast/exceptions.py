@@ -1,0 +1,146 @@
+"""The exceptions netns_fast raises.
+
+Every error is a :class:`NetnsError`. Errors that come from a syscall are
+also the builtin :class:`OSError` subclass that matches their errno, so
+``except FileExistsError`` works as it does for :func:`os.mkdir`, and they
+carry ``errno``, ``strerror``, ``filename`` (the path involved), ``filename2``
+(a second path, e.g. the source of a bind mount) and ``step`` (the name of
+the syscall step that failed, e.g. ``"create"`` or ``"unshare"``).
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+from typing import Optional
+
+
+class NetnsError(Exception):
+    """Base class of every exception netns_fast raises on purpose."""
+
+
+class InvalidNameError(NetnsError, ValueError):
+    """A name iproute2 rejects: empty, '.', '..', '/' inside, > 255 bytes."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Invalid netns name {name!r}")
+        self.name = name
+
+
+class NetnsOSError(NetnsError, OSError):
+    """A syscall failed; errno, strerror, filename and step are set."""
+
+    step: str
+
+    def __init__(
+        self,
+        errno: int,
+        strerror: Optional[str] = None,
+        filename: Optional[str] = None,
+        step: str = "",
+        filename2: Optional[str] = None,
+    ) -> None:
+        if strerror is None:
+            strerror = os.strerror(errno)
+        super().__init__(errno, strerror, filename, None, filename2)
+        self.step = step
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        return f"{base} (step: {self.step})" if self.step else base
+
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        return (
+            type(self),
+            (self.errno, self.strerror, self.filename, self.step,
+             self.filename2),
+        )
+
+
+class NamespaceExistsError(NetnsOSError, FileExistsError):
+    """The name (or a stale file of that name) exists already (EEXIST)."""
+
+
+class NamespaceNotFoundError(NetnsOSError, FileNotFoundError):
+    """No such name, run directory or process (ENOENT)."""
+
+
+class NetnsPermissionError(NetnsOSError, PermissionError):
+    """The caller lacks the privilege (EPERM, EACCES)."""
+
+
+class NetnsProcessLookupError(NetnsOSError, ProcessLookupError):
+    """No such process (ESRCH)."""
+
+
+class NetnsNotADirectoryError(NetnsOSError, NotADirectoryError):
+    """A path component is not a directory (ENOTDIR)."""
+
+
+class NetnsIsADirectoryError(NetnsOSError, IsADirectoryError):
+    """A directory where a file was expected (EISDIR)."""
+
+
+class NetnsInterruptedError(NetnsOSError, InterruptedError):
+    """A syscall was interrupted by a signal (EINTR)."""
+
+
+class NetnsBlockingIOError(NetnsOSError, BlockingIOError):
+    """The operation would block (EAGAIN)."""
+
+
+class NetnsChildProcessError(NetnsOSError, ChildProcessError):
+    """No such child process (ECHILD)."""
+
+
+class NetnsTimeoutError(NetnsOSError, TimeoutError):
+    """A wait timed out (ETIMEDOUT)."""
+
+
+class NamespaceBusyError(NetnsOSError):
+    """The name is in use, e.g. still mounted elsewhere (EBUSY)."""
+
+
+class NamespaceLimitError(NetnsOSError):
+    """A kernel limit was hit, e.g. user.max_net_namespaces (ENOSPC)."""
+
+
+class NotANamespaceError(NetnsOSError):
+    """The file is not a namespace, e.g. a stale entry (EINVAL at setns)."""
+
+
+class NamespaceRestoreError(NetnsOSError):
+    """The thread could not return to its namespace; it is not safe to use."""
+
+
+_BY_ERRNO: dict[int, type[NetnsOSError]] = {
+    _errno.EEXIST: NamespaceExistsError,
+    _errno.ENOENT: NamespaceNotFoundError,
+    _errno.EPERM: NetnsPermissionError,
+    _errno.EACCES: NetnsPermissionError,
+    _errno.ESRCH: NetnsProcessLookupError,
+    _errno.ENOTDIR: NetnsNotADirectoryError,
+    _errno.EISDIR: NetnsIsADirectoryError,
+    _errno.EINTR: NetnsInterruptedError,
+    _errno.EAGAIN: NetnsBlockingIOError,
+    _errno.ECHILD: NetnsChildProcessError,
+    _errno.ETIMEDOUT: NetnsTimeoutError,
+    _errno.EBUSY: NamespaceBusyError,
+    _errno.ENOSPC: NamespaceLimitError,
+}
+
+
+def error_for(
+    err: int,
+    step: str,
+    filename: Optional[str] = None,
+    filename2: Optional[str] = None,
+) -> NetnsOSError:
+    """Build the exception for errno ``err`` at ``step`` on ``filename``."""
+    if step in ("restore", "restore_ns"):
+        cls: type[NetnsOSError] = NamespaceRestoreError
+    elif err == _errno.EINVAL and step == "setns":
+        cls = NotANamespaceError
+    else:
+        cls = _BY_ERRNO.get(err, NetnsOSError)
+    return cls(err, os.strerror(err), filename, step, filename2)
