@@ -25,12 +25,24 @@ class _Lib:
     ) -> int: ...
     def nsf_delete(self, run_dir: bytes, name: bytes, step: Any, /) -> int: ...
     def nsf_add_many(
-        self, run_dir: bytes, names: Any, n: int, nthreads: int,
-        results: Any, steps: Any, /
+        self,
+        run_dir: bytes,
+        names: Any,
+        n: int,
+        nthreads: int,
+        results: Any,
+        steps: Any,
+        /,
     ) -> int: ...
     def nsf_delete_many(
-        self, run_dir: bytes, names: Any, n: int, nthreads: int,
-        results: Any, steps: Any, /
+        self,
+        run_dir: bytes,
+        names: Any,
+        n: int,
+        nthreads: int,
+        results: Any,
+        steps: Any,
+        /,
     ) -> int: ...
     def nsf_cpu_count(self, /) -> int: ...
 

@@ -18,7 +18,7 @@ THREAD_NS_NET = "/proc/thread-self/ns/net"
 
 # NSF_STEP_CREATE -> "create", for every C module's step enum.
 STEP_NAMES: dict[int, str] = {
-    getattr(lib, attr): attr[len("NSF_STEP_"):].lower()
+    getattr(lib, attr): attr[len("NSF_STEP_") :].lower()
     for attr in dir(lib)
     if attr.startswith("NSF_STEP_")
 }

@@ -72,9 +72,7 @@ def list_names(*, run_dir: Optional[Name] = None) -> list[str]:
     except FileNotFoundError:
         return []
     except OSError as exc:
-        raise error_for(
-            exc.errno or 0, "open_dir", os.fsdecode(rd)
-        ) from exc
+        raise error_for(exc.errno or 0, "open_dir", os.fsdecode(rd)) from exc
     return [os.fsdecode(e) for e in entries]
 
 
@@ -111,9 +109,7 @@ def delete_many(
 ) -> list[Outcome]:
     """Delete every name on C threads; one :class:`Outcome` per name."""
     raw = [encode_name(n) for n in names]
-    errors = _sys.delete_many(
-        run_dir_bytes(run_dir), raw, _threads(threads)
-    )
+    errors = _sys.delete_many(run_dir_bytes(run_dir), raw, _threads(threads))
     return [Outcome(os.fsdecode(n), e) for n, e in zip(raw, errors)]
 
 

@@ -52,8 +52,13 @@ class NetnsOSError(NetnsError, OSError):
     def __reduce__(self) -> tuple[type, tuple[object, ...]]:
         return (
             type(self),
-            (self.errno, self.strerror, self.filename, self.step,
-             self.filename2),
+            (
+                self.errno,
+                self.strerror,
+                self.filename,
+                self.step,
+                self.filename2,
+            ),
         )
 
 

@@ -1,0 +1,84 @@
+"""Helpers shared by the tests (imported as ``nsft_helpers``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Sequence
+from typing import Optional, Union
+
+import pytest
+
+RUN_DIR = "/run/netns"
+
+
+def unique_name(prefix: str = "nsft") -> str:
+    """A name no other test (or host workload) uses."""
+    return f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+IP = shutil.which("ip") or "/usr/sbin/ip"
+HAVE_IP = os.path.exists(IP)
+
+
+def cli_argv() -> list[str]:
+    """How to start netns-fast: this interpreter, this checkout."""
+    return [sys.executable, "-m", "netns_fast"]
+
+
+def _env() -> dict[str, str]:
+    import netns_fast
+
+    env = dict(os.environ)
+    env["LC_ALL"] = "C"
+    # The subprocess imports the same netns_fast as this process.
+    where = os.path.dirname(os.path.dirname(netns_fast.__file__))
+    env["PYTHONPATH"] = where + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def run_ip(
+    args: Sequence[Union[str, bytes]], stdin: Optional[bytes] = None
+) -> subprocess.CompletedProcess[bytes]:
+    """``ip ARGS`` (pass "netns" yourself), capturing bytes."""
+    return subprocess.run(
+        [IP, *args],
+        input=stdin,
+        capture_output=True,
+        env=_env(),
+        check=False,
+        timeout=60,
+    )
+
+
+def run_cli(
+    args: Sequence[Union[str, bytes]], stdin: Optional[bytes] = None
+) -> subprocess.CompletedProcess[bytes]:
+    """``netns-fast ARGS``, capturing bytes."""
+    return subprocess.run(
+        [*cli_argv(), *args],
+        input=stdin,
+        capture_output=True,
+        env=_env(),
+        check=False,
+        timeout=60,
+    )
+
+
+def ip_to_cli(data: bytes) -> bytes:
+    """ip's self-references as netns-fast words them."""
+    return (
+        data.replace(b"ip [-all] netns ", b"netns-fast [-all] ")
+        .replace(b"ip netns help", b"netns-fast help")
+        .replace(b"ip netns ", b"netns-fast ")
+        .replace(b'try "ip -help"', b'try "netns-fast -help"')
+    )
+
+
+requires_ip = pytest.mark.skipif(
+    not HAVE_IP,
+    reason="iproute2's ip is not installed (apt-get install iproute2)",
+)
