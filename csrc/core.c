@@ -227,15 +227,18 @@ static int delete_path(const char *path, int *step)
     int i;
 
     *step = NSF_STEP_NONE;
-    /* Detach every mount stacked on the file; EINVAL means none is left
-     * (or the file is stale). Like iproute2, an umount error is not fatal:
-     * the unlink below reports what is wrong. */
-    for (i = 0; i < MAX_STACKED_MOUNTS; i++)
-        if (umount2(path, MNT_DETACH) < 0)
-            break;
-    if (unlink(path) < 0)
-        return nsf_fail(step, NSF_STEP_UNLINK);
-    return 0;
+    /* Like iproute2: a lazy umount whose error is not fatal (EINVAL for a
+     * stale file), then unlink, which reports what is wrong. unlink fails
+     * with EBUSY while another mount is stacked on the file: detach that
+     * one too and try again, so every stacked mount goes. A second umount
+     * on the common path would cost a wait on the mount lock. */
+    for (i = 0;; i++) {
+        (void)umount2(path, MNT_DETACH);
+        if (unlink(path) == 0)
+            return 0;
+        if (errno != EBUSY || i >= MAX_STACKED_MOUNTS)
+            return nsf_fail(step, NSF_STEP_UNLINK);
+    }
 }
 
 int nsf_delete(const char *run_dir, const char *name, int *step)

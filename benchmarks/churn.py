@@ -1,0 +1,315 @@
+"""Churn: N adds then N deletes of named namespaces, every rival side by side.
+
+Rivals, each timed over the same N in the same run, rounds interleaved:
+- netns_fast.add / delete (serial, in-process API)
+- netns_fast.add_many / delete_many (C threads, one per CPU)
+- ``ip netns add`` / ``ip netns del`` run as processes
+- ``ip -batch`` (one ip process for all N)
+- pyroute2.netns.create / remove
+- a bare-syscall C loop built here: the physical limit, serial (open
+  O_EXCL, unshare, bind mount, setns back) and with one thread per CPU
+
+Prints µs per namespace for add and delete, the medians over the rounds, and
+the ratios the issue sets as goals:
+- API add <= 1.05x the serial C loop;
+- add_many throughput >= 0.93x the parallel C loop's.
+
+Run as root: ``python benchmarks/churn.py [--n 500] [--rounds 5] [--quick]``.
+It isolates itself (private mount namespace, tmpfs on /run/netns).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _bench import (  # noqa: E402
+    RUN_DIR,
+    compile_c,
+    isolate,
+    median,
+    settle,
+    table,
+)
+
+C_LOOP = r"""
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <time.h>
+#include <unistd.h>
+
+static int n;
+static const char *prefix;
+static atomic_int next_i;
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static void path_of(char *buf, size_t len, int i)
+{
+    snprintf(buf, len, "/run/netns/%s%d", prefix, i);
+}
+
+static void make(int i)
+{
+    char p[256];
+    int fd;
+
+    path_of(p, sizeof(p), i);
+    fd = open(p, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+    if (fd < 0 || close(fd) < 0) { perror("open"); exit(1); }
+    if (unshare(CLONE_NEWNET) < 0) { perror("unshare"); exit(1); }
+    if (mount("/proc/thread-self/ns/net", p, "none", MS_BIND, NULL) < 0) {
+        perror("mount");
+        exit(1);
+    }
+}
+
+static void *worker(void *arg)
+{
+    int i;
+
+    (void)arg;
+    while ((i = atomic_fetch_add(&next_i, 1)) < n)
+        make(i);
+    return NULL;
+}
+
+static void *del_worker(void *arg)
+{
+    char p[256];
+    int i;
+
+    (void)arg;
+    while ((i = atomic_fetch_add(&next_i, 1)) < n) {
+        path_of(p, sizeof(p), i);
+        umount2(p, MNT_DETACH);
+        if (unlink(p) < 0) { perror("unlink"); exit(1); }
+    }
+    return NULL;
+}
+
+static void run_threads(int threads, void *(*fn)(void *))
+{
+    pthread_t tid[64];
+    int t;
+
+    atomic_store(&next_i, 0);
+    for (t = 0; t < threads; t++)
+        pthread_create(&tid[t], NULL, fn, NULL);
+    for (t = 0; t < threads; t++)
+        pthread_join(tid[t], NULL);
+}
+
+int main(int argc, char **argv)
+{
+    int threads, i, saved;
+    double t0, t1, t2;
+
+    if (argc != 4)
+        return 2;
+    n = atoi(argv[1]);
+    threads = atoi(argv[2]);
+    prefix = argv[3];
+    saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    t0 = now();
+    if (threads == 0) {
+        for (i = 0; i < n; i++) {
+            make(i);
+            if (setns(saved, CLONE_NEWNET) < 0) { perror("setns"); exit(1); }
+        }
+    } else {
+        run_threads(threads, worker);
+    }
+    t1 = now();
+    run_threads(threads ? threads : 1, del_worker);
+    t2 = now();
+    printf("%.9f %.9f\n", t1 - t0, t2 - t1);
+    return 0;
+}
+"""
+
+Timing = tuple[float, float]  # seconds for all adds, for all deletes
+
+
+def names_for(prefix: str, n: int) -> list[str]:
+    """The N names one rival uses in one round."""
+    return [f"{prefix}{i}" for i in range(n)]
+
+
+def time_api_serial(n: int) -> Timing:
+    """netns_fast.add / delete, one call per namespace."""
+    import netns_fast
+
+    names = names_for("api", n)
+    t0 = time.perf_counter()
+    for name in names:
+        netns_fast.add(name)
+    t1 = time.perf_counter()
+    for name in names:
+        netns_fast.delete(name)
+    return t1 - t0, time.perf_counter() - t1
+
+
+def time_api_many(n: int) -> Timing:
+    """netns_fast.add_many / delete_many on one C thread per CPU."""
+    import netns_fast
+
+    names = names_for("many", n)
+    t0 = time.perf_counter()
+    added = netns_fast.add_many(names)
+    t1 = time.perf_counter()
+    deleted = netns_fast.delete_many(names)
+    t2 = time.perf_counter()
+    if not all(o.ok for o in added) or not all(o.ok for o in deleted):
+        raise SystemExit("add_many/delete_many failed")
+    return t1 - t0, t2 - t1
+
+
+def time_ip_process(n: int) -> Timing:
+    """``ip netns add`` and ``ip netns del`` as one process each."""
+    names = names_for("ipp", n)
+    t0 = time.perf_counter()
+    for name in names:
+        subprocess.run(["ip", "netns", "add", name], check=True)
+    t1 = time.perf_counter()
+    for name in names:
+        subprocess.run(["ip", "netns", "del", name], check=True)
+    return t1 - t0, time.perf_counter() - t1
+
+
+def time_ip_batch(n: int) -> Timing:
+    """``ip -batch`` with N add lines, then one with N del lines."""
+    names = names_for("ipb", n)
+    with tempfile.NamedTemporaryFile("w", suffix=".batch") as add, \
+            tempfile.NamedTemporaryFile("w", suffix=".batch") as rm:
+        add.write("".join(f"netns add {x}\n" for x in names))
+        rm.write("".join(f"netns del {x}\n" for x in names))
+        add.flush()
+        rm.flush()
+        t0 = time.perf_counter()
+        subprocess.run(["ip", "-batch", add.name], check=True)
+        t1 = time.perf_counter()
+        subprocess.run(["ip", "-batch", rm.name], check=True)
+        return t1 - t0, time.perf_counter() - t1
+
+
+def time_pyroute2(n: int) -> Timing:
+    """pyroute2.netns.create / remove (create forks a child per call)."""
+    from pyroute2 import netns as pr2
+
+    names = names_for("pr2", n)
+    t0 = time.perf_counter()
+    for name in names:
+        pr2.create(name)
+    t1 = time.perf_counter()
+    for name in names:
+        pr2.remove(name)
+    return t1 - t0, time.perf_counter() - t1
+
+
+def c_loop(binary: str, threads: int) -> Callable[[int], Timing]:
+    """The bare C loop: serial (threads=0) or on `threads` threads."""
+
+    def run(n: int) -> Timing:
+        out = subprocess.run(
+            [binary, str(n), str(threads), f"c{threads}_"],
+            check=True, capture_output=True, text=True,
+        ).stdout.split()
+        return float(out[0]), float(out[1])
+
+    return run
+
+
+def main() -> None:
+    """Run every rival, interleaved, and print the table and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true",
+                        help="N=50, 1 round: a smoke run")
+    parser.add_argument("--skip-slow", action="store_true",
+                        help="leave out the per-process rivals")
+    args = parser.parse_args()
+    if args.quick:
+        args.n, args.rounds = 50, 1
+    isolate()
+
+    import netns_fast
+
+    cpus = netns_fast._sys.cpu_count()
+    binary = compile_c(C_LOOP, "churn_loop")
+    rivals: dict[str, Callable[[int], Timing]] = {
+        "C loop, serial (limit)": c_loop(binary, 0),
+        f"C loop, {cpus} threads (limit)": c_loop(binary, cpus),
+        "netns_fast.add/delete": time_api_serial,
+        f"netns_fast.add_many ({cpus} threads)": time_api_many,
+        "ip -batch": time_ip_batch,
+    }
+    if not args.skip_slow:
+        rivals["ip netns add/del (process each)"] = time_ip_process
+        try:
+            import pyroute2.netns  # noqa: F401
+
+            rivals["pyroute2 create/remove"] = time_pyroute2
+        except ImportError:
+            print("pyroute2 not installed: left out", file=sys.stderr)
+
+    results: dict[str, list[Timing]] = {k: [] for k in rivals}
+    order = list(rivals)
+    for rnd in range(args.rounds):
+        random.Random(rnd).shuffle(order)
+        for key in order:
+            results[key].append(rivals[key](args.n))
+            if os.listdir(RUN_DIR):
+                raise SystemExit(f"{key} left names behind")
+            settle(args.n)
+        print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
+
+    def us(key: str, which: int) -> float:
+        return median([t[which] for t in results[key]]) / args.n * 1e6
+
+    serial_c = us("C loop, serial (limit)", 0)
+    par_c = us(f"C loop, {cpus} threads (limit)", 0)
+    rows = [["rival", "add µs/ns", "del µs/ns", "add vs C serial"]]
+    for key in rivals:
+        rows.append([
+            key, f"{us(key, 0):9.1f}", f"{us(key, 1):9.1f}",
+            f"{us(key, 0) / serial_c:6.2f}x",
+        ])
+    print(f"\nchurn: N={args.n}, rounds={args.rounds}, medians, "
+          f"kernel {os.uname().release}, {cpus} CPUs")
+    print(table(rows))
+    api = us("netns_fast.add/delete", 0)
+    many = us(f"netns_fast.add_many ({cpus} threads)", 0)
+    print(f"\nAPI add / serial C loop add: {api / serial_c:.3f}x "
+          f"(goal <= 1.05x)")
+    print(f"add_many throughput / parallel C loop throughput: "
+          f"{par_c / many:.3f}x (goal >= 0.93x)")
+    print(f"parallel C loop / serial C loop throughput: "
+          f"{serial_c / par_c:.2f}x")
+    if "ip netns add/del (process each)" in rivals:
+        ipp = us("ip netns add/del (process each)", 0)
+        print(f"ip netns add (process) / API add: {ipp / api:.1f}x slower")
+
+
+if __name__ == "__main__":
+    main()
