@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _bench import (  # noqa: E402
+from _bench import (
     RUN_DIR,
     compile_c,
     isolate,
