@@ -138,7 +138,8 @@ def get_integer(text: bytes) -> Optional[int]:
 def get_unsigned(text: bytes) -> Optional[int]:
     """iproute2's get_unsigned(base 0) (strtoul: a '-' wraps around)."""
     value = c_strtol(text) if text else None
-    if value is None:
+    # strtoul fails with ERANGE when the magnitude does not fit in 64 bits.
+    if value is None or abs(value) >= 2**64:
         return None
     if value < 0:
         value += 2**64
