@@ -465,6 +465,10 @@ def _read_cmdline(stream: BinaryIO, lineno: list[int]) -> Optional[bytes]:
     return line
 
 
+# do_batch()'s largv[MAX_ARGS]: one slot is the NULL, so 511 words fit.
+MAX_ARGS = 512
+
+
 def makeargs(ctx: Ctx, line: bytes) -> list[bytes]:
     """iproute2's makeargs(): whitespace words, '...' or "..." quoting."""
     ws = b" \t\r\n"
@@ -475,7 +479,7 @@ def makeargs(ctx: Ctx, line: bytes) -> list[bytes]:
             pos += 1
         if pos >= end:
             break
-        if len(words) >= 99:
+        if len(words) >= MAX_ARGS - 1:
             ctx.error(b"Too many arguments to command")
             raise CliExit(1)
         quote = line[pos : pos + 1]
