@@ -448,20 +448,25 @@ def _switch_netns(ctx: Ctx, target: Optional[bytes]) -> None:
 # -- batch mode ---------------------------------------------------------------
 
 
+def _c_string(raw: bytes) -> bytes:
+    """A line as C's string functions see it: up to a NUL, before a '#'."""
+    return raw.split(b"\0", 1)[0].split(b"#", 1)[0]
+
+
 def _read_cmdline(stream: BinaryIO, lineno: list[int]) -> Optional[bytes]:
     """iproute2's getcmdline(): '#' comments, '\\' continuation lines."""
     line = stream.readline()
     if not line:
         return None
     lineno[0] += 1
-    line = line.split(b"#", 1)[0]
+    line = _c_string(line)
     while b"\\\n" in line:
         more = stream.readline()
         if not more:
             sys.stderr.buffer.write(b"Missing continuation line\n")
             return None
         lineno[0] += 1
-        line = line[: line.index(b"\\\n")] + more.split(b"#", 1)[0]
+        line = line[: line.index(b"\\\n")] + _c_string(more)
     return line
 
 
