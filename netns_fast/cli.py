@@ -138,7 +138,8 @@ def get_integer(text: bytes) -> Optional[int]:
 def get_unsigned(text: bytes) -> Optional[int]:
     """iproute2's get_unsigned(base 0) (strtoul: a '-' wraps around)."""
     value = c_strtol(text) if text else None
-    if value is None:
+    # strtoul fails with ERANGE when the magnitude does not fit in 64 bits.
+    if value is None or abs(value) >= 2**64:
         return None
     if value < 0:
         value += 2**64
@@ -447,21 +448,30 @@ def _switch_netns(ctx: Ctx, target: Optional[bytes]) -> None:
 # -- batch mode ---------------------------------------------------------------
 
 
+def _c_string(raw: bytes) -> bytes:
+    """A line as C's string functions see it: up to a NUL, before a '#'."""
+    return raw.split(b"\0", 1)[0].split(b"#", 1)[0]
+
+
 def _read_cmdline(stream: BinaryIO, lineno: list[int]) -> Optional[bytes]:
     """iproute2's getcmdline(): '#' comments, '\\' continuation lines."""
     line = stream.readline()
     if not line:
         return None
     lineno[0] += 1
-    line = line.split(b"#", 1)[0]
+    line = _c_string(line)
     while b"\\\n" in line:
         more = stream.readline()
         if not more:
             sys.stderr.buffer.write(b"Missing continuation line\n")
             return None
         lineno[0] += 1
-        line = line[: line.index(b"\\\n")] + more.split(b"#", 1)[0]
+        line = line[: line.index(b"\\\n")] + _c_string(more)
     return line
+
+
+# do_batch()'s largv[MAX_ARGS]: one slot is the NULL, so 511 words fit.
+MAX_ARGS = 512
 
 
 def makeargs(ctx: Ctx, line: bytes) -> list[bytes]:
@@ -474,7 +484,7 @@ def makeargs(ctx: Ctx, line: bytes) -> list[bytes]:
             pos += 1
         if pos >= end:
             break
-        if len(words) >= 99:
+        if len(words) >= MAX_ARGS - 1:
             ctx.error(b"Too many arguments to command")
             raise CliExit(1)
         quote = line[pos : pos + 1]
