@@ -203,22 +203,17 @@ struct nsf_dirent64 {
     char d_name[];
 };
 
-/* Bind every entry of /etc/netns/NAME over /etc/ENTRY, in directory
- * order. A failed bind prints ip's message on stderr and is not fatal. */
-static void bind_etc(const char *name)
+/* fn(entry, arg) for every entry of the directory at path but . and ..,
+ * in directory order (getdents64: opendir would malloc). */
+static void for_each_entry(const char *path,
+                           void (*fn)(const char *, void *, int), void *arg)
 {
     union {
         char bytes[4096];
         uint64_t align;
     } buf;
-    char dir[PATH_MAX], src[PATH_MAX], dst[PATH_MAX];
-    int fd;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-    if (strlen(name) >= NAME_MAX)
-        return; /* as ip: its buffer has no room for longer names */
-    if (path_cat(dir, NETNS_ETC_DIR "/", name, "") < 0)
-        return;
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return;
     for (;;) {
@@ -229,29 +224,48 @@ static void bind_etc(const char *name)
             break;
         for (off = 0; off < n;) {
             struct nsf_dirent64 *d = (void *)(buf.bytes + off);
-            const char *e = d->d_name;
 
             off += d->d_reclen;
-            if (strcmp(e, ".") == 0 || strcmp(e, "..") == 0)
-                continue;
-            if (path_cat(src, dir, "/", e) < 0 ||
-                path_cat(dst, ETC_DIR "/", e, "") < 0)
-                continue;
-            if (mount(src, dst, "none", MS_BIND, NULL) < 0) {
-                struct msg m = {.len = 0};
-                int err = errno;
-
-                msg_add(&m, "Bind ");
-                msg_add(&m, src);
-                msg_add(&m, " -> ");
-                msg_add(&m, dst);
-                msg_add(&m, " failed: ");
-                msg_errtext(&m, err);
-                msg_write(&m, STDERR_FILENO);
-            }
+            if (strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0)
+                fn(d->d_name, arg, fd);
         }
     }
     close(fd);
+}
+
+/* Bind /etc/netns/NAME/ENTRY over /etc/ENTRY; on failure print ip's
+ * message on stderr and go on. */
+static void bind_etc_entry(const char *entry, void *dir, int dfd)
+{
+    char src[PATH_MAX], dst[PATH_MAX];
+
+    (void)dfd;
+    if (path_cat(src, dir, "/", entry) < 0 ||
+        path_cat(dst, ETC_DIR "/", entry, "") < 0)
+        return;
+    if (mount(src, dst, "none", MS_BIND, NULL) < 0) {
+        struct msg m = {.len = 0};
+        int err = errno;
+
+        msg_add(&m, "Bind ");
+        msg_add(&m, src);
+        msg_add(&m, " -> ");
+        msg_add(&m, dst);
+        msg_add(&m, " failed: ");
+        msg_errtext(&m, err);
+        msg_write(&m, STDERR_FILENO);
+    }
+}
+
+/* Every entry of /etc/netns/NAME, bound over /etc in directory order. */
+static void bind_etc(const char *name)
+{
+    char dir[PATH_MAX];
+
+    if (strlen(name) >= NAME_MAX)
+        return; /* as ip: its buffer has no room for longer names */
+    if (path_cat(dir, NETNS_ETC_DIR "/", name, "") == 0)
+        for_each_entry(dir, bind_etc_entry, dir);
 }
 
 static int enter(const struct target *t, int *step)
@@ -338,38 +352,21 @@ static int is_kept(const struct child *c, int fd)
     return 0;
 }
 
+static void close_unless_kept(const char *entry, void *arg, int dfd)
+{
+    const struct child *c = arg;
+    int fd = 0;
+
+    for (; *entry >= '0' && *entry <= '9'; entry++)
+        fd = fd * 10 + (*entry - '0');
+    if (!*entry && fd >= 3 && fd != dfd && !is_kept(c, fd))
+        close(fd);
+}
+
 /* Without close_range (Linux < 5.9): close what /proc/self/fd lists. */
 static void close_by_scan(const struct child *c)
 {
-    union {
-        char bytes[2048];
-        uint64_t align;
-    } buf;
-    int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-    if (dfd < 0)
-        return;
-    for (;;) {
-        long n = syscall(SYS_getdents64, dfd, buf.bytes, sizeof(buf.bytes));
-        long off;
-
-        if (n <= 0)
-            break;
-        for (off = 0; off < n;) {
-            struct nsf_dirent64 *d = (void *)(buf.bytes + off);
-            const char *s = d->d_name;
-            int fd = 0;
-
-            off += d->d_reclen;
-            if (*s < '0' || *s > '9')
-                continue;
-            while (*s >= '0' && *s <= '9')
-                fd = fd * 10 + (*s++ - '0');
-            if (fd >= 3 && fd != dfd && !is_kept(c, fd))
-                close(fd);
-        }
-    }
-    close(dfd);
+    for_each_entry("/proc/self/fd", close_unless_kept, (void *)c);
 }
 
 /* Close every fd >= 3 except keep_fds and the report pipe. */

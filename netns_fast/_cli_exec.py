@@ -17,6 +17,7 @@ the messages exactly as iproute2 6.1.0 does.
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Optional
@@ -138,11 +139,12 @@ def switch_for_option(ctx: Ctx, target: Optional[bytes]) -> bool:
     name = b"(null)" if target is None else target
     if HOME_MNT not in ctx.state:
         try:
-            ctx.state[HOME_MNT] = os.open(
-                THREAD_NS_MNT, os.O_RDONLY | os.O_CLOEXEC
-            )
+            home = os.open(THREAD_NS_MNT, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             ctx.state[HOME_MNT] = None  # add/attach will refuse
+        else:
+            ctx.state[HOME_MNT] = home
+            weakref.finalize(ctx, os.close, home)  # when run() is done
     try:
         _sys.switch(ctx.run_dir, name)
     except NetnsOSError as exc:

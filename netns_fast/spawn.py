@@ -78,9 +78,22 @@ def _flags(full: bool, restore_signals: bool, new_session: bool) -> int:
 class Process(subprocess.Popen[Any]):
     """A :class:`subprocess.Popen` whose child runs in a network namespace.
 
+    ``Process(name, argv, *, full=True, run_dir=None, stdin=None,
+    stdout=None, stderr=None, cwd=None, env=None, pass_fds=(),
+    restore_signals=True, start_new_session=False, text=None,
+    encoding=None, errors=None, bufsize=-1)``; the stream, cwd, env, text
+    and signal arguments mean what they mean for Popen.
+
     Attributes (besides Popen's):
         netns: the namespace name.
         full: whether the child got ip's full set-up.
+
+    Raises:
+        InvalidNameError: the name breaks iproute2's rules.
+        NamespaceNotFoundError: no such name (step "open_ns"), or no such
+            program (step "exec").
+        NotANamespaceError: a stale entry (step "setns").
+        NetnsOSError: any other failure; ``.step`` names it.
     """
 
     netns: str
@@ -188,50 +201,9 @@ class Process(subprocess.Popen[Any]):
             )
 
 
-def spawn(
-    name: Name,
-    argv: Sequence[Arg],
-    *,
-    full: bool = True,
-    run_dir: Optional[Name] = None,
-    stdin: File = None,
-    stdout: File = None,
-    stderr: File = None,
-    cwd: Optional[Arg] = None,
-    env: Optional[Env] = None,
-    pass_fds: Collection[int] = (),
-    restore_signals: bool = True,
-    start_new_session: bool = False,
-    text: Optional[bool] = None,
-    encoding: Optional[str] = None,
-    errors: Optional[str] = None,
-) -> Process:
-    """Start ``argv`` inside namespace ``name``; a Popen-like handle.
-
-    Raises:
-        InvalidNameError: the name breaks iproute2's rules.
-        NamespaceNotFoundError: no such name (step "open_ns"), or no such
-            program (step "exec").
-        NotANamespaceError: a stale entry (step "setns").
-        NetnsOSError: any other failure; ``.step`` names it.
-    """
-    return Process(
-        name,
-        argv,
-        full=full,
-        run_dir=run_dir,
-        stdin=stdin,
-        stdout=stdout,
-        stderr=stderr,
-        cwd=cwd,
-        env=env,
-        pass_fds=pass_fds,
-        restore_signals=restore_signals,
-        start_new_session=start_new_session,
-        text=text,
-        encoding=encoding,
-        errors=errors,
-    )
+spawn = Process
+"""``spawn(name, argv, ...)``: start ``argv`` in namespace ``name``; the
+Popen-like :class:`Process` (spawn is the class itself)."""
 
 
 def run(

@@ -37,16 +37,30 @@ RUN_DIR = "/run/netns"
 Args = Sequence[Union[str, bytes]]
 
 
-def _compare(
-    opts: Args, args: Args, stdin: Optional[bytes] = None
+def _agree(
+    ip: subprocess.CompletedProcess[bytes],
+    ours: subprocess.CompletedProcess[bytes],
 ) -> subprocess.CompletedProcess[bytes]:
-    """ip OPTS netns ARGS and netns-fast OPTS ARGS must agree exactly."""
-    ip = run_ip([*opts, "netns", *args], stdin=stdin)
-    ours = run_cli([*opts, *args], stdin=stdin)
+    """The two runs printed the same bytes and exited the same."""
     assert ours.stderr == ip_to_cli(ip.stderr)
     assert ours.stdout == ip_to_cli(ip.stdout)
     assert ours.returncode == ip.returncode
     return ours
+
+
+def _compare(
+    opts: Args, args: Args, stdin: Optional[bytes] = None
+) -> subprocess.CompletedProcess[bytes]:
+    """ip OPTS netns ARGS and netns-fast OPTS ARGS must agree exactly."""
+    return _agree(
+        run_ip([*opts, "netns", *args], stdin=stdin),
+        run_cli([*opts, *args], stdin=stdin),
+    )
+
+
+def _compare_same(args: Args) -> subprocess.CompletedProcess[bytes]:
+    """ip ARGS and netns-fast ARGS (options only, e.g. -b) must agree."""
+    return _agree(run_ip(args), run_cli(args))
 
 
 @pytest.fixture
@@ -267,13 +281,7 @@ def test_batch_exec(ns: str, tmp_path: Path) -> None:
         f"netns exec {ns} ls /sys/class/net\n"
     )
     for force in ([], ["-force"]):
-        ip = run_ip([*force, "-b", str(batch)])
-        ours = run_cli([*force, "-b", str(batch)])
-        assert (ours.stdout, ours.stderr, ours.returncode) == (
-            ip.stdout,
-            ip.stderr,
-            ip.returncode,
-        )
+        _compare_same([*force, "-b", str(batch)])
 
 
 def test_batch_exec_killed_child(ns: str, tmp_path: Path) -> None:
@@ -284,13 +292,7 @@ def test_batch_exec_killed_child(ns: str, tmp_path: Path) -> None:
         f"netns exec {ns} sh -c 'kill -KILL $$'\n"
         f"netns exec {ns} echo never\n"
     )
-    ip = run_ip(["-force", "-b", str(batch)])
-    ours = run_cli(["-force", "-b", str(batch)])
-    assert (ours.stdout, ours.stderr, ours.returncode) == (
-        ip.stdout,
-        ip.stderr,
-        ip.returncode,
-    )
+    ours = _compare_same(["-force", "-b", str(batch)])
     assert ours.stdout == b"one\n"
 
 
@@ -326,13 +328,7 @@ def test_netns_option_errors() -> None:
     """-n with a missing name, an empty name, and no argument at all."""
     _compare(["-n", unique_name()], ["list"])
     _compare(["-n", ""], ["list"])
-    ip = run_ip(["-n"])
-    ours = run_cli(["-n"])
-    assert (ours.stdout, ours.stderr, ours.returncode) == (
-        ip.stdout,
-        ip.stderr,
-        ip.returncode,
-    )
+    ours = _compare_same(["-n"])
     assert b'"(null)"' in ours.stderr
 
 
@@ -406,13 +402,7 @@ def test_netns_option_in_batch(ns: str, tmp_path: Path) -> None:
     """-n persists over the lines of a batch, as in ip."""
     batch = tmp_path / "batch"
     batch.write_text(f"netns exec {ns} true\nnetns list\n")
-    ip = run_ip(["-n", ns, "-b", str(batch)])
-    ours = run_cli(["-n", ns, "-b", str(batch)])
-    assert (ours.stdout, ours.stderr, ours.returncode) == (
-        ip.stdout,
-        ip.stderr,
-        ip.returncode,
-    )
+    _compare_same(["-n", ns, "-b", str(batch)])
 
 
 def test_exec_stdin(ns: str) -> None:
