@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 # ctx.state key: fd of the mount namespace the CLI started in (under -n).
 HOME_MNT = "exec.home_mnt"
 THREAD_NS_MNT = "/proc/thread-self/ns/mnt"
+PROC_ENVIRON = "/proc/self/environ"
 
 # Steps at which ip itself failed to fork (perror "fork", exit 1).
 _FORK_STEPS = ("fork", "pipe", "stack")
@@ -57,6 +58,36 @@ def setup_message(exc: OSError, name: bytes, cmd: bytes) -> bytes:
     return b"fork: " + why
 
 
+def exec_env() -> Optional[list[bytes]]:
+    """The command's environment: the one netns-fast was started with.
+
+    Python's start-up may have added LC_CTYPE (PEP 538 coerces the C
+    locale); that change is undone. None when there is nothing to undo.
+    """
+    now = os.environb.get(b"LC_CTYPE")
+    try:
+        with open(PROC_ENVIRON, "rb") as f:
+            original = f.read().split(b"\0")
+    except OSError:
+        return None
+    was = next(
+        (
+            e[len(b"LC_CTYPE=") :]
+            for e in original
+            if e.startswith(b"LC_CTYPE=")
+        ),
+        None,
+    )
+    if was == now:
+        return None
+    env = dict(os.environb)
+    if was is None:
+        del env[b"LC_CTYPE"]
+    else:
+        env[b"LC_CTYPE"] = was
+    return [k + b"=" + v for k, v in env.items()]
+
+
 def _request(ctx: Ctx, name: bytes, argv: list[bytes]) -> _sys.SpawnRequest:
     # As ip: execvp with the environment and the fds unchanged; only the
     # signals Python ignores get their default back.
@@ -65,6 +96,7 @@ def _request(ctx: Ctx, name: bytes, argv: list[bytes]) -> _sys.SpawnRequest:
         name,
         argv,
         _sys.SPAWN_FULL | _sys.SPAWN_RESTORE_SIGNALS,
+        env=exec_env(),
         cgroup_procs=cgroup_procs_for_reset(ctx.run_dir),
     )
 

@@ -409,3 +409,27 @@ def test_exec_stdin(ns: str) -> None:
     """stdin reaches the command (the CLI does not read it)."""
     out = _compare([], ["exec", ns, "cat"], stdin=b"data\n")
     assert out.stdout == b"data\n"
+
+
+def test_exec_environment_is_the_callers(ns: str) -> None:
+    """With no locale set, Python's start-up adds LC_CTYPE to its own
+    environment; the command still gets exactly the caller's, as with ip."""
+    env = {"PATH": os.environ.get("PATH", os.defpath)}
+    ip = subprocess.run(
+        [IP, "netns", "exec", ns, "env"],
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+    env["PYTHONPATH"] = _env()["PYTHONPATH"]
+    ours = subprocess.run(
+        [*cli_argv(), "exec", ns, "env"],
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+    assert ours.returncode == ip.returncode == 0
+    assert b"LC_CTYPE" not in ours.stdout
+    assert set(ours.stdout.splitlines()) - set(ip.stdout.splitlines()) == {
+        b"PYTHONPATH=" + env["PYTHONPATH"].encode()
+    }

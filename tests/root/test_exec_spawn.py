@@ -341,3 +341,23 @@ def test_module_is_callable(ns: str) -> None:
         assert proc.wait(timeout=30) == 0
     with netns_fast.spawn(ns, ["true"]) as proc:
         assert proc.wait(timeout=30) == 0
+
+
+def test_vrf_reset_plumbing(ns: str, tmp_path: Path) -> None:
+    """With the full set-up the child joins the cgroup.procs it is given
+    (writes 0, itself); the cheap path does not."""
+    procs = tmp_path / "cgroup.procs"
+    procs.write_bytes(b"")
+    # the cheap run after the full one must not add a second "0"
+    for flags, want in ((_sys.SPAWN_FULL, b"0"), (0, b"0")):
+        request = _sys.SpawnRequest(
+            RUN_DIR.encode(),
+            ns.encode(),
+            [b"true"],
+            flags,
+            path=b"/usr/bin:/bin",
+            cgroup_procs=str(procs).encode(),
+        )
+        pid = _sys.spawn(request)
+        assert os.waitpid(pid, 0)[1] == 0
+        assert procs.read_bytes() == want
