@@ -46,5 +46,32 @@ class _Lib:
     ) -> int: ...
     def nsf_cpu_count(self, /) -> int: ...
 
+    # -- csrc/exec.h (exec, -n, spawn) --
+    NSF_STEP_OPEN_NS: Final[int]
+    NSF_STEP_SETNS: Final[int]
+    NSF_STEP_UNSHARE_NS: Final[int]
+    NSF_STEP_RSLAVE: Final[int]
+    NSF_STEP_SYSFS: Final[int]
+    NSF_STEP_EXEC: Final[int]
+    NSF_STEP_FORK: Final[int]
+    NSF_STEP_PIPE: Final[int]
+    NSF_STEP_STACK: Final[int]
+    NSF_STEP_STDIO: Final[int]
+    NSF_STEP_CHDIR: Final[int]
+    NSF_STEP_KEEP_FD: Final[int]
+    NSF_STEP_SETSID: Final[int]
+    NSF_STEP_WAIT: Final[int]
+    NSF_STEP_ENTER_MNT: Final[int]
+    NSF_SPAWN_FULL: Final[int]
+    NSF_SPAWN_CLOSE_FDS: Final[int]
+    NSF_SPAWN_RESTORE_SIGNALS: Final[int]
+    NSF_SPAWN_NEW_SESSION: Final[int]
+    NSF_SPAWN_FORK: Final[int]
+    def nsf_spawn(self, req: Any, step: Any, /) -> int: ...
+    def nsf_exec(self, req: Any, step: Any, /) -> int: ...
+    def nsf_switch(self, run_dir: bytes, name: bytes, step: Any, /) -> int: ...
+    def nsf_enter_mnt(self, fd: int, step: Any, /) -> int: ...
+    def nsf_spawn_loop(self, req: Any, n: int, step: Any, /) -> int: ...
+
 lib: _Lib
 ffi: Any

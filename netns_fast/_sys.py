@@ -126,3 +126,151 @@ def delete_many(
 def cpu_count() -> int:
     """CPUs this thread may run on."""
     return int(lib.nsf_cpu_count())
+
+
+# ---------------------------------------------------------------------------
+# exec: running commands inside a namespace (csrc/exec.h)
+# ---------------------------------------------------------------------------
+
+SPAWN_FULL: int = lib.NSF_SPAWN_FULL
+SPAWN_CLOSE_FDS: int = lib.NSF_SPAWN_CLOSE_FDS
+SPAWN_RESTORE_SIGNALS: int = lib.NSF_SPAWN_RESTORE_SIGNALS
+SPAWN_NEW_SESSION: int = lib.NSF_SPAWN_NEW_SESSION
+SPAWN_FORK: int = lib.NSF_SPAWN_FORK
+
+
+def _exec_error(
+    rc: int,
+    step: int,
+    *,
+    run_dir: bytes,
+    name: bytes,
+    program: bytes,
+    cwd: Optional[bytes],
+) -> NetnsOSError:
+    which = step_name(step)
+    path: Optional[bytes] = None
+    if which in ("open_ns", "setns"):
+        path = run_dir + b"/" + name
+    elif which == "exec":
+        path = program
+    elif which == "chdir":
+        path = cwd
+    return error_for(-rc, which, None if path is None else os.fsdecode(path))
+
+
+def _c_str(keep: list[object], value: Optional[bytes]) -> object:
+    if value is None:
+        return ffi.NULL
+    buf = ffi.new("char[]", value)
+    keep.append(buf)
+    return buf
+
+
+def _c_strv(keep: list[object], values: Sequence[bytes]) -> object:
+    bufs = [ffi.new("char[]", v) for v in values]
+    vec = ffi.new("char *[]", [*bufs, ffi.NULL])
+    keep.extend(bufs)
+    keep.append(vec)
+    return vec
+
+
+class SpawnRequest:
+    """A struct nsf_spawn_req and the C buffers it points to."""
+
+    def __init__(
+        self,
+        run_dir: bytes,
+        name: bytes,
+        argv: Sequence[bytes],
+        flags: int,
+        *,
+        env: Optional[Sequence[bytes]] = None,
+        path: Optional[bytes] = None,
+        cwd: Optional[bytes] = None,
+        cgroup_procs: Optional[bytes] = None,
+        stdio: tuple[int, int, int] = (-1, -1, -1),
+        keep_fds: Sequence[int] = (),
+    ) -> None:
+        if not argv:
+            raise ValueError("argv must not be empty")
+        self.run_dir, self.name, self.program, self.cwd = (
+            run_dir,
+            name,
+            argv[0],
+            cwd,
+        )
+        keep: list[object] = []
+        req = ffi.new("struct nsf_spawn_req *")
+        req.run_dir = _c_str(keep, run_dir)
+        req.name = _c_str(keep, name)
+        req.file = _c_str(keep, argv[0])
+        req.argv = _c_strv(keep, argv)
+        req.envp = ffi.NULL if env is None else _c_strv(keep, env)
+        req.path = _c_str(keep, path)
+        req.cwd = _c_str(keep, cwd)
+        req.cgroup_procs = _c_str(keep, cgroup_procs)
+        req.fd_in, req.fd_out, req.fd_err = stdio
+        fds = sorted(set(keep_fds))
+        if fds:
+            c_fds = ffi.new("int[]", fds)
+            keep.append(c_fds)
+            req.keep_fds = c_fds
+        req.n_keep = len(fds)
+        req.flags = flags
+        self.req = req
+        self._keep = keep
+
+    def error(self, rc: int, step: int) -> NetnsOSError:
+        """The exception for a failed spawn or exec of this request."""
+        return _exec_error(
+            rc,
+            step,
+            run_dir=self.run_dir,
+            name=self.name,
+            program=self.program,
+            cwd=self.cwd,
+        )
+
+
+def spawn(request: SpawnRequest) -> int:
+    """Start the request's child; its pid once it has exec'd."""
+    step = ffi.new("int *")
+    rc = lib.nsf_spawn(request.req, step)
+    if rc < 0:
+        raise request.error(rc, step[0])
+    return int(rc)
+
+
+def exec_here(request: SpawnRequest) -> None:
+    """Set this process up and exec; returns only by raising."""
+    step = ffi.new("int *")
+    rc = lib.nsf_exec(request.req, step)
+    raise request.error(rc, step[0])
+
+
+def spawn_loop(request: SpawnRequest, n: int) -> int:
+    """Spawn and wait n times in C; how many children did not exit 0."""
+    step = ffi.new("int *")
+    rc = lib.nsf_spawn_loop(request.req, n, step)
+    if rc < 0:
+        raise request.error(rc, step[0])
+    return int(rc)
+
+
+def switch(run_dir: bytes, name: bytes) -> None:
+    """ip's netns_switch for the calling thread (the CLI's -n NAME)."""
+    step = ffi.new("int *")
+    rc = lib.nsf_switch(run_dir, name, step)
+    if rc < 0:
+        raise _exec_error(
+            rc, step[0], run_dir=run_dir, name=name, program=b"", cwd=None
+        )
+
+
+def enter_mnt(fd: int) -> None:
+    """setns(fd, CLONE_NEWNS) for the calling thread."""
+    step = ffi.new("int *")
+    rc = lib.nsf_enter_mnt(fd, step)
+    if rc < 0:
+        raise error_for(-rc, step_name(step[0]))

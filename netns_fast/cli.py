@@ -192,6 +192,16 @@ def _add_error(ctx: Ctx, exc: OSError, name: bytes, source: bytes) -> None:
     ctx.error(prefix + why)
 
 
+def _home_mounts(ctx: Ctx) -> contextlib.AbstractContextManager[None]:
+    """Under -n, add and attach bind the name in the mount namespace the
+    CLI started in, not in the private one of the switch (see _cli_exec)."""
+    if ctx.netns is None:
+        return contextlib.nullcontext()
+    from ._cli_exec import home_mounts
+
+    return home_mounts(ctx)
+
+
 def do_add(ctx: Ctx, args: list[bytes]) -> int:
     """add NAME."""
     from . import _sys
@@ -202,7 +212,8 @@ def do_add(ctx: Ctx, args: list[bytes]) -> int:
     name = args[0]
     check_name_for_all(ctx, name)
     try:
-        _sys.add(ctx.run_dir, name)
+        with _home_mounts(ctx):
+            _sys.add(ctx.run_dir, name)
     except OSError as exc:
         _add_error(ctx, exc, name, b"/proc/self/ns/net")
         return 1
@@ -223,7 +234,8 @@ def do_attach(ctx: Ctx, args: list[bytes]) -> int:
         ctx.error(b"Invalid PID: " + args[1])
         return 1
     try:
-        _sys.attach(ctx.run_dir, name, pid)
+        with _home_mounts(ctx):
+            _sys.attach(ctx.run_dir, name, pid)
     except OSError as exc:
         source = b"/proc/%d/ns/net" % pid
         _add_error(ctx, exc, name, source)

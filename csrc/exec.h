@@ -1,0 +1,82 @@
+/* Running a command inside a named network namespace: ip netns exec,
+ * -all exec, the -n NAME switch, and the spawn API.
+ *
+ * This file is both a C header (included by exec.c) and the cffi cdef, so
+ * it holds declarations only: no preprocessor lines, no definitions.
+ *
+ * Every function returns >= 0 or -errno and sets *step to the NSF_STEP_*
+ * that failed. No function touches the Python API. nsf_spawn never moves
+ * the calling thread: the namespace switch happens in the child, which
+ * runs only async-signal-safe code between clone and exec.
+ */
+
+enum nsf_exec_step {
+    NSF_STEP_OPEN_NS = 300,    /* open(run_dir/name) */
+    NSF_STEP_SETNS = 301,      /* setns(fd, CLONE_NEWNET) */
+    NSF_STEP_UNSHARE_NS = 302, /* unshare(CLONE_NEWNS) */
+    NSF_STEP_RSLAVE = 303,     /* mount("", "/", MS_SLAVE|MS_REC) */
+    NSF_STEP_SYSFS = 304,      /* mount(name, "/sys", "sysfs") */
+    NSF_STEP_EXEC = 305,       /* execvp / execve of the command */
+    NSF_STEP_FORK = 306,       /* clone(CLONE_VM|CLONE_VFORK) or fork */
+    NSF_STEP_PIPE = 307,       /* pipe2 of the exec report pipe */
+    NSF_STEP_STACK = 308,      /* mmap of the child's stack */
+    NSF_STEP_STDIO = 309,      /* dup2 of the child's stdin/stdout/stderr */
+    NSF_STEP_CHDIR = 310,      /* chdir(cwd) in the child */
+    NSF_STEP_KEEP_FD = 311,    /* making a pass_fds entry inheritable */
+    NSF_STEP_SETSID = 312,     /* setsid() for a new session */
+    NSF_STEP_WAIT = 313,       /* waitpid */
+    NSF_STEP_ENTER_MNT = 314   /* setns(fd, CLONE_NEWNS) */
+};
+
+enum nsf_spawn_flag {
+    NSF_SPAWN_FULL = 1,            /* ip's whole set-up, else setns only */
+    NSF_SPAWN_CLOSE_FDS = 2,       /* close every fd >= 3 but keep_fds */
+    NSF_SPAWN_RESTORE_SIGNALS = 4, /* SIGPIPE and SIGXFSZ back to SIG_DFL */
+    NSF_SPAWN_NEW_SESSION = 8,     /* setsid() in the child */
+    NSF_SPAWN_FORK = 16            /* fork() instead of a CLONE_VM child */
+};
+
+/* What to run, where, and with which stdio. Strings are C strings; the
+ * arrays are NULL-terminated. */
+struct nsf_spawn_req {
+    const char *run_dir;       /* the namespace is run_dir/name */
+    const char *name;          /* also the source of the fresh sysfs */
+    const char *file;          /* the program: a path, or searched */
+    char *const *argv;         /* argv of the program */
+    char *const *envp;         /* NULL: the caller's environment */
+    const char *path;          /* search path; NULL: execvp's (PATH) */
+    const char *cwd;           /* NULL: inherit the working directory */
+    const char *cgroup_procs;  /* VRF reset: cgroup.procs to join, or NULL */
+    int fd_in;                 /* -1: inherit stdin */
+    int fd_out;                /* -1: inherit stdout */
+    int fd_err;                /* -1: inherit stderr */
+    const int *keep_fds;       /* sorted fds kept open (CLOSE_FDS) */
+    int n_keep;
+    int flags;                 /* NSF_SPAWN_* */
+};
+
+/* Start req->file in the namespace: clone a child that sets itself up
+ * (VRF reset, setns, and with NSF_SPAWN_FULL ip's mount set-up) and execs.
+ * Returns the child's pid once it has exec'd. If the set-up or the exec
+ * fails, the child reports errno and step through a CLOEXEC pipe, is
+ * reaped, and this returns -errno with *step set. */
+int nsf_spawn(const struct nsf_spawn_req *req, int *step);
+
+/* ip netns exec without fork: set the calling process up (always the full
+ * set-up) and replace it with the command. Returns only on failure. Only
+ * for a process that is about to exit anyway (the CLI). */
+int nsf_exec(const struct nsf_spawn_req *req, int *step);
+
+/* ip's netns_switch for -n NAME: move the calling thread into
+ * run_dir/name with ip's full set-up (a new mount namespace, / rslave,
+ * a fresh /sys, the /etc/netns/NAME binds; no VRF reset, as in ip). The
+ * thread stays there. */
+int nsf_switch(const char *run_dir, const char *name, int *step);
+
+/* setns(fd, CLONE_NEWNS) for the calling thread (back to a saved mount
+ * namespace). */
+int nsf_enter_mnt(int fd, int *step);
+
+/* Spawn and wait n times in a row (the benchmark's C floor). Returns the
+ * number of children that did not exit 0, or -errno. */
+int nsf_spawn_loop(const struct nsf_spawn_req *req, int n, int *step);

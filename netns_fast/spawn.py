@@ -1,0 +1,289 @@
+"""Start processes inside a named network namespace, without ``ip``.
+
+:func:`spawn` returns a :class:`Process`, which is a
+:class:`subprocess.Popen`: ``pid``, ``wait``, ``poll``, ``returncode``,
+``communicate``, ``send_signal``, the ``stdin``/``stdout``/``stderr`` pipes
+(``subprocess.PIPE``, ``DEVNULL`` and ``STDOUT`` work as usual) and the
+context manager. :func:`run` is :func:`subprocess.run` for it.
+
+The child is set up in C between clone and exec (csrc/exec.c): no ``ip``
+process, no shell, no Python code in the child. It is cloned with
+``CLONE_VM | CLONE_VFORK`` (like posix_spawn), switches itself, and only
+async-signal-safe calls run before the exec, so spawning is safe from any
+thread of a multi-threaded program and never moves the calling thread.
+
+``full=True`` (the default) is ``ip netns exec``'s set-up: VRF reset,
+setns, a new mount namespace with ``/`` rslave, a fresh ``/sys`` showing the
+namespace's devices, and the ``/etc/netns/NAME`` entries bound over
+``/etc`` (a bind that fails prints ip's message on the child's stderr).
+``full=False`` is ``nsenter --net``: setns only, the mounts are the
+caller's.
+
+The child's fds are 0, 1, 2 and ``pass_fds``; every other fd is closed.
+The program is searched in ``env``'s PATH (else the caller's), as
+subprocess does. A failed set-up or exec raises in the parent: the
+exception is a :class:`~netns_fast.exceptions.NetnsOSError` (and the
+matching OSError subclass) whose ``step`` says what failed: ``"open_ns"``
+(no such name: :class:`FileNotFoundError`), ``"setns"`` (a stale entry:
+:class:`~netns_fast.exceptions.NotANamespaceError`), ``"exec"`` (the
+program, e.g. :class:`FileNotFoundError` with ``filename`` set), ``"chdir"``
+(``cwd``), ...
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import types
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import IO, Any, Optional, Union, cast
+
+from . import _sys
+from ._names import Name, encode_name, run_dir_bytes
+from ._vrf import cgroup_procs_for_reset
+
+Arg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+"""One argument: str, bytes or a path."""
+
+File = Union[None, int, IO[Any]]
+"""Where a standard stream goes, as for subprocess.Popen."""
+
+Env = Union[Mapping[str, Union[str, bytes]], Mapping[bytes, Union[str, bytes]]]
+"""An environment, as for subprocess.Popen."""
+
+
+def _env_list(env: Env) -> list[bytes]:
+    entries = []
+    items: Iterable[tuple[Union[str, bytes], Union[str, bytes]]] = env.items()
+    for key, value in items:
+        k = os.fsencode(key)
+        if b"=" in k:
+            raise ValueError("illegal environment variable name")
+        entries.append(k + b"=" + os.fsencode(value))
+    return entries
+
+
+def _flags(full: bool, restore_signals: bool, new_session: bool) -> int:
+    flags = _sys.SPAWN_CLOSE_FDS
+    if full:
+        flags |= _sys.SPAWN_FULL
+    if restore_signals:
+        flags |= _sys.SPAWN_RESTORE_SIGNALS
+    if new_session:
+        flags |= _sys.SPAWN_NEW_SESSION
+    return flags
+
+
+class Process(subprocess.Popen[Any]):
+    """A :class:`subprocess.Popen` whose child runs in a network namespace.
+
+    ``Process(name, argv, *, full=True, run_dir=None, stdin=None,
+    stdout=None, stderr=None, cwd=None, env=None, pass_fds=(),
+    restore_signals=True, start_new_session=False, text=None,
+    encoding=None, errors=None, bufsize=-1)``; the stream, cwd, env, text
+    and signal arguments mean what they mean for Popen.
+
+    Attributes (besides Popen's):
+        netns: the namespace name.
+        full: whether the child got ip's full set-up.
+
+    Raises:
+        InvalidNameError: the name breaks iproute2's rules.
+        NamespaceNotFoundError: no such name (step "open_ns"), or no such
+            program (step "exec").
+        NotANamespaceError: a stale entry (step "setns").
+        NetnsOSError: any other failure; ``.step`` names it.
+    """
+
+    netns: str
+    full: bool
+
+    def __init__(
+        self,
+        name: Name,
+        argv: Sequence[Arg],
+        *,
+        full: bool = True,
+        run_dir: Optional[Name] = None,
+        stdin: File = None,
+        stdout: File = None,
+        stderr: File = None,
+        cwd: Optional[Arg] = None,
+        env: Optional[Env] = None,
+        pass_fds: Collection[int] = (),
+        restore_signals: bool = True,
+        start_new_session: bool = False,
+        text: Optional[bool] = None,
+        encoding: Optional[str] = None,
+        errors: Optional[str] = None,
+        bufsize: int = -1,
+    ) -> None:
+        self._nsf_name = encode_name(name)
+        self._nsf_run_dir = run_dir_bytes(run_dir)
+        self.netns = os.fsdecode(self._nsf_name)
+        self.full = bool(full)
+        args = list(argv)
+        if not args:
+            raise ValueError("argv must not be empty")
+        # Through Any: Popen's overloads cannot type the optional text
+        # arguments passed on as they are.
+        cast(Any, super()).__init__(
+            args,
+            bufsize=bufsize,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=cwd,
+            env=env,
+            pass_fds=pass_fds,
+            restore_signals=restore_signals,
+            start_new_session=start_new_session,
+            text=text,
+            encoding=encoding,
+            errors=errors,
+        )
+
+    # Popen.__init__ calls this with its POSIX signature; only the leading
+    # parameters, the same from Python 3.9 on, are used.
+    def _execute_child(  # noqa: PLR0917
+        self,
+        args: list[Arg],
+        executable: object,
+        preexec_fn: object,
+        close_fds: bool,
+        pass_fds: Collection[int],
+        cwd: Optional[Arg],
+        env: Optional[Env],
+        startupinfo: object,
+        creationflags: int,
+        shell: bool,
+        p2cread: int,
+        p2cwrite: int,
+        c2pread: int,
+        c2pwrite: int,
+        errread: int,
+        errwrite: int,
+        restore_signals: bool,
+        *rest: object,
+    ) -> None:
+        """Clone the child in C (see the module doc)."""
+        argv = [os.fsencode(a) for a in args]
+        if any(b"\0" in a for a in argv):
+            raise ValueError("embedded null byte")
+        sys.audit("subprocess.Popen", argv[0], args, cwd, env)
+        new_session = bool(rest[4]) if len(rest) > 4 else False
+        request = _sys.SpawnRequest(
+            self._nsf_run_dir,
+            self._nsf_name,
+            argv,
+            _flags(self.full, restore_signals, new_session),
+            env=None if env is None else _env_list(env),
+            path=os.fsencode(
+                os.pathsep.join(os.get_exec_path(cast(Any, env)))
+            ),
+            cwd=None if cwd is None else os.fsencode(cwd),
+            cgroup_procs=(
+                cgroup_procs_for_reset(self._nsf_run_dir)
+                if self.full
+                else None
+            ),
+            stdio=(p2cread, c2pwrite, errwrite),
+            keep_fds=sorted(pass_fds),
+        )
+        try:
+            self.pid = _sys.spawn(request)
+            self._child_created = True
+        finally:
+            # Popen's own cleanup of the child's ends of the pipes.
+            cast(Any, self)._close_pipe_fds(
+                p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite
+            )
+
+
+spawn = Process
+"""``spawn(name, argv, ...)``: start ``argv`` in namespace ``name``; the
+Popen-like :class:`Process` (spawn is the class itself)."""
+
+
+def run(
+    name: Name,
+    argv: Sequence[Arg],
+    *,
+    input: Union[bytes, str, None] = None,
+    capture_output: bool = False,
+    timeout: Optional[float] = None,
+    check: bool = False,
+    full: bool = True,
+    run_dir: Optional[Name] = None,
+    stdin: File = None,
+    stdout: File = None,
+    stderr: File = None,
+    cwd: Optional[Arg] = None,
+    env: Optional[Env] = None,
+    pass_fds: Collection[int] = (),
+    text: Optional[bool] = None,
+    encoding: Optional[str] = None,
+    errors: Optional[str] = None,
+) -> subprocess.CompletedProcess[Any]:
+    """Run ``argv`` inside namespace ``name`` and wait, as subprocess.run.
+
+    ``input``, ``capture_output``, ``timeout`` (the child is killed, then
+    :class:`subprocess.TimeoutExpired` is raised) and ``check`` (raises
+    :class:`subprocess.CalledProcessError` on a non-zero status) work as in
+    :func:`subprocess.run`. The other arguments are :func:`spawn`'s.
+    """
+    if input is not None:
+        if stdin is not None:
+            raise ValueError("stdin and input arguments may not both be used.")
+        stdin = subprocess.PIPE
+    if capture_output:
+        if stdout is not None or stderr is not None:
+            raise ValueError(
+                "stdout and stderr arguments may not be used "
+                "with capture_output."
+            )
+        stdout = stderr = subprocess.PIPE
+    with spawn(
+        name,
+        argv,
+        full=full,
+        run_dir=run_dir,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        cwd=cwd,
+        env=env,
+        pass_fds=pass_fds,
+        text=text,
+        encoding=encoding,
+        errors=errors,
+    ) as process:
+        try:
+            out, err = process.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            process.kill()
+            exc.stdout, exc.stderr = process.communicate()
+            raise
+        except BaseException:
+            process.kill()
+            raise
+        code = process.poll()
+        assert code is not None  # communicate() waited for it
+        if check and code:
+            raise subprocess.CalledProcessError(
+                code, process.args, output=out, stderr=err
+            )
+    return subprocess.CompletedProcess(process.args, code, out, err)
+
+
+class _CallableModule(types.ModuleType):
+    """``netns_fast.spawn`` names both this module and the function: an
+    import of the submodule rebinds the package attribute to the module,
+    so the module calls :func:`spawn` too."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Process:
+        return spawn(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
