@@ -6,6 +6,7 @@ thread-safe, parallel API over a small C core.
 
 from __future__ import annotations
 
+from ._gc import gc
 from .api import (
     Outcome,
     add,
@@ -50,5 +51,6 @@ __all__ = [
     "delete",
     "delete_all",
     "delete_many",
+    "gc",
     "list_names",
 ]
