@@ -1,0 +1,135 @@
+"""Cheap release-quality checks that need no privilege (see also
+.ci/release-checks, which builds and installs the real artifacts)."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import sys
+
+import pytest
+from hardening_helpers import ROOT
+
+import netns_fast
+from netns_fast import cli
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - the CI interpreter is newer
+    tomllib = pytest.importorskip("tomli")
+
+IP_VERBS = [
+    b"list",
+    b"show",
+    b"lst",
+    b"list-id",
+    b"help",
+    b"add",
+    b"set",
+    b"delete",
+    b"identify",
+    b"pids",
+    b"exec",
+    b"monitor",
+    b"attach",
+]
+
+
+def _pyproject() -> dict[str, object]:
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        return tomllib.load(f)
+
+
+def _read(relpath: str) -> str:
+    with open(os.path.join(ROOT, relpath)) as f:
+        return f.read()
+
+
+def test_cibuildwheel_builds_manylinux_abi3_for_x86_64_and_aarch64() -> None:
+    """[tool.cibuildwheel]: cp39 manylinux only, x86_64 and aarch64."""
+    conf = _pyproject()["tool"]["cibuildwheel"]  # type: ignore[index]
+    assert conf["build"] == ["cp39-manylinux_*"]
+    assert conf["linux"]["archs"] == ["x86_64", "aarch64"]
+    assert "tests/unit" in conf["test-command"]
+
+
+def test_limited_api_matches_the_oldest_python() -> None:
+    """setup.py's py_limited_api and the cibuildwheel build are cp39, the
+    floor of requires-python, so one wheel serves every later Python."""
+    assert '"py_limited_api": "cp39"' in _read("setup.py")
+    project = _pyproject()["project"]
+    assert project["requires-python"] == ">=3.9"  # type: ignore[index]
+
+
+def test_sdist_manifest_ships_the_c_sources_and_typing() -> None:
+    """MANIFEST.in grafts csrc/ and includes py.typed and the stub."""
+    manifest = _read("MANIFEST.in").split()
+    assert "csrc" in manifest
+    assert "netns_fast/py.typed" in manifest
+    assert "netns_fast/*.pyi" in manifest
+    assert os.path.exists(os.path.join(ROOT, "netns_fast", "py.typed"))
+
+
+def test_stub_declares_every_c_function_and_step() -> None:
+    """netns_fast/_netns.pyi names every function and NSF_STEP_ constant
+    of the cdef headers, so mypy --strict sees the whole C surface."""
+    sys.path.insert(0, os.path.join(ROOT, "csrc"))
+    try:
+        import build_ffi
+    finally:
+        sys.path.pop(0)
+    cdef = "\n".join(_read(f"csrc/{h}") for h in build_ffi.CDEF_HEADERS)
+    cdef = re.sub(r"/\*.*?\*/", "", cdef, flags=re.S)
+    wanted = set(re.findall(r"\b(nsf_\w+)\s*\(", cdef))
+    wanted |= set(re.findall(r"\b(NSF_\w+)\s*=", cdef))
+    stub = _read("netns_fast/_netns.pyi")
+    declared = set(re.findall(r"\b(NSF_\w+):", stub))
+    declared |= set(re.findall(r"def (nsf_\w+)\(", stub))
+    assert sorted(wanted - declared) == []
+
+
+def test_version_matches_pyproject() -> None:
+    """netns_fast.__version__ is the version in pyproject.toml."""
+    project = _pyproject()["project"]
+    assert netns_fast.__version__ == project["version"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("opt", ["--version", "-V", "-Version", "-Ver"])
+def test_cli_version(opt: str) -> None:
+    """--version (a deviation: ip rejects it) and ip's -V print the version."""
+    out, err = io.BytesIO(), io.BytesIO()
+    assert cli.run([opt], out, err) == 0
+    expected = f"netns-fast utility, netns_fast-{netns_fast.__version__}\n"
+    assert (out.getvalue(), err.getvalue()) == (expected.encode(), b"")
+
+
+@pytest.mark.parametrize(
+    ("opt", "shown"), [("-version", "-version"), ("--versio", "-versio")]
+)
+def test_cli_version_lookalikes_stay_ip_errors(opt: str, shown: str) -> None:
+    """-version and --versio are unknown options, as in ip."""
+    out, err = io.BytesIO(), io.BytesIO()
+    assert cli.run([opt], out, err) == 255
+    expected = f'Option "{shown}" is unknown, try "netns-fast -help".\n'
+    assert (out.getvalue(), err.getvalue()) == (b"", expected.encode())
+
+
+def test_gc_verb_never_changes_what_an_ip_abbreviation_means() -> None:
+    """gc comes after ip's verbs: every prefix of an ip verb still picks
+    the verb ip picks."""
+    names = [full for full, _ in cli.VERBS]
+    assert names[: len(IP_VERBS)] == IP_VERBS
+    assert b"gc" in names[len(IP_VERBS) :]
+    for verb in IP_VERBS:
+        for i in range(1, len(verb) + 1):
+            word = verb[:i]
+            ip_pick = next(v for v in IP_VERBS if cli.matches(word, v))
+            ours = next(v for v in names if cli.matches(word, v))
+            assert ours == ip_pick, word
+
+
+def test_gc_is_public_api() -> None:
+    """netns_fast.gc is exported."""
+    assert "gc" in netns_fast.__all__
+    assert callable(netns_fast.gc)
