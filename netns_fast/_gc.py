@@ -37,6 +37,7 @@ from collections.abc import Iterable, Iterator
 from typing import Optional
 
 from ._names import Name, run_dir_bytes
+from .api import list_names
 from .exceptions import NetnsOSError, error_for
 
 DEFAULT_MIN_AGE = 2.0
@@ -101,12 +102,7 @@ def gc(
         NetnsOSError: RUN_DIR cannot be read, or another unlink error.
     """
     rd = run_dir_bytes(run_dir)
-    try:
-        names = os.listdir(rd)
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise error_for(exc.errno or 0, "open_dir", os.fsdecode(rd)) from exc
+    names = [os.fsencode(n) for n in list_names(run_dir=rd)]
     removed: list[str] = []
     for name, error in sweep(rd, names, min_age):
         if error is not None:

@@ -99,8 +99,21 @@ def _batch_commands(data: bytes) -> Optional[list[list[bytes]]]:
             commands.append(words)
 
 
+def _names_netns(word: str) -> bool:
+    """Could ``word`` be read as -netns (e.g. -n, --net)?"""
+    opt = word[1:] if word.startswith("--") else word
+    return len(opt) >= 2 and cli.matches(os.fsencode(opt), b"-netns")
+
+
 def _safe(argv: Sequence[str]) -> bool:
-    """Parse argv with the real option parser, without running anything."""
+    """Parse argv with the real option parser, without running anything.
+
+    Any word that could mean -netns is refused before parsing, so even a
+    parser that no longer goes through cli._switch_netns cannot switch the
+    test process into another namespace here.
+    """
+    if any(_names_netns(a) for a in argv):
+        return False
     ctx = cli.Ctx(io.BytesIO(), io.BytesIO())
     used_netns = []
 
