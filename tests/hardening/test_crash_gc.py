@@ -231,8 +231,7 @@ def _kill_adds(
 def test_sigkill_during_adds_leaves_nothing_that_looks_alive(
     scratch_env: str, figure: Figure
 ) -> None:
-    """After SIGKILLs during 1000 adds, list works and gc removes only
-    the stale entries; every other entry is a live namespace mount."""
+    """After SIGKILLs during 1000 adds: list works, gc takes only the stale."""
     rd = scratch_env
     control = [f"control-{i}" for i in range(3)]
     netns_fast.add_many(control, run_dir=rd)
@@ -268,8 +267,7 @@ def test_sigkill_during_adds_leaves_nothing_that_looks_alive(
 
 @requires_ip
 def test_sigkill_during_ip_batch_adds_for_comparison(figure: Figure) -> None:
-    """iproute2's order (file, unshare, mount) leaves stale files when
-    killed; gc removes exactly those and keeps ip's live names."""
+    """Killed ip -batch adds leave stale files; gc removes exactly those."""
     rng = random.Random(4242)
     prefix = unique_name("ipk")
     kills = 20

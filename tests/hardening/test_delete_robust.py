@@ -63,8 +63,7 @@ def test_cli_delete_removes_every_stacked_mount(scratch_env: str) -> None:
 def test_very_deep_stack_is_a_clean_ebusy_then_finishes(
     scratch_run_dir: str,
 ) -> None:
-    """Past the core's bound on stacked mounts (64) delete raises a clean
-    NamespaceBusyError; deleting again finishes the job."""
+    """Over 64 stacked mounts: a clean EBUSY; a second delete finishes."""
     rd = scratch_run_dir
     path = os.path.join(rd, "deep")
     netns_fast.add("deep", run_dir=rd)
@@ -100,8 +99,7 @@ def test_ip_needs_one_delete_per_stacked_mount(figure: Figure) -> None:
 
 @pytest.mark.parametrize("via", ["api", "cli", "ip"])
 def test_delete_while_processes_run_inside(scratch_env: str, via: str) -> None:
-    """Deleting a name whose namespace still runs a process succeeds like
-    ip; the process keeps its namespace, which can be named again."""
+    """Delete of a namespace in use succeeds like ip; the process keeps it."""
     rd = scratch_env
     if via == "ip":
         if not os.path.exists(tool_argv("ip")[0]):

@@ -9,10 +9,11 @@ stderr whenever the exit code is not 0.
 
 What the CLI would exec or block on is never run: before each example the
 real option parser and batch-line splitter tell which verbs it would
-dispatch, and examples that reach exec, monitor, -netns or ``-batch -``
-are discarded. Verbs whose module is not installed are left out (and
-named in the figures). The run directory is a scratch directory, emptied
-after every example. The seed is fixed (derandomize) so CI is repeatable.
+dispatch, and examples that reach a verb outside FUZZABLE (exec and
+monitor are not in it), -netns or ``-batch -`` are discarded, as are verbs
+whose module is not installed (the figures name every verb left out).
+The run directory is a scratch directory, emptied after every example.
+The seed is fixed (derandomize) so CI is repeatable.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ pytestmark = pytest.mark.root
 EXAMPLES = int(os.environ.get("NETNS_FAST_FUZZ_EXAMPLES", "2000"))
 PROCESS_EXAMPLES = 12
 IP_EXIT_CODES = {0, 1, 2, 255}
-NEVER_RUN = {b"exec", b"monitor"}
 
 
 def _verb_of(word: bytes) -> Optional[tuple[bytes, object]]:
@@ -57,15 +57,19 @@ def _available(handler: object) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+# Verbs known to neither exec nor block; a verb added later is left out
+# (and named in the figures) until it is judged safe and listed here.
+FUZZABLE = {
+    b"list", b"show", b"lst", b"list-id", b"help", b"add", b"set",
+    b"delete", b"identify", b"pids", b"attach", b"gc",
+}  # fmt: skip
 RUNNABLE = sorted(
     full
     for full, handler in cli.VERBS
-    if full not in NEVER_RUN and _available(handler)
+    if full in FUZZABLE and _available(handler)
 )
 MISSING = sorted(
-    full.decode()
-    for full, handler in cli.VERBS
-    if full not in NEVER_RUN and not _available(handler)
+    full.decode() for full, _ in cli.VERBS if full not in RUNNABLE
 )
 
 
@@ -308,8 +312,7 @@ def _check(rc: int, err: bytes, argv: Sequence[str]) -> None:
 def test_fuzzed_argv_in_process(
     scratch_env: str, tmp_path: Path, figure: Figure
 ) -> None:
-    """cli.run never raises; it returns ip's exit codes, with a message
-    for every failure."""
+    """cli.run never raises: ip's exit codes, a message for every failure."""
     seen: dict[int, int] = {}
 
     @_SETTINGS
@@ -330,7 +333,7 @@ def test_fuzzed_argv_in_process(
     figure("exit codes seen", dict(sorted(seen.items())))
     figure("verbs fuzzed", b" ".join(RUNNABLE).decode())
     if MISSING:
-        figure("verbs not installed, skipped", " ".join(MISSING))
+        figure("verbs left out", " ".join(MISSING))
     assert set(seen) <= IP_EXIT_CODES
 
 

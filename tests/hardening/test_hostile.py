@@ -90,8 +90,7 @@ def _api_calls_without_sys_admin(rd: str) -> dict[str, Any]:
 
 
 def test_api_without_cap_sys_admin_fails_cleanly(scratch_run_dir: str) -> None:
-    """Without CAP_SYS_ADMIN: EPERM errors naming the step, nothing made,
-    live names kept; gc (a plain unlink) still works."""
+    """No CAP_SYS_ADMIN: EPERM at the right step, nothing made; gc works."""
     rd = scratch_run_dir
     netns_fast.add("live", run_dir=rd)
     _stale_file(rd, "stale")
@@ -114,8 +113,7 @@ def test_api_without_cap_sys_admin_fails_cleanly(scratch_run_dir: str) -> None:
 @requires_ip
 @needs_setpriv
 def test_cli_without_cap_sys_admin_matches_ip() -> None:
-    """Without CAP_SYS_ADMIN, netns-fast prints ip's errors and exit codes
-    and leaves the run directory as it was."""
+    """No CAP_SYS_ADMIN: ip's errors and exit codes, run dir unchanged."""
     live, new, missing = (unique_name(p) for p in ("live", "new", "missing"))
     netns_fast.add(live)
     try:
@@ -202,8 +200,7 @@ def _userns_works() -> bool:
 
 
 def test_namespace_limit_gives_a_clear_error_and_nothing_half_made() -> None:
-    """At user.max_net_namespaces: NamespaceLimitError (ENOSPC, step
-    unshare) for the names over the limit, and no file left for them."""
+    """At the netns limit: NamespaceLimitError, no file for failed names."""
     if not _userns_works():
         pytest.skip("cannot create a user namespace here")
     out = run_python(_LIMIT_API, prefix=USERNS)
@@ -225,8 +222,7 @@ def test_namespace_limit_gives_a_clear_error_and_nothing_half_made() -> None:
 
 @requires_ip
 def test_namespace_limit_cli_matches_ip() -> None:
-    """At the limit, netns-fast add prints ip's message, exits 1 like ip,
-    and leaves no file, as ip does."""
+    """At the netns limit, netns-fast add prints ip's message; no file left."""
     if not _userns_works():
         pytest.skip("cannot create a user namespace here")
     script = (
@@ -307,9 +303,7 @@ _FOUNDATION_CASES = [
 def test_odd_run_dir_matches_ip(
     scenario: str, opts: list[str], args: list[str], figure: Figure
 ) -> None:
-    """With /run/netns missing, a plain directory or a file, netns-fast
-    prints what ip prints and exits as ip does; its add never leaves a
-    second (propagated) mount on the name, as ip 6.1.0 does."""
+    """Odd /run/netns: ip's output and exit code; add leaves a single mount."""
     setup = SCENARIOS[scenario]
     ip = _isolated(setup, [IP, *opts, "netns", *args])
     nf = _isolated(setup, [*cli_argv(), *opts, *args])
@@ -343,8 +337,7 @@ def test_odd_run_dir_matches_ip(
 def test_odd_run_dir_gc(
     scenario: str, expected: tuple[int, bytes, bytes]
 ) -> None:
-    """gc with no run directory, a plain one, or a file: nothing to do, or
-    ip's message for a run directory that cannot be read."""
+    """gc with an odd /run/netns: nothing to do, or ip's directory error."""
     result = _isolated(SCENARIOS[scenario], [*tool_argv("nf"), "gc"])
     assert result[:3] == expected
 
@@ -364,8 +357,7 @@ def _optional_verbs() -> list[list[str]]:
 @requires_ip
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_odd_run_dir_other_verbs(scenario: str, figure: Figure) -> None:
-    """pids, identify, set and list-id with an odd run directory: ip's
-    output, or else a clear one-line error with an ip exit code."""
+    """Other verbs with an odd /run/netns: ip's output or a clear error."""
     cases = _optional_verbs()
     if not cases:
         pytest.skip("no verb module beyond the foundation is installed")

@@ -71,8 +71,7 @@ def _cli_add(run_dir: str, name: str) -> int:
 def test_64_processes_add_the_same_name(
     scratch_env: str, via: str, figure: Figure
 ) -> None:
-    """Exactly one of 64 simultaneous adds wins, 63 get a clean EEXIST,
-    and one nsfs mount (not a stack) sits on the name."""
+    """Of 64 simultaneous adds one wins, 63 get EEXIST, one mount stands."""
     rd = scratch_env
     add = _api_add if via == "api" else _cli_add
 
@@ -169,8 +168,7 @@ def _process(rd: str, p: int) -> int:
 def test_processes_and_threads_add_and_delete_concurrently(
     scratch_env: str, figure: Figure
 ) -> None:
-    """8 processes x 4 threads churn their own names: nothing lost, every
-    name in its expected state, one mount on the run directory."""
+    """8 processes x 4 threads churning: every name as expected, no storm."""
     rd = scratch_env
     codes = _fork_at_once(PROCS, lambda p: _process(rd, p))
 

@@ -54,8 +54,7 @@ def test_cibuildwheel_builds_manylinux_abi3_for_x86_64_and_aarch64() -> None:
 
 
 def test_limited_api_matches_the_oldest_python() -> None:
-    """setup.py's py_limited_api and the cibuildwheel build are cp39, the
-    floor of requires-python, so one wheel serves every later Python."""
+    """py_limited_api, the cibuildwheel build and requires-python are 3.9."""
     assert '"py_limited_api": "cp39"' in _read("setup.py")
     project = _pyproject()["project"]
     assert project["requires-python"] == ">=3.9"  # type: ignore[index]
@@ -96,8 +95,7 @@ def test_cli_version_lookalikes_stay_ip_errors(opt: str, shown: str) -> None:
 
 
 def test_gc_verb_never_changes_what_an_ip_abbreviation_means() -> None:
-    """gc comes after ip's verbs: every prefix of an ip verb still picks
-    the verb ip picks."""
+    """gc comes after ip's verbs: every ip abbreviation keeps its meaning."""
     names = [full for full, _ in cli.VERBS]
     assert names[: len(IP_VERBS)] == IP_VERBS
     assert b"gc" in names[len(IP_VERBS) :]

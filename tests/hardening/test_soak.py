@@ -53,8 +53,7 @@ def _cycle(names: list[str], run_dir: str) -> None:
 def test_add_delete_soak_stays_flat(
     scratch_run_dir: str, figure: Figure
 ) -> None:
-    """N add/delete cycles: fd, mount and thread counts stay equal and
-    RSS stays within 2 MiB of where it started."""
+    """N add/delete cycles: fds, mounts, threads equal; RSS within 2 MiB."""
     rd = scratch_run_dir
     names = [f"soak-{i}" for i in range(BATCH)]
     _cycle(names, rd)  # warm-up: run dir prepared, allocator settled
