@@ -6,11 +6,13 @@ import contextlib
 import ctypes
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
 from typing import Any, Callable, Optional
 
+import pytest
 from nsft_helpers import IP, cli_argv
 
 RUN_DIR = "/run/netns"
@@ -22,6 +24,13 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 Figure = Callable[[str, object], None]
 """The ``figure`` fixture: record(key, value), printed at the end."""
+
+
+def needs(tool: str) -> pytest.MarkDecorator:
+    """Skip unless ``tool`` (from util-linux) is on PATH."""
+    return pytest.mark.skipif(
+        shutil.which(tool) is None, reason=f"{tool} (util-linux) is missing"
+    )
 
 
 def unescape_mountinfo(field: str) -> str:

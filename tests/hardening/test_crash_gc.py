@@ -18,6 +18,7 @@ from hardening_helpers import (
     RUN_DIR,
     Figure,
     is_live,
+    needs,
     nsfs_mounts_under,
     run_argv,
     tool_argv,
@@ -153,6 +154,7 @@ def test_cli_gc_bad_arguments(
     os.unlink(os.path.join(scratch_env, "s"))
 
 
+@needs("setpriv")
 def test_gc_unlink_refused_is_reported(scratch_env: str) -> None:
     """An unlink that fails is reported (CLI message, rc 1; API raises)."""
     _stale_file(scratch_env, "s1")

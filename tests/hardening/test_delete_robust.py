@@ -13,6 +13,7 @@ from hardening_helpers import (
     bind,
     is_live,
     mounts_at,
+    needs,
     run_argv,
     tool_argv,
 )
@@ -97,6 +98,7 @@ def test_ip_needs_one_delete_per_stacked_mount(figure: Figure) -> None:
     assert runs == 3
 
 
+@needs("nsenter")
 @pytest.mark.parametrize("via", ["api", "cli", "ip"])
 def test_delete_while_processes_run_inside(scratch_env: str, via: str) -> None:
     """Delete of a namespace in use succeeds like ip; the process keeps it."""

@@ -7,7 +7,6 @@ that nothing is left half-made: no new entry, no mount, live names intact.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from typing import Any
 
@@ -20,6 +19,7 @@ from hardening_helpers import (
     drop_capability,
     in_child,
     is_live,
+    needs,
     run_argv,
     run_python,
     tool_argv,
@@ -36,9 +36,6 @@ NO_SYS_ADMIN = [
     "--inh-caps=-sys_admin",
     "--bounding-set=-sys_admin",
 ]
-needs_setpriv = pytest.mark.skipif(
-    shutil.which("setpriv") is None, reason="setpriv (util-linux) is missing"
-)
 
 
 def _info(exc: netns_fast.NetnsOSError) -> list[Any]:
@@ -111,7 +108,7 @@ def test_api_without_cap_sys_admin_fails_cleanly(scratch_run_dir: str) -> None:
 
 
 @requires_ip
-@needs_setpriv
+@needs("setpriv")
 def test_cli_without_cap_sys_admin_matches_ip() -> None:
     """No CAP_SYS_ADMIN: ip's errors and exit codes, run dir unchanged."""
     live, new, missing = (unique_name(p) for p in ("live", "new", "missing"))
