@@ -170,14 +170,30 @@ static void undo_name(const char *path)
     unlink(path);
 }
 
-/* Return the calling thread to saved; undo path's name if that fails. */
+/* Is the calling thread in the namespace that fd saved names? */
+static int in_saved_ns(int saved)
+{
+    struct stat a, b;
+
+    return fstat(saved, &a) == 0 && stat(THREAD_NS_NET, &b) == 0 &&
+           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Return the calling thread to saved; undo path's name if that fails.
+ * A failed setns is no failure when the thread never left saved, e.g.
+ * after unshare itself failed: without CAP_SYS_ADMIN setns fails too, and
+ * the caller must see the unshare error, not a restore error. */
 static int restore_thread(int saved, int rc, const char *path, int *step)
 {
     if (setns(saved, CLONE_NEWNET) < 0) {
-        int err = nsf_fail(step, NSF_STEP_RESTORE_NS);
-        if (rc == 0 && path)
-            undo_name(path);
-        rc = err;
+        int restore_step, err = nsf_fail(&restore_step, NSF_STEP_RESTORE_NS);
+
+        if (!in_saved_ns(saved)) {
+            if (rc == 0 && path)
+                undo_name(path);
+            *step = restore_step;
+            rc = err;
+        }
     }
     close(saved);
     return rc;

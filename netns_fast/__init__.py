@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
+from ._gc import gc
 from .api import (
     Outcome,
     add,
@@ -57,6 +58,7 @@ __all__ = [
     "delete",
     "delete_all",
     "delete_many",
+    "gc",
     "list_names",
     "run",
     "spawn",

@@ -16,7 +16,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import BinaryIO, Callable, Optional
+from typing import BinaryIO, Callable, NoReturn, Optional
 
 from . import __version__
 from ._names import name_is_valid, run_dir_bytes
@@ -319,6 +319,9 @@ VERBS: list[tuple[bytes, object]] = [
     (b"exec", "netns_fast._cli_exec:do_exec"),
     (b"monitor", "netns_fast._cli_procs:do_monitor"),
     (b"attach", do_attach),
+    # netns-fast's own verbs, after all of ip's: they never change what an
+    # abbreviation of an ip verb means.
+    (b"gc", "netns_fast._cli_gc:do_gc"),
 ]
 
 
@@ -387,6 +390,10 @@ def parse_options(ctx: Ctx, argv: list[bytes]) -> tuple[list[bytes], bytes]:
             break
         if not opt.startswith(b"-"):
             break
+        if opt == b"--version":
+            # Deviation: ip rejects --version ("-version" is no prefix of
+            # "-Version"); netns-fast answers it like -V.
+            _print_version(ctx)
         if opt[1:2] == b"-":
             opt = opt[1:]
         has_next = i + 1 < len(argv)
@@ -403,10 +410,7 @@ def parse_options(ctx: Ctx, argv: list[bytes]) -> tuple[list[bytes], bytes]:
         elif opt in _FAMILY_FLAGS or any(matches(opt, o) for o in _IGNORED):
             pass
         elif matches(opt, b"-Version"):
-            ctx.out.write(
-                b"netns-fast utility, netns_fast-%s\n" % (__version__.encode())
-            )
-            raise CliExit(0)
+            _print_version(ctx)
         elif matches(opt, b"-force"):
             ctx.force = True
         elif matches(opt, b"-batch"):
@@ -446,6 +450,14 @@ def parse_options(ctx: Ctx, argv: list[bytes]) -> tuple[list[bytes], bytes]:
             raise CliExit(255)
         i += 1
     return argv[i:], batch_file
+
+
+def _print_version(ctx: Ctx) -> NoReturn:
+    """-V / --version: the version line, exit 0."""
+    ctx.out.write(
+        b"netns-fast utility, netns_fast-%s\n" % __version__.encode()
+    )
+    raise CliExit(0)
 
 
 def _switch_netns(ctx: Ctx, target: Optional[bytes]) -> None:
