@@ -32,9 +32,16 @@ def isolate() -> None:
     os.makedirs(RUN_DIR, exist_ok=True)
     env = dict(os.environ, **{_MARK: "1"})
     cmd = [
-        "unshare", "-m", "--propagation", "slave", "sh", "-c",
-        f"mount -t tmpfs -o mode=755 tmpfs {RUN_DIR} && exec \"$@\"",
-        "sh", sys.executable, *sys.argv,
+        "unshare",
+        "-m",
+        "--propagation",
+        "slave",
+        "sh",
+        "-c",
+        f'mount -t tmpfs -o mode=755 tmpfs {RUN_DIR} && exec "$@"',
+        "sh",
+        sys.executable,
+        *sys.argv,
     ]
     os.execvpe("unshare", cmd, env)
 
@@ -45,8 +52,18 @@ def compile_c(source: str, name: str, extra: Sequence[str] = ()) -> str:
     src = out.with_suffix(".c")
     src.write_text(source)
     subprocess.run(
-        ["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(out),
-         str(src), "-pthread", *extra],
+        [
+            "gcc",
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-o",
+            str(out),
+            str(src),
+            "-pthread",
+            *extra,
+        ],
         check=True,
     )
     return str(out)

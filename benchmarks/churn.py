@@ -199,8 +199,10 @@ def time_ip_process(n: int) -> Timing:
 def time_ip_batch(n: int) -> Timing:
     """``ip -batch`` with N add lines, then one with N del lines."""
     names = names_for("ipb", n)
-    with tempfile.NamedTemporaryFile("w", suffix=".batch") as add, \
-            tempfile.NamedTemporaryFile("w", suffix=".batch") as rm:
+    with (
+        tempfile.NamedTemporaryFile("w", suffix=".batch") as add,
+        tempfile.NamedTemporaryFile("w", suffix=".batch") as rm,
+    ):
         add.write("".join(f"netns add {x}\n" for x in names))
         rm.write("".join(f"netns del {x}\n" for x in names))
         add.flush()
@@ -232,7 +234,9 @@ def c_loop(binary: str, threads: int) -> Callable[[int], Timing]:
     def run(n: int) -> Timing:
         out = subprocess.run(
             [binary, str(n), str(threads), f"c{threads}_"],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.split()
         return float(out[0]), float(out[1])
 
@@ -244,10 +248,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--quick", action="store_true",
-                        help="N=50, 1 round: a smoke run")
-    parser.add_argument("--skip-slow", action="store_true",
-                        help="leave out the per-process rivals")
+    parser.add_argument(
+        "--quick", action="store_true", help="N=50, 1 round: a smoke run"
+    )
+    parser.add_argument(
+        "--skip-slow",
+        action="store_true",
+        help="leave out the per-process rivals",
+    )
     args = parser.parse_args()
     if args.quick:
         args.n, args.rounds = 50, 1
@@ -291,21 +299,31 @@ def main() -> None:
     par_c = us(f"C loop, {cpus} threads (limit)", 0)
     rows = [["rival", "add µs/ns", "del µs/ns", "add vs C serial"]]
     for key in rivals:
-        rows.append([
-            key, f"{us(key, 0):9.1f}", f"{us(key, 1):9.1f}",
-            f"{us(key, 0) / serial_c:6.2f}x",
-        ])
-    print(f"\nchurn: N={args.n}, rounds={args.rounds}, medians, "
-          f"kernel {os.uname().release}, {cpus} CPUs")
+        rows.append(
+            [
+                key,
+                f"{us(key, 0):9.1f}",
+                f"{us(key, 1):9.1f}",
+                f"{us(key, 0) / serial_c:6.2f}x",
+            ]
+        )
+    print(
+        f"\nchurn: N={args.n}, rounds={args.rounds}, medians, "
+        f"kernel {os.uname().release}, {cpus} CPUs"
+    )
     print(table(rows))
     api = us("netns_fast.add/delete", 0)
     many = us(f"netns_fast.add_many ({cpus} threads)", 0)
-    print(f"\nAPI add / serial C loop add: {api / serial_c:.3f}x "
-          f"(goal <= 1.05x)")
-    print(f"add_many throughput / parallel C loop throughput: "
-          f"{par_c / many:.3f}x (goal >= 0.93x)")
-    print(f"parallel C loop / serial C loop throughput: "
-          f"{serial_c / par_c:.2f}x")
+    print(
+        f"\nAPI add / serial C loop add: {api / serial_c:.3f}x (goal <= 1.05x)"
+    )
+    print(
+        f"add_many throughput / parallel C loop throughput: "
+        f"{par_c / many:.3f}x (goal >= 0.93x)"
+    )
+    print(
+        f"parallel C loop / serial C loop throughput: {serial_c / par_c:.2f}x"
+    )
     if "ip netns add/del (process each)" in rivals:
         ipp = us("ip netns add/del (process each)", 0)
         print(f"ip netns add (process) / API add: {ipp / api:.1f}x slower")
