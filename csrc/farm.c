@@ -433,15 +433,20 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void deadline_in(struct timespec *ts, long long ms)
+static void deadline_in_us(struct timespec *ts, long long us)
 {
     clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
+    ts->tv_sec += us / 1000000;
+    ts->tv_nsec += (us % 1000000) * 1000;
     if (ts->tv_nsec >= 1000000000) {
         ts->tv_sec++;
         ts->tv_nsec -= 1000000000;
     }
+}
+
+static void deadline_in(struct timespec *ts, long long ms)
+{
+    deadline_in_us(ts, ms * 1000);
 }
 
 static int list_push(struct item_list *l, const struct nsf_pool_item *it)
@@ -685,12 +690,11 @@ static void *deleter(void *arg)
         }
         if (p->queue.n < p->cfg.batch && !p->closing &&
             p->cfg.batch_delay_us > 0) {
-            long long us = p->cfg.batch_delay_us;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_nsec += (us % 1000000) * 1000;
-            ts.tv_sec += us / 1000000 + ts.tv_nsec / 1000000000;
-            ts.tv_nsec %= 1000000000;
-            pthread_cond_timedwait(&p->work, &p->lock, &ts);
+            deadline_in_us(&ts, p->cfg.batch_delay_us);
+            while (p->queue.n < p->cfg.batch && !p->closing &&
+                   pthread_cond_timedwait(&p->work, &p->lock, &ts) !=
+                       ETIMEDOUT)
+                ;
         }
         n = p->queue.n < p->cfg.batch ? p->queue.n : p->cfg.batch;
         p->batch.n = 0;
@@ -994,8 +998,11 @@ int nsf_pool_acquire(struct nsf_pool *p, int timeout_ms,
             p->nready--;
             p->st.acquired++;
             p->st.outstanding++;
-            if (p->waiting)
-                pthread_cond_signal(&p->need);
+            /* Wake the creators only at the low-water mark: a wake-up
+             * on every acquire would put the caller behind a creator
+             * thread on a busy CPU. Once awake they refill up to size. */
+            if (p->waiting && p->nready + p->inflight <= p->cfg.size / 2)
+                pthread_cond_broadcast(&p->need);
             break;
         }
         if (p->st.last_error && p->inflight == 0) {
@@ -1026,7 +1033,10 @@ int nsf_pool_release(struct nsf_pool *p, const struct nsf_pool_item *item)
     if (!p->deleter_gone) {
         rc = list_push(&p->queue, item);
         if (rc == 0) {
-            pthread_cond_signal(&p->work);
+            /* The deleter sleeps until the first item, then waits for a
+             * batch to fill (or batch_delay_us): wake it only for those. */
+            if (p->queue.n == 1 || p->queue.n == p->cfg.batch)
+                pthread_cond_signal(&p->work);
             pthread_mutex_unlock(&p->lock);
             return 0;
         }
