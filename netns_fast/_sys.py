@@ -180,15 +180,17 @@ def enter(ns_fd: int, path: Optional[str] = None) -> int:
     return int(saved)
 
 
-def leave(saved_fd: int) -> None:
+def leave(saved_fd: int, *, close_on_error: bool = True) -> None:
     """Move the calling thread back to saved_fd (checked) and close it.
 
-    On failure saved_fd is closed too and NamespaceRestoreError raised.
+    On failure NamespaceRestoreError is raised, and saved_fd is closed
+    unless ``close_on_error`` is False.
     """
     step = ffi.new("int *")
     rc = lib.nsf_leave(saved_fd, step)
     if rc < 0:
-        os.close(saved_fd)
+        if close_on_error:
+            os.close(saved_fd)
         raise farm_error(rc, step[0])
 
 
