@@ -19,14 +19,20 @@
  * caller's namespace. Lost notifications (ENOBUFS) are recovered with a
  * dump of the observer's ids (an id still listed is still pending).
  *
+ * The backlog counted against max_pending is pending + queued for the
+ * deleter + being deleted. A producer starts a namespace only while it is
+ * below max_pending, and everything alive outside the backlog is at most
+ * size (ready or being made) + outstanding, so pending never exceeds
+ * max_pending + size + outstanding.
+ *
  * Limits: a namespace still held elsewhere after its release (a process
  * left inside it, an fd in another process) does not start its teardown;
  * after stuck_ms it is counted as "stuck" and no longer as backlog, so one
- * leaked process cannot stall the pool. Because RTM_DELNSID comes at the
- * start of a kernel batch, namespaces of the batch in progress are not
- * counted: the pool's share of unfreed namespaces stays below about
- * 2 * max_pending + size + outstanding. ENOSPC from unshare (the limit
- * itself) makes producers back off as well.
+ * leaked process cannot stall the pool. RTM_DELNSID comes at the start of
+ * a kernel batch, so the namespaces of the batch in progress still hold
+ * memory for that batch's duration (a few ms to a few hundred ms) after
+ * they left the count. ENOSPC from unshare (the limit itself) makes
+ * producers back off as well.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -592,14 +598,21 @@ static int make_one(struct nsf_pool *p, int saved, struct nsf_pool_item *it,
     return rc;
 }
 
+/* Under lock: the backlog, i.e. namespaces given back whose teardown has
+ * not started: queued for the deleter, being deleted, or pending. */
+static int backlog(const struct nsf_pool *p)
+{
+    return p->npend + p->queue.n + p->batch.n;
+}
+
 /* Under lock: may a producer start one more namespace? */
 static int may_create(struct nsf_pool *p)
 {
     if (p->nready + p->inflight >= p->cfg.size)
         return 0;
-    if (p->npend >= p->cfg.max_pending) {
+    if (backlog(p) >= p->cfg.max_pending) {
         pending_age(p);
-        return p->npend < p->cfg.max_pending;
+        return backlog(p) < p->cfg.max_pending;
     }
     return 1;
 }
