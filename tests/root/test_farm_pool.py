@@ -165,15 +165,22 @@ def test_pinned_namespaces_age_out_as_stuck() -> None:
     """A deleted namespace held elsewhere counts as stuck after
     stuck_after, so a leaked holder cannot stall the pool."""
     with Pool(
-        1, max_pending=1, batch=1, batch_delay=0, stuck_after=0.2
+        1, max_pending=1, batch=1, batch_delay=0, stuck_after=0.3
     ) as pool:
-        ns = pool.acquire()
-        pin = os.dup(ns.fileno())
-        ns.close()
+        first = pool.acquire()
+        pin = os.dup(first.fileno())
+        first.close()
         try:
-            with pool.acquire(timeout=10) as again:
-                assert again.inode != ns.inode
-            assert pool.stats().stuck >= 1
+            deadline = time.monotonic() + 5
+            while pool.stats().pending < 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert pool.stats().pending == 1
+            with pool.acquire() as made_before:  # made while backlog was 0
+                # The pinned one blocks creation until it ages out.
+                with pool.acquire(timeout=10) as after:
+                    assert after.inode != made_before.inode
+                st = pool.stats()
+            assert st.stuck == 1 and st.pending == 0 and st.throttled > 0
         finally:
             os.close(pin)
 
