@@ -157,8 +157,9 @@ def test_backpressure_holds_creation_until_teardown_starts() -> None:
         pins.clear()
         with pool.acquire(timeout=10) as ns:
             assert _mark(ns) == "0"
+        assert pool.drain(10.0)
         st = pool.stats()
-        assert st.freed >= 3 and st.stuck == 0
+        assert st.freed >= 4 and st.stuck == 0
 
 
 def test_pinned_namespaces_age_out_as_stuck() -> None:
@@ -180,7 +181,7 @@ def test_pinned_namespaces_age_out_as_stuck() -> None:
                 with pool.acquire(timeout=10) as after:
                     assert after.inode != made_before.inode
                 st = pool.stats()
-            assert st.stuck == 1 and st.pending == 0 and st.throttled > 0
+            assert st.stuck == 1 and st.throttled > 0
         finally:
             os.close(pin)
 
