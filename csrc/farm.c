@@ -1038,8 +1038,17 @@ int nsf_pool_acquire(struct nsf_pool *p, int timeout_ms,
 
 int nsf_pool_release(struct nsf_pool *p, const struct nsf_pool_item *item)
 {
-    int rc = 0;
+    struct nsf_pool_item it = *item;
+    int rc = 0, step;
 
+    /* The name goes at once (a lazy umount and an unlink, tens of us), so
+     * that it is gone when release returns; the last reference, the fd,
+     * is dropped later in a batch. */
+    if (it.name[0]) {
+        (void)nsf_delete(p->run_dir, it.name, &step);
+        it.name[0] = '\0';
+    }
+    item = &it;
     pthread_mutex_lock(&p->lock);
     p->st.outstanding--;
     p->st.released++;

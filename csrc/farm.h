@@ -124,8 +124,9 @@ int nsf_pool_open(const struct nsf_pool_config *cfg, struct nsf_pool **out,
 int nsf_pool_acquire(struct nsf_pool *p, int timeout_ms,
                      struct nsf_pool_item *item, int *step);
 
-/* Give a taken namespace back; the deleter removes it in a batch. After
- * nsf_pool_close this deletes it at once in the calling thread. */
+/* Give a taken namespace back: its name (if any) is removed at once, its
+ * fd is closed by the deleter in a batch (after nsf_pool_close: at once,
+ * in the calling thread). */
 int nsf_pool_release(struct nsf_pool *p, const struct nsf_pool_item *item);
 
 int nsf_pool_stats(struct nsf_pool *p, struct nsf_pool_stats *st);

@@ -16,6 +16,7 @@ from typing import NamedTuple
 from ._names import run_dir_bytes
 
 HeldFds = Callable[[], frozenset[int]]
+HeldPaths = Callable[[], frozenset[str]]
 
 # A pool's threads or a dying child may need a moment to settle.
 _TRIES = 3
@@ -116,11 +117,12 @@ def foreign_descendants() -> frozenset[str]:
     return frozenset(found)
 
 
-def snapshot(held: HeldFds) -> Snapshot:
-    """Everything a test could leak, now."""
-    return Snapshot(
-        run_dir_names(), nsfs_mounts(), open_fds(held), foreign_descendants()
-    )
+def snapshot(held: HeldFds, held_paths: HeldPaths) -> Snapshot:
+    """Everything a test could leak, now, less what the pools hold."""
+    names, mounts = run_dir_names(), nsfs_mounts()
+    fds, procs = open_fds(held), foreign_descendants()
+    pool = held_paths()
+    return Snapshot(names - pool, mounts - pool, fds, procs)
 
 
 def _diff(before: Snapshot, now: Snapshot) -> str:
@@ -136,7 +138,7 @@ def _diff(before: Snapshot, now: Snapshot) -> str:
     return "; ".join(parts)
 
 
-def compare(before: Snapshot, held: HeldFds) -> str:
+def compare(before: Snapshot, held: HeldFds, held_paths: HeldPaths) -> str:
     """What was leaked since ``before`` ("" for nothing).
 
     Rechecked a few times over about 0.1 s, after a garbage collection,
@@ -145,7 +147,7 @@ def compare(before: Snapshot, held: HeldFds) -> str:
     """
     found = ""
     for attempt in range(_TRIES):
-        found = _diff(before, snapshot(held))
+        found = _diff(before, snapshot(held, held_paths))
         if not found:
             return ""
         if attempt == 0:

@@ -134,6 +134,7 @@ class Pool:
             raise ValueError("prefix must be at most 40 bytes")
         encode_name(raw_prefix + b"0")
         self._run_dir = run_dir_bytes(run_dir) if named else None
+        self._prefix = raw_prefix
         self._size = _positive("size", size)
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
@@ -246,6 +247,24 @@ class Pool:
             if self._core is None:
                 return frozenset()
             return frozenset(self._core.held_fds())
+
+    def held_paths(self) -> frozenset[str]:
+        """RUN_DIR/NAME of the named namespaces the pool itself holds now
+        (made ahead or being deleted; not those handed out)."""
+        rd, prefix = self._run_dir, self._prefix
+        if rd is None:
+            return frozenset()
+        with self._lock:
+            out = {h._name for h in self._out.values()}
+        try:
+            entries = os.listdir(rd)
+        except OSError:
+            return frozenset()
+        return frozenset(
+            os.fsdecode(rd + b"/" + name)
+            for name in entries
+            if name.startswith(prefix) and name not in out
+        )
 
     def drain(self, timeout: float = 5.0) -> bool:
         """Wait until every returned namespace is deleted and its kernel

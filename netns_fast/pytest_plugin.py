@@ -140,6 +140,13 @@ class _Farm:
             held |= pool.held_fds()
         return held
 
+    def held_paths(self) -> frozenset[str]:
+        """Names held by this session's pools (not leaks)."""
+        held: frozenset[str] = frozenset()
+        for pool in self.pools.values():
+            held |= pool.held_paths()
+        return held
+
     def close(self) -> None:
         """Close the session's pools."""
         for pool in self.pools.values():
@@ -244,9 +251,9 @@ def _netns_leak_check(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     from . import _leaks
 
-    before = _leaks.snapshot(farm.held_fds)
+    before = _leaks.snapshot(farm.held_fds, farm.held_paths)
     yield
-    leaked = _leaks.compare(before, farm.held_fds)
+    leaked = _leaks.compare(before, farm.held_fds, farm.held_paths)
     if leaked:
         farm.leaks.append((request.node.nodeid, leaked))
         pytest.fail(f"leaked: {leaked}", pytrace=False)

@@ -41,6 +41,14 @@ def here():
     return ino("/proc/thread-self/ns/net")
 
 
+def named(name):
+    return ino(netns.NETNS_RUN_DIR + "/" + name)
+
+
+def mine():
+    return sorted(n for n in netns.listnetns() if n.startswith(P))
+
+
 def run(label, fn, *args, **kw):
     try:
         print(label, "ok", fn(*args, **kw))
@@ -52,27 +60,27 @@ def run(label, fn, *args, **kw):
 home = here()
 run("create", netns.create, A)
 run("create again", netns.create, A)
-run("list", lambda: sorted(n for n in netns.listnetns() if n.startswith(P)))
+run("list", mine)
 run("setns missing", netns.setns, B, flags=0)
 run("getnsfd excl", netns.getnsfd, A, flags=os.O_CREAT | os.O_EXCL)
 run("getnsfd bad", netns.getnsfd, 1.5)
 fd = netns.getnsfd(A)
-run("getnsfd is A", lambda: os.fstat(fd).st_ino == ino(netns.NETNS_RUN_DIR + "/" + A))
+run("getnsfd is A", lambda: os.fstat(fd).st_ino == named(A))
 os.close(fd)
 netns.pushns(A)
-run("pushed into A", lambda: here() == ino(netns.NETNS_RUN_DIR + "/" + A))
+run("pushed into A", lambda: here() == named(A))
 child = subprocess.Popen(["sleep", "30"])
 netns.popns()
 run("popped home", lambda: here() == home)
 run("ns_pids", lambda: netns.ns_pids().get(A) == [child.pid])
 run("pid_to_ns", netns.pid_to_ns, child.pid)
 run("attach", netns.attach, C, child.pid)
-run("same ns", lambda: ino(netns.NETNS_RUN_DIR + "/" + C) == ino(netns.NETNS_RUN_DIR + "/" + A))
+run("same ns", lambda: named(C) == named(A))
 child.kill()
 child.wait()
 netns.pushns()
 run("setns creates", netns.setns, B)
-run("in B", lambda: here() == ino(netns.NETNS_RUN_DIR + "/" + B))
+run("in B", lambda: here() == named(B))
 netns.popns()
 run("home again", lambda: here() == home)
 netns.pushns()
@@ -83,7 +91,7 @@ run("pid_to_ns none", netns.pid_to_ns, os.getpid())
 for name in (A, B, C):
     run("remove " + name[len(P):], netns.remove, name)
 run("remove missing", netns.remove, A)
-run("list empty", lambda: sorted(n for n in netns.listnetns() if n.startswith(P)))
+run("list empty", mine)
 """
 
 

@@ -28,6 +28,17 @@ def _mark(ns: Netns) -> str:
     return before
 
 
+def _take_until_timeout(pool: Pool, timeout: float) -> list[Netns]:
+    """Acquire until an acquire times out; return what was taken."""
+    taken = []
+    while True:
+        try:
+            taken.append(pool.acquire(timeout=timeout))
+        except NetnsTimeoutError:
+            return taken
+        assert len(taken) < 100
+
+
 def test_acquire_gives_fresh_namespaces_never_recycled() -> None:
     """Every acquired namespace is new: state set in one never shows up."""
     with Pool(4) as pool:
@@ -35,10 +46,12 @@ def test_acquire_gives_fresh_namespaces_never_recycled() -> None:
         for _ in range(20):
             with pool.acquire() as ns:
                 assert _mark(ns) == "0"
-                assert ns.anonymous and ns.inode != thread_inode()
+                assert ns.anonymous
+                assert ns.inode != thread_inode()
                 inodes.add(ns.inode)
         st = pool.stats()
-    assert st.acquired == 20 and st.released == 20
+    assert st.acquired == 20
+    assert st.released == 20
     assert st.created >= 20
 
 
@@ -46,7 +59,8 @@ def test_named_pool_hands_out_names_and_removes_them() -> None:
     """A named pool's namespaces live in the run directory until returned."""
     with Pool(2, named=True, prefix="nsft-pool-") as pool:
         ns = pool.acquire()
-        assert ns.name is not None and ns.name.startswith("nsft-pool-")
+        assert ns.name is not None
+        assert ns.name.startswith("nsft-pool-")
         assert ns.name in api.list_names()
         assert os.stat(f"{RUN_DIR}/{ns.name}").st_ino == ns.inode
         ns.close()
@@ -144,10 +158,7 @@ def test_backpressure_holds_creation_until_teardown_starts() -> None:
             time.sleep(0.01)
         assert pool.stats().pending == 3
         # Only what was ready before can still be handed out.
-        taken = []
-        with pytest.raises(NetnsTimeoutError):
-            for _ in range(10):
-                taken.append(pool.acquire(timeout=0.3))
+        taken = _take_until_timeout(pool, 0.3)
         assert len(taken) <= 2
         assert pool.stats().throttled > 0
         for ns in taken:
@@ -159,7 +170,8 @@ def test_backpressure_holds_creation_until_teardown_starts() -> None:
             assert _mark(ns) == "0"
         assert pool.drain(10.0)
         st = pool.stats()
-        assert st.freed >= 4 and st.stuck == 0
+        assert st.freed >= 4
+        assert st.stuck == 0
 
 
 def test_pinned_namespaces_age_out_as_stuck() -> None:
@@ -181,7 +193,8 @@ def test_pinned_namespaces_age_out_as_stuck() -> None:
                 with pool.acquire(timeout=10) as after:
                     assert after.inode != made_before.inode
                 st = pool.stats()
-            assert st.stuck == 1 and st.throttled > 0
+            assert st.stuck == 1
+            assert st.throttled > 0
         finally:
             os.close(pin)
 
