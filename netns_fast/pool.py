@@ -127,35 +127,39 @@ class Pool:
         batch_delay: float = 0.002,
         stuck_after: float = 10.0,
     ) -> None:
+        self._closing = True  # until the C pool runs (see __del__)
         if prefix is None:
             prefix = f"nsf-pool-{os.getpid()}-{next(_serials)}-"
         raw_prefix = os.fsencode(prefix)
         if len(raw_prefix) > 40:
-            raise ValueError("prefix must be at most 40 bytes")
+            raise ValueError("prefix must be at most 40 bytes long")
         encode_name(raw_prefix + b"0")
+        if batch_delay < 0 or stuck_after <= 0:
+            raise ValueError("batch_delay must be >= 0, stuck_after > 0")
+        self._size = _positive("size", size)
+        threads = _positive("threads", threads)
+        max_pending = _positive("max_pending", max_pending)
+        batch = _positive("batch", batch)
         self._run_dir = run_dir_bytes(run_dir) if named else None
         self._prefix = raw_prefix
-        self._size = _positive("size", size)
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
         self._busy = 0
-        self._closing = False
         self._out: weakref.WeakValueDictionary[int, Netns] = (
             weakref.WeakValueDictionary()
         )
-        if batch_delay < 0 or stuck_after <= 0:
-            raise ValueError("batch_delay must be >= 0, stuck_after > 0")
         self._core: Optional[_sys.PoolCore] = _sys.PoolCore(
             self._run_dir,
             prefix=raw_prefix,
             size=self._size,
-            threads=_positive("threads", threads),
+            threads=threads,
             lo_up=lo_up,
-            max_pending=_positive("max_pending", max_pending),
-            batch=_positive("batch", batch),
+            max_pending=max_pending,
+            batch=batch,
             batch_delay_us=int(batch_delay * 1e6),
             stuck_ms=max(1, int(stuck_after * 1000)),
         )
+        self._closing = False
         _live.add(self)
 
     @property
