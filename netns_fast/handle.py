@@ -35,12 +35,52 @@ if TYPE_CHECKING:
     from .pool import Pool
 
 T = TypeVar("T")
+R = TypeVar("R", bound="Resource")
 
 NsLike = Union["Netns", str, bytes, int]
 """A namespace argument: a handle, a name in the run directory, or an fd."""
 
 
-class Netns:
+class Resource:
+    """Closed by ``with`` and, with a ResourceWarning, by the collector."""
+
+    __slots__ = ()
+
+    def close(self) -> None:
+        """Release the resource; idempotent."""
+        raise NotImplementedError
+
+    def _is_open(self) -> bool:
+        raise NotImplementedError
+
+    def __enter__(self: R) -> R:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            still_open = self._is_open()
+        except AttributeError:  # __init__ did not finish
+            return
+        if still_open:
+            warnings.warn(
+                f"unclosed {self!r}",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
+            with contextlib.suppress(OSError):
+                self.close()
+
+
+class Netns(Resource):
     """A network namespace held by an fd.
 
     Use the constructors :meth:`new`, :meth:`create`, :meth:`open`,
@@ -57,6 +97,7 @@ class Netns:
         "_lock",
         "_name",
         "_owned",
+        "_pid",
         "_pool",
         "_pool_item",
         "_run_dir",
@@ -83,6 +124,7 @@ class Netns:
         self._name = name
         self._run_dir = run_dir
         self._owned = owned
+        self._pid = os.getpid()
         self._closed = False
         self._lock = threading.Lock()
         self._pool: Optional[Pool] = None
@@ -174,6 +216,7 @@ class Netns:
         self._name = item.name or None
         self._run_dir = run_dir if item.name else None
         self._owned = True
+        self._pid = os.getpid()
         self._closed = False
         self._lock = threading.Lock()
         self._pool = pool
@@ -254,14 +297,19 @@ class Netns:
         """Close the handle; idempotent and thread-safe.
 
         An owned named namespace loses its name; a pool namespace goes back
-        to its pool, which deletes it. The kernel frees the namespace when
-        nothing else holds it (a process inside, another fd, a thread that
-        entered it).
+        to its pool, which deletes it. In a forked child only the child's
+        copy of the fd is closed: the namespace belongs to the parent. The
+        kernel frees the namespace when nothing else holds it (a process
+        inside, another fd, a thread that entered it).
         """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+        if os.getpid() != self._pid:
+            # A copy inherited through fork: the namespace is the parent's.
+            os.close(self._fd)
+            return
         if self._pool is not None and self._pool_item is not None:
             self._pool._release(self, self._pool_item)
             return
@@ -271,25 +319,8 @@ class Netns:
         finally:
             os.close(self._fd)
 
-    def __enter__(self) -> Netns:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        if getattr(self, "_closed", True):
-            return
-        warnings.warn(
-            f"unclosed {self!r}", ResourceWarning, stacklevel=2, source=self
-        )
-        with contextlib.suppress(OSError):
-            self.close()
+    def _is_open(self) -> bool:
+        return not self._closed
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"fd={self._fd}"

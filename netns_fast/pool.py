@@ -28,17 +28,14 @@ import atexit
 import itertools
 import os
 import threading
-import warnings
 import weakref
 from typing import TYPE_CHECKING, NamedTuple, Optional
 
 from . import _sys
 from ._names import Name, encode_name, run_dir_bytes
-from .handle import Netns
+from .handle import Netns, Resource
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from .exceptions import NetnsOSError
 
 _live: weakref.WeakSet[Pool] = weakref.WeakSet()
@@ -85,13 +82,23 @@ def _close_all() -> None:
         pool.close()
 
 
+def _forget_in_child() -> None:
+    """After fork: the C threads did not follow; the parent owns it all."""
+    for pool in list(_live):
+        pool._forget()
+    _live.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
 def _positive(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an int >= 1, not {value!r}")
     return value
 
 
-class Pool:
+class Pool(Resource):
     """Fresh network namespaces made ahead by background C threads.
 
     Args:
@@ -110,7 +117,8 @@ class Pool:
             someone else (a leaked process), not as backlog.
 
     Use it as a context manager, or call :meth:`close`; an open pool is
-    also closed at interpreter exit.
+    also closed at interpreter exit. A forked child cannot use its
+    parent's pools (they are closed in the child, untouched in the parent).
     """
 
     def __init__(
@@ -311,24 +319,17 @@ class Pool:
             self._core = None
         _live.discard(self)
 
-    def __enter__(self) -> Pool:
-        return self
+    def _forget(self) -> None:
+        # In a forked child: never touch the C pool (its threads and locks
+        # are the parent's); its memory is left as it is.
+        self._lock = threading.RLock()
+        self._idle = threading.Condition(self._lock)
+        self._closing = True
+        self._core = None
+        self._busy = 0
 
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        if getattr(self, "_closing", True):
-            return
-        warnings.warn(
-            f"unclosed {self!r}", ResourceWarning, stacklevel=2, source=self
-        )
-        self.close()
+    def _is_open(self) -> bool:
+        return not self._closing
 
     def __repr__(self) -> str:
         kind = "named" if self.named else "anonymous"

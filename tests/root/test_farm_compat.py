@@ -6,10 +6,10 @@ import fcntl
 import os
 import subprocess
 import sys
-import threading
 import uuid
 
 import pytest
+from farm_helpers import run_threads
 from nsft_helpers import RUN_DIR, unique_name
 
 from netns_fast.compat import pyroute2_netns as compat
@@ -146,13 +146,7 @@ def test_pushns_popns_are_per_thread() -> None:
                 return
 
     try:
-        threads = [
-            threading.Thread(target=worker, args=(k,)) for k in range(8)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_threads(worker, 8)
     finally:
         for name in names:
             compat.remove(name)

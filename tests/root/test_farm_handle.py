@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from farm_helpers import run_threads
 from nsft_helpers import RUN_DIR, unique_name
 
 from netns_fast import NamespaceRestoreError, api
@@ -235,12 +236,8 @@ def test_16_threads_x_1000_never_left_in_a_foreign_namespace() -> None:
                 errors.append(f"thread {k} round {i}: left outside home")
                 return
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(16)]
     try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_threads(worker, 16)
     finally:
         for ns in spaces:
             ns.close()

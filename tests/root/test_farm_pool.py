@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from farm_helpers import run_threads
 from nsft_helpers import RUN_DIR
 
 from netns_fast import Pool, api
@@ -76,7 +77,7 @@ def test_pool_under_concurrent_threads() -> None:
     lock = threading.Lock()
     errors: list[str] = []
 
-    def worker(pool: Pool, k: int) -> None:
+    def worker(k: int) -> None:
         for _ in range(25):
             with pool.acquire(timeout=30) as ns:
                 with lock:
@@ -91,13 +92,7 @@ def test_pool_under_concurrent_threads() -> None:
                     del held[ns.inode]
 
     with Pool(4, threads=2) as pool:
-        threads = [
-            threading.Thread(target=worker, args=(pool, k)) for k in range(8)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_threads(worker, 8)
         st = pool.stats()
         assert pool.drain(10.0)
     assert errors == []
@@ -222,3 +217,24 @@ def test_held_fds_are_the_pools() -> None:
         ]
         assert sum(t.startswith("net:[") for t in targets) >= 3
     assert pool.held_fds() == frozenset()
+
+
+def test_forked_child_leaves_the_parents_pool_alone() -> None:
+    """In a forked child the pool is closed and closing an inherited
+    handle does not delete the parent's namespace."""
+    with Pool(2, named=True, prefix="nsft-fork-") as pool:
+        ns = pool.acquire()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports by exit code
+            code = 3
+            try:
+                ns.close()
+                pool.acquire(timeout=0.1)
+            except RuntimeError:
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert ns.name in api.list_names()
+        ns.close()
