@@ -34,9 +34,37 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:
+    from .handle import Netns, enter, run_in, socket
+    from .pool import Pool, PoolStats
     from .spawn import Process, run, spawn
 
 __version__ = "0.1.0"
+
+# Names whose modules are imported on first use, so that `import netns_fast`
+# and the CLI stay light (spawn imports subprocess; pool starts threads).
+_LAZY = {
+    "Process": "spawn",
+    "run": "spawn",
+    "spawn": "spawn",
+    "Netns": "handle",
+    "enter": "handle",
+    "run_in": "handle",
+    "socket": "handle",
+    "Pool": "pool",
+    "PoolStats": "pool",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    # Importing the submodule bound e.g. netns_fast.spawn to the module:
+    # the documented function wins.
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "InvalidNameError",
@@ -45,11 +73,14 @@ __all__ = [
     "NamespaceLimitError",
     "NamespaceNotFoundError",
     "NamespaceRestoreError",
+    "Netns",
     "NetnsError",
     "NetnsOSError",
     "NetnsPermissionError",
     "NotANamespaceError",
     "Outcome",
+    "Pool",
+    "PoolStats",
     "Process",
     "__version__",
     "add",
@@ -58,21 +89,11 @@ __all__ = [
     "delete",
     "delete_all",
     "delete_many",
+    "enter",
     "gc",
     "list_names",
     "run",
+    "run_in",
+    "socket",
     "spawn",
 ]
-
-
-def __getattr__(name: str) -> object:
-    # spawn, run and Process import subprocess: load them on first use so
-    # that `import netns_fast` (and the CLI) stay light.
-    if name in ("Process", "run", "spawn"):
-        module = import_module(".spawn", __name__)
-        exports = {n: getattr(module, n) for n in ("Process", "run", "spawn")}
-        # The submodule import bound netns_fast.spawn to the module: the
-        # function wins, as the name is documented.
-        globals().update(exports)
-        return exports[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -274,3 +274,237 @@ def enter_mnt(fd: int) -> None:
     rc = lib.nsf_enter_mnt(fd, step)
     if rc < 0:
         raise error_for(-rc, step_name(step[0]))
+# -- farm: anonymous namespaces, enter/leave, sockets, pool (csrc/farm.c) ---
+# (imports kept here so that this section merges on its own)
+import errno as _errno  # noqa: E402
+from typing import NamedTuple  # noqa: E402
+
+from .exceptions import (  # noqa: E402
+    NamespaceRestoreError,
+    NotANamespaceError,
+)
+
+_RESTORE_STEPS = frozenset(("handle_restore", "handle_verify"))
+_THREAD_NS_STEPS = frozenset(("handle_save", "handle_open", "handle_stat"))
+
+
+def farm_error(rc: int, step: int, path: Optional[str] = None) -> NetnsOSError:
+    """The exception for a farm.c failure: -errno ``rc`` at ``step``.
+
+    A failed or unverified move back is a NamespaceRestoreError; EINVAL
+    from setns (not a namespace file) is a NotANamespaceError.
+    """
+    which = step_name(step)
+    err = -rc
+    if which in _RESTORE_STEPS:
+        return NamespaceRestoreError(
+            err, os.strerror(err), THREAD_NS_NET, which
+        )
+    if which == "handle_setns" and err == _errno.EINVAL:
+        return NotANamespaceError(err, os.strerror(err), path, which)
+    if which in _THREAD_NS_STEPS:
+        path = THREAD_NS_NET
+    return error_for(err, which, path)
+
+
+def anon_new(lo_up: bool) -> tuple[int, int]:
+    """A new anonymous namespace: (fd, inode)."""
+    step = ffi.new("int *")
+    ino = ffi.new("unsigned long long *")
+    fd = lib.nsf_anon_new(lib.NSF_LO_UP if lo_up else 0, ino, step)
+    if fd < 0:
+        raise farm_error(fd, step[0])
+    return fd, int(ino[0])
+
+
+def enter(ns_fd: int, path: Optional[str] = None) -> int:
+    """Move the calling thread into ns_fd; returns the saved fd."""
+    step = ffi.new("int *")
+    saved = lib.nsf_enter(ns_fd, step)
+    if saved < 0:
+        raise farm_error(saved, step[0], path)
+    return int(saved)
+
+
+def leave(saved_fd: int, *, close_on_error: bool = True) -> None:
+    """Move the calling thread back to saved_fd (checked) and close it.
+
+    On failure NamespaceRestoreError is raised, and saved_fd is closed
+    unless ``close_on_error`` is False.
+    """
+    step = ffi.new("int *")
+    rc = lib.nsf_leave(saved_fd, step)
+    if rc < 0:
+        if close_on_error:
+            os.close(saved_fd)
+        raise farm_error(rc, step[0])
+
+
+def socket_in(ns_fd: int, family: int, type_: int, proto: int) -> int:
+    """A socket made inside ns_fd's namespace; returns its fd."""
+    step = ffi.new("int *")
+    fd = lib.nsf_socket_in(ns_fd, family, type_, proto, step)
+    if fd < 0:
+        raise farm_error(fd, step[0])
+    return int(fd)
+
+
+def lo_up(ns_fd: int) -> None:
+    """Bring the loopback of ns_fd's namespace up."""
+    step = ffi.new("int *")
+    rc = lib.nsf_lo_up(ns_fd, step)
+    if rc < 0:
+        raise farm_error(rc, step[0])
+
+
+def nsid_of(ns_fd: int) -> Optional[int]:
+    """The nsid the calling thread's namespace gave ns_fd's, or None."""
+    step = ffi.new("int *")
+    rc = lib.nsf_nsid_of(ns_fd, step)
+    if rc == -_errno.ENOENT and step_name(step[0]) == "handle_nsid":
+        return None
+    if rc < 0:
+        raise farm_error(rc, step[0])
+    return int(rc)
+
+
+def probe_netns() -> Optional[NetnsOSError]:
+    """None if a forked child may unshare(CLONE_NEWNET), else the error."""
+    step = ffi.new("int *")
+    rc = lib.nsf_probe_netns(step)
+    return None if rc == 0 else farm_error(rc, step[0])
+
+
+def thread_ns_ino() -> int:
+    """Inode of the calling thread's network namespace."""
+    step = ffi.new("int *")
+    ino = ffi.new("unsigned long long *")
+    rc = lib.nsf_thread_ns_ino(ino, step)
+    if rc < 0:
+        raise farm_error(rc, step[0])
+    return int(ino[0])
+
+
+POOL_STAT_FIELDS = (
+    "ready",
+    "outstanding",
+    "queued",
+    "pending",
+    "pending_max",
+    "created",
+    "acquired",
+    "released",
+    "deleted",
+    "freed",
+    "stuck",
+    "throttled",
+    "enospc",
+    "resyncs",
+    "observing",
+)
+
+
+class PoolItem(NamedTuple):
+    """One namespace taken from a C pool; ``cdata`` goes back on release."""
+
+    fd: int
+    ino: int
+    nsid: int
+    name: bytes
+    cdata: object
+
+
+class PoolCore:
+    """The C pool (csrc/farm.c); see netns_fast.pool.Pool for the API."""
+
+    def __init__(
+        self,
+        run_dir: Optional[bytes],
+        *,
+        prefix: bytes,
+        size: int,
+        threads: int,
+        lo_up: bool,
+        max_pending: int,
+        batch: int,
+        batch_delay_us: int,
+        stuck_ms: int,
+    ) -> None:
+        cfg = ffi.new("struct nsf_pool_config *")
+        keep = [ffi.new("char[]", prefix)]
+        cfg.prefix = keep[0]
+        if run_dir is not None:
+            keep.append(ffi.new("char[]", run_dir))
+            cfg.run_dir = keep[1]
+        cfg.size = size
+        cfg.threads = threads
+        cfg.flags = lib.NSF_LO_UP if lo_up else 0
+        cfg.max_pending = max_pending
+        cfg.batch = batch
+        cfg.batch_delay_us = batch_delay_us
+        cfg.stuck_ms = stuck_ms
+        out = ffi.new("struct nsf_pool **")
+        step = ffi.new("int *")
+        rc = lib.nsf_pool_open(cfg, out, step)
+        if rc < 0:
+            where = os.fsdecode(run_dir) if run_dir is not None else None
+            raise farm_error(rc, step[0], where)
+        self._p = out[0]
+        self.run_dir = run_dir
+
+    def acquire(self, timeout_ms: int) -> PoolItem:
+        """Take a ready namespace (the GIL is released while waiting)."""
+        item = ffi.new("struct nsf_pool_item *")
+        step = ffi.new("int *")
+        rc = lib.nsf_pool_acquire(self._p, timeout_ms, item, step)
+        if rc < 0:
+            raise farm_error(rc, step[0])
+        return PoolItem(
+            item.fd, item.ino, item.nsid, ffi.string(item.name), item
+        )
+
+    def release(self, item: PoolItem) -> None:
+        """Hand a taken namespace back for deletion."""
+        lib.nsf_pool_release(self._p, item.cdata)
+
+    def stats(self) -> dict[str, int]:
+        """The C counters (see struct nsf_pool_stats)."""
+        st = ffi.new("struct nsf_pool_stats *")
+        lib.nsf_pool_stats(self._p, st)
+        out = {name: int(getattr(st, name)) for name in POOL_STAT_FIELDS}
+        out["last_error"] = int(st.last_error)
+        out["last_step"] = int(st.last_step)
+        return out
+
+    def held_fds(self) -> list[int]:
+        """The fds the pool holds at this moment."""
+        size = 256
+        while True:
+            fds = ffi.new("int[]", size)
+            n = lib.nsf_pool_held_fds(self._p, fds, size)
+            if n <= size:
+                return [fds[i] for i in range(n)]
+            size = n + 64
+
+    def drain(self, timeout_ms: int) -> bool:
+        """Wait until nothing is queued or pending; False on timeout."""
+        return bool(lib.nsf_pool_drain(self._p, timeout_ms) == 0)
+
+    def close(self) -> None:
+        """Stop the C threads and delete every namespace the pool holds."""
+        step = ffi.new("int *")
+        lib.nsf_pool_close(self._p, step)
+
+    def free(self) -> None:
+        """Free the closed pool's memory; the object is unusable after."""
+        lib.nsf_pool_free(self._p)
+        self._p = ffi.NULL
+
+
+def release_item(run_dir: Optional[bytes], item: PoolItem) -> None:
+    """Delete a pool namespace whose pool is gone: name, then fd."""
+    try:
+        if item.name and run_dir is not None:
+            delete(run_dir, item.name)
+    finally:
+        os.close(item.fd)

@@ -1,0 +1,1205 @@
+/* The test-farm core (see farm.h for the contract).
+ *
+ * Back-pressure signal of the pool
+ * --------------------------------
+ * A released namespace is freed by the kernel later, on one worker
+ * (cleanup_net), in batches; while it waits it still holds its memory
+ * (about 220 KiB of slab) and still counts against user.max_net_namespaces.
+ * Creation can outrun that worker. The pool therefore counts the namespaces
+ * it deleted whose teardown has not started yet ("pending") and stops
+ * creating while pending >= max_pending.
+ *
+ * How it sees a teardown start: the pool owns a private "observer"
+ * namespace and gives every namespace it makes an nsid there (RTM_NEWNSID
+ * on an rtnetlink socket made inside the observer). cleanup_net unhashes
+ * the nsids of every namespace it tears down and sends RTM_DELNSID to
+ * listeners of RTNLGRP_NSID in the observer, so each namespace reports its
+ * own teardown, at the start of the kernel's batch. Nothing of this is
+ * visible outside the pool: the ids live in the observer, not in the
+ * caller's namespace. Lost notifications (ENOBUFS) are recovered with a
+ * dump of the observer's ids (an id still listed is still pending).
+ *
+ * The backlog counted against max_pending is pending + queued for the
+ * deleter + being deleted. A producer starts a namespace only while it is
+ * below max_pending, and everything alive outside the backlog is at most
+ * size (ready or being made) + outstanding, so pending never exceeds
+ * max_pending + size + outstanding.
+ *
+ * Limits: a namespace still held elsewhere after its release (a process
+ * left inside it, an fd in another process) does not start its teardown;
+ * after stuck_ms it is counted as "stuck" and no longer as backlog, so one
+ * leaked process cannot stall the pool. RTM_DELNSID comes at the start of
+ * a kernel batch, so the namespaces of the batch in progress still hold
+ * memory for that batch's duration (a few ms to a few hundred ms) after
+ * they left the count. ENOSPC from unshare (the limit itself) makes
+ * producers back off as well.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/net_namespace.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "farm.h"
+#include "util.h"
+
+#define THREAD_NS_NET "/proc/thread-self/ns/net"
+#define NL_BUF 32768
+#define NOTIFY_RCVBUF (4 << 20)
+#define BACKOFF_MIN_MS 1
+#define BACKOFF_MAX_MS 100
+#define RECHECK_MS 50
+
+/* -- threads and namespaces ----------------------------------------------- */
+
+static int open_thread_ns(void)
+{
+    return open(THREAD_NS_NET, O_RDONLY | O_CLOEXEC);
+}
+
+/* Return the thread to saved and check, by inode, that it is there. */
+static int restore_checked(int saved, int *step)
+{
+    struct stat want, now;
+
+    if (setns(saved, CLONE_NEWNET) < 0)
+        return nsf_fail(step, NSF_STEP_HANDLE_RESTORE);
+    if (fstat(saved, &want) < 0 || stat(THREAD_NS_NET, &now) < 0)
+        return nsf_fail(step, NSF_STEP_HANDLE_VERIFY);
+    if (want.st_ino != now.st_ino || want.st_dev != now.st_dev)
+        return nsf_set_step(step, NSF_STEP_HANDLE_VERIFY, -EIO);
+    return 0;
+}
+
+int nsf_thread_ns_ino(unsigned long long *ino, int *step)
+{
+    struct stat st;
+
+    *step = NSF_STEP_NONE;
+    if (stat(THREAD_NS_NET, &st) < 0)
+        return nsf_fail(step, NSF_STEP_HANDLE_STAT);
+    *ino = st.st_ino;
+    return 0;
+}
+
+/* ioctl SIOCSIFFLAGS IFF_UP on "lo" of the namespace socket s lives in. */
+static int lo_up_sock(int s, int *step)
+{
+    struct ifreq ifr;
+
+    memset(&ifr, 0, sizeof(ifr));
+    strcpy(ifr.ifr_name, "lo");
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+        return nsf_fail(step, NSF_STEP_HANDLE_LO_UP);
+    if (ifr.ifr_flags & IFF_UP)
+        return 0;
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+        return nsf_fail(step, NSF_STEP_HANDLE_LO_UP);
+    return 0;
+}
+
+/* Loopback up in the calling thread's namespace. */
+static int lo_up_here(int *step)
+{
+    int rc, s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    if (s < 0)
+        return nsf_fail(step, NSF_STEP_HANDLE_SOCKET);
+    rc = lo_up_sock(s, step);
+    close(s);
+    return rc;
+}
+
+/* In a namespace the thread has just unshared into: loopback, then an fd
+ * and the inode of it. Returns the fd. */
+static int hold_new_ns(int flags, unsigned long long *ino, int *step)
+{
+    struct stat st;
+    int fd, rc;
+
+    if (flags & NSF_LO_UP) {
+        rc = lo_up_here(step);
+        if (rc < 0)
+            return rc;
+    }
+    fd = open_thread_ns();
+    if (fd < 0)
+        return nsf_fail(step, NSF_STEP_HANDLE_OPEN);
+    if (fstat(fd, &st) < 0) {
+        rc = nsf_fail(step, NSF_STEP_HANDLE_STAT);
+        close(fd);
+        return rc;
+    }
+    *ino = st.st_ino;
+    return fd;
+}
+
+int nsf_anon_new(int flags, unsigned long long *ino, int *step)
+{
+    int saved, fd, rc, back_step = NSF_STEP_NONE;
+
+    *step = NSF_STEP_NONE;
+    saved = open_thread_ns();
+    if (saved < 0)
+        return nsf_fail(step, NSF_STEP_HANDLE_SAVE);
+    if (unshare(CLONE_NEWNET) < 0) {
+        rc = nsf_fail(step, NSF_STEP_HANDLE_UNSHARE);
+        close(saved);
+        return rc;
+    }
+    fd = hold_new_ns(flags, ino, step);
+    rc = restore_checked(saved, &back_step);
+    close(saved);
+    if (rc < 0) {
+        if (fd >= 0)
+            close(fd);
+        *step = back_step;
+        return rc;
+    }
+    return fd;
+}
+
+int nsf_enter(int ns_fd, int *step)
+{
+    int saved, rc;
+
+    *step = NSF_STEP_NONE;
+    saved = open_thread_ns();
+    if (saved < 0)
+        return nsf_fail(step, NSF_STEP_HANDLE_SAVE);
+    if (setns(ns_fd, CLONE_NEWNET) < 0) {
+        rc = nsf_fail(step, NSF_STEP_HANDLE_SETNS);
+        close(saved);
+        return rc;
+    }
+    return saved;
+}
+
+int nsf_leave(int saved_fd, int *step)
+{
+    int rc;
+
+    *step = NSF_STEP_NONE;
+    rc = restore_checked(saved_fd, step);
+    if (rc == 0)
+        close(saved_fd);
+    return rc;
+}
+
+int nsf_socket_in(int ns_fd, int family, int type, int proto, int *step)
+{
+    int saved, s, back, rc = 0, back_step = NSF_STEP_NONE;
+
+    saved = nsf_enter(ns_fd, step);
+    if (saved < 0)
+        return saved;
+    s = socket(family, type | SOCK_CLOEXEC, proto);
+    if (s < 0)
+        rc = nsf_fail(step, NSF_STEP_HANDLE_SOCKET);
+    back = nsf_leave(saved, &back_step);
+    if (back < 0) {
+        close(saved);
+        if (s >= 0)
+            close(s);
+        *step = back_step;
+        return back;
+    }
+    return s < 0 ? rc : s;
+}
+
+int nsf_lo_up(int ns_fd, int *step)
+{
+    int rc, s = nsf_socket_in(ns_fd, AF_INET, SOCK_DGRAM, 0, step);
+
+    if (s < 0)
+        return s;
+    rc = lo_up_sock(s, step);
+    close(s);
+    return rc;
+}
+
+int nsf_probe_netns(int *step)
+{
+    int status;
+    pid_t pid;
+
+    *step = NSF_STEP_NONE;
+    pid = fork();
+    if (pid < 0)
+        return nsf_fail(step, NSF_STEP_HANDLE_PROBE);
+    if (pid == 0)
+        _exit(unshare(CLONE_NEWNET) == 0 ? 0 : (errno & 0xff));
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return nsf_fail(step, NSF_STEP_HANDLE_PROBE);
+    if (!WIFEXITED(status))
+        return nsf_set_step(step, NSF_STEP_HANDLE_PROBE, -ECHILD);
+    if (WEXITSTATUS(status) != 0)
+        return nsf_set_step(step, NSF_STEP_HANDLE_UNSHARE,
+                            -WEXITSTATUS(status));
+    return 0;
+}
+
+/* -- rtnetlink nsid requests ---------------------------------------------- */
+
+struct nl_msg {
+    struct nlmsghdr n;
+    struct rtgenmsg g;
+    char attrs[64];
+};
+
+static void nl_init(struct nl_msg *m, int type, int flags, unsigned seq)
+{
+    memset(m, 0, sizeof(*m));
+    m->n.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtgenmsg));
+    m->n.nlmsg_type = (unsigned short)type;
+    m->n.nlmsg_flags = (unsigned short)(NLM_F_REQUEST | flags);
+    m->n.nlmsg_seq = seq;
+    m->g.rtgen_family = AF_UNSPEC;
+}
+
+static void nl_put_u32(struct nl_msg *m, int type, uint32_t value)
+{
+    struct rtattr *rta =
+        (struct rtattr *)((char *)&m->n + NLMSG_ALIGN(m->n.nlmsg_len));
+
+    rta->rta_type = (unsigned short)type;
+    rta->rta_len = RTA_LENGTH(sizeof(value));
+    memcpy(RTA_DATA(rta), &value, sizeof(value));
+    m->n.nlmsg_len = NLMSG_ALIGN(m->n.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+}
+
+/* NETNSA_NSID of an RTM_*NSID message, or INT_MIN when it has none. */
+static int nl_msg_nsid(const struct nlmsghdr *h)
+{
+    int hdr = NLMSG_ALIGN(sizeof(struct rtgenmsg));
+    int len = (int)h->nlmsg_len - NLMSG_LENGTH(hdr);
+    const struct rtattr *rta =
+        (const struct rtattr *)((const char *)NLMSG_DATA(h) + hdr);
+    int32_t nsid;
+
+    for (; len > 0 && RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+        if (rta->rta_type == NETNSA_NSID &&
+            RTA_PAYLOAD(rta) >= sizeof(nsid)) {
+            memcpy(&nsid, RTA_DATA(rta), sizeof(nsid));
+            return nsid;
+        }
+    return INT_MIN;
+}
+
+static int nl_open(int *step)
+{
+    struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+    int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+
+    if (s < 0)
+        return nsf_fail(step, NSF_STEP_HANDLE_NETLINK);
+    if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int rc = nsf_fail(step, NSF_STEP_HANDLE_NETLINK);
+        close(s);
+        return rc;
+    }
+    return s;
+}
+
+static int nl_send(int s, struct nl_msg *m, int *step)
+{
+    struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+
+    if (sendto(s, m, m->n.nlmsg_len, 0, (struct sockaddr *)&sa,
+               sizeof(sa)) < 0)
+        return nsf_fail(step, NSF_STEP_HANDLE_NETLINK);
+    return 0;
+}
+
+/* Send m and read its answer: an ack/error, or an RTM_NEWNSID reply whose
+ * nsid goes to *nsid. Returns 0 or -errno. */
+static int nl_talk(int s, struct nl_msg *m, int *nsid, int *step)
+{
+    char buf[8192] __attribute__((aligned(4)));
+    unsigned seq = m->n.nlmsg_seq;
+    int rc = nl_send(s, m, step);
+
+    while (rc == 0) {
+        struct nlmsghdr *h = (struct nlmsghdr *)buf;
+        ssize_t n = recv(s, buf, sizeof(buf), 0);
+        int len;
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return nsf_fail(step, NSF_STEP_HANDLE_NETLINK);
+        }
+        for (len = (int)n; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+            if (h->nlmsg_seq != seq)
+                continue;
+            if (h->nlmsg_type == NLMSG_ERROR) {
+                const struct nlmsgerr *e = NLMSG_DATA(h);
+                if (e->error == 0)
+                    return 0;
+                return nsf_set_step(step, NSF_STEP_HANDLE_NSID, e->error);
+            }
+            if (h->nlmsg_type == RTM_NEWNSID) {
+                *nsid = nl_msg_nsid(h);
+                return 0;
+            }
+        }
+    }
+    return rc;
+}
+
+int nsf_nsid_of(int ns_fd, int *step)
+{
+    struct nl_msg m;
+    int s, rc, nsid = INT_MIN;
+
+    *step = NSF_STEP_NONE;
+    s = nl_open(step);
+    if (s < 0)
+        return s;
+    nl_init(&m, RTM_GETNSID, 0, 1);
+    nl_put_u32(&m, NETNSA_FD, (uint32_t)ns_fd);
+    rc = nl_talk(s, &m, &nsid, step);
+    close(s);
+    if (rc < 0)
+        return rc;
+    if (nsid < 0)
+        return nsf_set_step(step, NSF_STEP_HANDLE_NSID, -ENOENT);
+    return nsid;
+}
+
+/* -- the pool ------------------------------------------------------------- */
+
+struct pending {
+    int nsid;
+    long long since_ms;
+};
+
+struct item_list {
+    struct nsf_pool_item *v;
+    int n, cap;
+};
+
+struct nsf_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t have;  /* acquirers: an item is ready, or state changed */
+    pthread_cond_t need;  /* producers: room, backlog under the bound */
+    pthread_cond_t work;  /* deleter: something was released */
+    pthread_cond_t idle;  /* drain: the queue or the backlog shrank */
+    struct nsf_pool_config cfg;
+    char run_dir[PATH_MAX];
+    char prefix[48];
+    struct nsf_pool_item *ready; /* ring of cfg.size */
+    int head, nready, inflight, waiting;
+    struct item_list queue;      /* released, not deleted yet */
+    struct item_list batch;      /* being deleted right now */
+    struct pending *pend;
+    int npend, cappend;
+    int closing, deleter_gone, threads_joined;
+    int obs_fd, nl_req, nl_evt, evfd;
+    pthread_mutex_t nl_lock;
+    unsigned seq;
+    int next_nsid;
+    int *saved_fds;
+    pthread_t *producers;
+    int nproducers;
+    pthread_t deleter, observer;
+    int have_deleter, have_observer;
+    unsigned long long serial;
+    struct nsf_pool_stats st;
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void deadline_in_us(struct timespec *ts, long long us)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += us / 1000000;
+    ts->tv_nsec += (us % 1000000) * 1000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+static void deadline_in(struct timespec *ts, long long ms)
+{
+    deadline_in_us(ts, ms * 1000);
+}
+
+static int list_push(struct item_list *l, const struct nsf_pool_item *it)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? l->cap * 2 : 64;
+        void *v = realloc(l->v, (size_t)cap * sizeof(*l->v));
+        if (!v)
+            return -ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = *it;
+    return 0;
+}
+
+static int pending_push(struct nsf_pool *p, int nsid, long long t)
+{
+    if (p->npend == p->cappend) {
+        int cap = p->cappend ? p->cappend * 2 : 256;
+        void *v = realloc(p->pend, (size_t)cap * sizeof(*p->pend));
+        if (!v)
+            return -ENOMEM;
+        p->pend = v;
+        p->cappend = cap;
+    }
+    p->pend[p->npend].nsid = nsid;
+    p->pend[p->npend].since_ms = t;
+    p->npend++;
+    if (p->npend > p->st.pending_max)
+        p->st.pending_max = p->npend;
+    return 0;
+}
+
+static void pending_drop(struct nsf_pool *p, int i)
+{
+    p->pend[i] = p->pend[--p->npend];
+}
+
+/* Under lock: a teardown started for nsid. */
+static void pending_freed(struct nsf_pool *p, int nsid)
+{
+    int i;
+
+    for (i = 0; i < p->npend; i++)
+        if (p->pend[i].nsid == nsid) {
+            pending_drop(p, i);
+            p->st.freed++;
+            pthread_cond_broadcast(&p->need);
+            pthread_cond_broadcast(&p->idle);
+            return;
+        }
+}
+
+/* Under lock: pending entries older than stuck_ms are held elsewhere. */
+static void pending_age(struct nsf_pool *p)
+{
+    long long limit = now_ms() - p->cfg.stuck_ms;
+    int i, aged = 0;
+
+    for (i = 0; i < p->npend;)
+        if (p->pend[i].since_ms < limit) {
+            pending_drop(p, i);
+            p->st.stuck++;
+            aged = 1;
+        } else {
+            i++;
+        }
+    if (aged) {
+        pthread_cond_broadcast(&p->need);
+        pthread_cond_broadcast(&p->idle);
+    }
+}
+
+/* Remove a namespace the pool made: its name (if any), then its fd. */
+static void delete_item(struct nsf_pool *p, const struct nsf_pool_item *it)
+{
+    int step;
+
+    if (it->name[0])
+        (void)nsf_delete(p->run_dir, it->name, &step);
+    if (it->fd >= 0)
+        close(it->fd);
+}
+
+/* Give fd an nsid in the observer namespace (ids are ours alone there). */
+static int assign_nsid(struct nsf_pool *p, int fd)
+{
+    struct nl_msg m;
+    int rc = -EEXIST, tries, step, unused;
+
+    pthread_mutex_lock(&p->nl_lock);
+    for (tries = 0; tries < 16 && rc == -EEXIST; tries++) {
+        int nsid = p->next_nsid;
+        p->next_nsid = nsid == INT_MAX ? 1 : nsid + 1;
+        nl_init(&m, RTM_NEWNSID, NLM_F_ACK, ++p->seq);
+        nl_put_u32(&m, NETNSA_FD, (uint32_t)fd);
+        nl_put_u32(&m, NETNSA_NSID, (uint32_t)nsid);
+        rc = nl_talk(p->nl_req, &m, &unused, &step);
+        if (rc == 0)
+            rc = nsid;
+    }
+    pthread_mutex_unlock(&p->nl_lock);
+    return rc;
+}
+
+/* One new namespace, made by a producer thread that returns to saved. */
+static int make_one(struct nsf_pool *p, int saved, struct nsf_pool_item *it,
+                    int *step)
+{
+    int back, rc = 0, back_step = NSF_STEP_NONE;
+
+    *step = NSF_STEP_NONE;
+    if (unshare(CLONE_NEWNET) < 0)
+        return nsf_fail(step, NSF_STEP_HANDLE_UNSHARE);
+    it->fd = hold_new_ns(p->cfg.flags, &it->ino, step);
+    if (it->fd < 0)
+        rc = it->fd;
+    if (rc == 0 && p->cfg.run_dir) {
+        snprintf(it->name, sizeof(it->name), "%s%llu", p->prefix,
+                 it->serial);
+        rc = nsf_attach(p->run_dir, it->name, (int)syscall(SYS_gettid), step);
+        if (rc < 0)
+            it->name[0] = '\0';
+    }
+    back = restore_checked(saved, &back_step);
+    if (back < 0 && rc == 0) {
+        rc = back;
+        *step = back_step;
+    }
+    if (rc == 0 && p->nl_req >= 0) {
+        int nsid = assign_nsid(p, it->fd);
+        if (nsid >= 0) {
+            it->nsid = nsid;
+        } else {
+            pthread_mutex_lock(&p->lock);
+            p->st.observing = 0;
+            pthread_mutex_unlock(&p->lock);
+        }
+    }
+    if (rc < 0)
+        delete_item(p, it);
+    return rc;
+}
+
+/* Under lock: the backlog, i.e. namespaces given back whose teardown has
+ * not started: queued for the deleter, being deleted, or pending. */
+static int backlog(const struct nsf_pool *p)
+{
+    return p->npend + p->queue.n + p->batch.n;
+}
+
+/* Under lock: may a producer start one more namespace? */
+static int may_create(struct nsf_pool *p)
+{
+    if (p->nready + p->inflight >= p->cfg.size)
+        return 0;
+    if (backlog(p) >= p->cfg.max_pending) {
+        pending_age(p);
+        return backlog(p) < p->cfg.max_pending;
+    }
+    return 1;
+}
+
+struct producer_arg {
+    struct nsf_pool *p;
+    int index;
+};
+
+static void *producer(void *arg)
+{
+    struct nsf_pool *p = ((struct producer_arg *)arg)->p;
+    int saved = p->saved_fds[((struct producer_arg *)arg)->index];
+    int backoff = 0;
+
+    free(arg);
+    pthread_mutex_lock(&p->lock);
+    while (!p->closing) {
+        struct nsf_pool_item it;
+        struct timespec ts;
+        int rc, step;
+
+        if (!may_create(p)) {
+            if (p->nready + p->inflight < p->cfg.size)
+                p->st.throttled++;
+            p->waiting++;
+            deadline_in(&ts, RECHECK_MS);
+            pthread_cond_timedwait(&p->need, &p->lock, &ts);
+            p->waiting--;
+            continue;
+        }
+        p->inflight++;
+        memset(&it, 0, sizeof(it));
+        it.fd = -1;
+        it.nsid = -1;
+        it.serial = ++p->serial;
+        pthread_mutex_unlock(&p->lock);
+        rc = make_one(p, saved, &it, &step);
+        pthread_mutex_lock(&p->lock);
+        p->inflight--;
+        if (rc == 0) {
+            int slot = (p->head + p->nready) % p->cfg.size;
+            p->ready[slot] = it;
+            p->nready++;
+            p->st.created++;
+            p->st.last_error = 0;
+            p->st.last_step = 0;
+            backoff = 0;
+            pthread_cond_signal(&p->have);
+            continue;
+        }
+        if (rc == -ENOSPC)
+            p->st.enospc++;
+        else {
+            p->st.last_error = rc;
+            p->st.last_step = step;
+        }
+        pthread_cond_broadcast(&p->have);
+        backoff = backoff ? backoff * 2 : BACKOFF_MIN_MS;
+        if (backoff > BACKOFF_MAX_MS)
+            backoff = BACKOFF_MAX_MS;
+        deadline_in(&ts, backoff);
+        pthread_cond_timedwait(&p->need, &p->lock, &ts);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* The deleter: takes released namespaces in batches, records them as
+ * pending (before the close, so no RTM_DELNSID can come first) and
+ * deletes them together, so that the kernel's cleanup_net gets them in
+ * one batch too. */
+static void *deleter(void *arg)
+{
+    struct nsf_pool *p = arg;
+    struct timespec ts;
+    int i, n;
+
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        if (p->queue.n == 0) {
+            if (p->closing)
+                break;
+            pending_age(p);
+            deadline_in(&ts, RECHECK_MS);
+            pthread_cond_timedwait(&p->work, &p->lock, &ts);
+            continue;
+        }
+        if (p->queue.n < p->cfg.batch && !p->closing &&
+            p->cfg.batch_delay_us > 0) {
+            deadline_in_us(&ts, p->cfg.batch_delay_us);
+            while (p->queue.n < p->cfg.batch && !p->closing &&
+                   pthread_cond_timedwait(&p->work, &p->lock, &ts) !=
+                       ETIMEDOUT)
+                ;
+        }
+        n = p->queue.n < p->cfg.batch ? p->queue.n : p->cfg.batch;
+        p->batch.n = 0;
+        for (i = 0; i < n; i++) {
+            const struct nsf_pool_item *it = &p->queue.v[i];
+            (void)list_push(&p->batch, it);
+            if (it->nsid >= 0 && p->st.observing)
+                (void)pending_push(p, it->nsid, now_ms());
+        }
+        memmove(p->queue.v, p->queue.v + n,
+                (size_t)(p->queue.n - n) * sizeof(*p->queue.v));
+        p->queue.n -= n;
+        pthread_mutex_unlock(&p->lock);
+        for (i = 0; i < p->batch.n; i++)
+            delete_item(p, &p->batch.v[i]);
+        pthread_mutex_lock(&p->lock);
+        p->st.deleted += p->batch.n;
+        p->batch.n = 0;
+        pthread_cond_broadcast(&p->idle);
+    }
+    p->deleter_gone = 1;
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Notifications were lost: every pending nsid no longer listed in the
+ * observer has started its teardown. */
+static void resync(struct nsf_pool *p, char *buf)
+{
+    struct nl_msg m;
+    int *ids = NULL, nids = 0, cap = 0, done = 0, step, i;
+
+    pthread_mutex_lock(&p->nl_lock);
+    nl_init(&m, RTM_GETNSID, NLM_F_DUMP, ++p->seq);
+    if (nl_send(p->nl_req, &m, &step) < 0)
+        done = -1;
+    while (!done) {
+        struct nlmsghdr *h = (struct nlmsghdr *)buf;
+        ssize_t n = recv(p->nl_req, buf, NL_BUF, 0);
+        int len;
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            done = -1;
+            break;
+        }
+        for (len = (int)n; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+            if (h->nlmsg_seq != m.n.nlmsg_seq)
+                continue;
+            if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+                done = h->nlmsg_type == NLMSG_DONE ? 1 : -1;
+                break;
+            }
+            if (h->nlmsg_type == RTM_NEWNSID) {
+                if (nids == cap) {
+                    int *v;
+                    cap = cap ? cap * 2 : 256;
+                    v = realloc(ids, (size_t)cap * sizeof(*ids));
+                    if (!v) {
+                        done = -1;
+                        break;
+                    }
+                    ids = v;
+                }
+                ids[nids++] = nl_msg_nsid(h);
+            }
+        }
+    }
+    pthread_mutex_unlock(&p->nl_lock);
+    if (done < 0) {
+        free(ids);
+        return;
+    }
+    if (nids)
+        qsort(ids, (size_t)nids, sizeof(*ids), cmp_int);
+    pthread_mutex_lock(&p->lock);
+    p->st.resyncs++;
+    for (i = 0; i < p->npend;) {
+        int id = p->pend[i].nsid;
+        if (nids && bsearch(&id, ids, (size_t)nids, sizeof(*ids), cmp_int)) {
+            i++;
+            continue;
+        }
+        pending_drop(p, i);
+        p->st.freed++;
+    }
+    pthread_cond_broadcast(&p->need);
+    pthread_cond_broadcast(&p->idle);
+    pthread_mutex_unlock(&p->lock);
+    free(ids);
+}
+
+/* The observer: reads RTM_DELNSID from the observer namespace. */
+static void *observer(void *arg)
+{
+    struct nsf_pool *p = arg;
+    char *buf = malloc(NL_BUF);
+
+    while (buf) {
+        struct pollfd fds[2] = {{p->nl_evt, POLLIN, 0}, {p->evfd, POLLIN, 0}};
+        struct nlmsghdr *h = (struct nlmsghdr *)buf;
+        ssize_t n;
+        int len;
+
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (fds[1].revents)
+            break;
+        n = recv(p->nl_evt, buf, NL_BUF, MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == ENOBUFS)
+                resync(p, buf);
+            else if (errno != EINTR && errno != EAGAIN)
+                break;
+            continue;
+        }
+        pthread_mutex_lock(&p->lock);
+        for (len = (int)n; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len))
+            if (h->nlmsg_type == RTM_DELNSID)
+                pending_freed(p, nl_msg_nsid(h));
+        pthread_mutex_unlock(&p->lock);
+    }
+    free(buf);
+    pthread_mutex_lock(&p->lock);
+    p->st.observing = 0;
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* The observer namespace and its two rtnetlink sockets. Failure only
+ * turns the signal off (st.observing = 0); ENOSPC still throttles. */
+static void open_observer(struct nsf_pool *p)
+{
+    unsigned long long ino;
+    int step, group = RTNLGRP_NSID, size = NOTIFY_RCVBUF;
+    struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+
+    p->obs_fd = nsf_anon_new(0, &ino, &step);
+    if (p->obs_fd < 0)
+        return;
+    p->nl_req = nsf_socket_in(p->obs_fd, AF_NETLINK, SOCK_RAW,
+                              NETLINK_ROUTE, &step);
+    p->nl_evt = nsf_socket_in(p->obs_fd, AF_NETLINK, SOCK_RAW,
+                              NETLINK_ROUTE, &step);
+    p->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (p->nl_req < 0 || p->nl_evt < 0 || p->evfd < 0 ||
+        bind(p->nl_req, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        bind(p->nl_evt, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        setsockopt(p->nl_evt, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group,
+                   sizeof(group)) < 0)
+        goto off;
+    if (setsockopt(p->nl_evt, SOL_SOCKET, SO_RCVBUFFORCE, &size,
+                   sizeof(size)) < 0)
+        (void)setsockopt(p->nl_evt, SOL_SOCKET, SO_RCVBUF, &size,
+                         sizeof(size));
+    if (pthread_create(&p->observer, NULL, observer, p) != 0)
+        goto off;
+    p->have_observer = 1;
+    p->st.observing = 1;
+    return;
+off:
+    if (p->nl_req >= 0)
+        close(p->nl_req);
+    if (p->nl_evt >= 0)
+        close(p->nl_evt);
+    p->nl_req = p->nl_evt = -1;
+}
+
+static void pool_init_sync(struct nsf_pool *p)
+{
+    pthread_condattr_t ca;
+
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_mutex_init(&p->nl_lock, NULL);
+    pthread_cond_init(&p->have, &ca);
+    pthread_cond_init(&p->need, &ca);
+    pthread_cond_init(&p->work, &ca);
+    pthread_cond_init(&p->idle, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+static int check_config(const struct nsf_pool_config *cfg)
+{
+    if (cfg->size < 1 || cfg->threads < 1 || cfg->max_pending < 1 ||
+        cfg->batch < 1 || cfg->batch_delay_us < 0 || cfg->stuck_ms < 1)
+        return -EINVAL;
+    if (cfg->run_dir && (strlen(cfg->run_dir) >= PATH_MAX || !cfg->prefix ||
+                         strlen(cfg->prefix) > 40))
+        return -EINVAL;
+    return 0;
+}
+
+int nsf_pool_open(const struct nsf_pool_config *cfg, struct nsf_pool **out,
+                  int *step)
+{
+    struct nsf_pool *p;
+    unsigned long long ino;
+    int i, rc;
+
+    *step = NSF_STEP_NONE;
+    *out = NULL;
+    rc = check_config(cfg);
+    if (rc < 0)
+        return nsf_set_step(step, NSF_STEP_POOL_THREAD, rc);
+    if (cfg->run_dir) {
+        rc = nsf_prepare_run_dir(cfg->run_dir, step);
+        if (rc < 0)
+            return rc;
+    }
+    /* Fail early, in the caller's thread, when namespaces cannot be made. */
+    rc = nsf_anon_new(0, &ino, step);
+    if (rc < 0)
+        return rc;
+    close(rc);
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        return nsf_set_step(step, NSF_STEP_POOL_THREAD, -ENOMEM);
+    pool_init_sync(p);
+    p->cfg = *cfg;
+    if (cfg->run_dir) {
+        strcpy(p->run_dir, cfg->run_dir);
+        strcpy(p->prefix, cfg->prefix);
+        p->cfg.run_dir = p->run_dir;
+        p->cfg.prefix = p->prefix;
+    }
+    p->obs_fd = p->nl_req = p->nl_evt = p->evfd = -1;
+    p->next_nsid = 1;
+    p->ready = calloc((size_t)cfg->size, sizeof(*p->ready));
+    p->saved_fds = calloc((size_t)cfg->threads, sizeof(int));
+    p->producers = calloc((size_t)cfg->threads, sizeof(pthread_t));
+    if (!p->ready || !p->saved_fds || !p->producers) {
+        nsf_pool_free(p);
+        return nsf_set_step(step, NSF_STEP_POOL_THREAD, -ENOMEM);
+    }
+    open_observer(p);
+    if (pthread_create(&p->deleter, NULL, deleter, p) != 0) {
+        rc = nsf_set_step(step, NSF_STEP_POOL_THREAD, -EAGAIN);
+        goto fail;
+    }
+    p->have_deleter = 1;
+    for (i = 0; i < cfg->threads; i++) {
+        struct producer_arg *a = malloc(sizeof(*a));
+        /* Each producer returns to the opener's namespace after every
+         * creation (its own is the same: threads inherit it). */
+        p->saved_fds[i] = open_thread_ns();
+        if (!a || p->saved_fds[i] < 0) {
+            free(a);
+            rc = nsf_set_step(step, NSF_STEP_POOL_THREAD, -EMFILE);
+            goto fail;
+        }
+        a->p = p;
+        a->index = i;
+        if (pthread_create(&p->producers[i], NULL, producer, a) != 0) {
+            free(a);
+            close(p->saved_fds[i]);
+            p->saved_fds[i] = -1;
+            rc = nsf_set_step(step, NSF_STEP_POOL_THREAD, -EAGAIN);
+            goto fail;
+        }
+        p->nproducers++;
+    }
+    *out = p;
+    return 0;
+fail:
+    nsf_pool_close(p, &i);
+    nsf_pool_free(p);
+    return rc;
+}
+
+int nsf_pool_acquire(struct nsf_pool *p, int timeout_ms,
+                     struct nsf_pool_item *item, int *step)
+{
+    struct timespec ts;
+    int rc = 0;
+
+    *step = NSF_STEP_NONE;
+    if (timeout_ms >= 0)
+        deadline_in(&ts, timeout_ms);
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        if (p->closing) {
+            rc = nsf_set_step(step, NSF_STEP_POOL_CLOSED, -ESHUTDOWN);
+            break;
+        }
+        if (p->nready > 0) {
+            *item = p->ready[p->head];
+            p->head = (p->head + 1) % p->cfg.size;
+            p->nready--;
+            p->st.acquired++;
+            p->st.outstanding++;
+            /* Wake the creators only at the low-water mark: a wake-up
+             * on every acquire would put the caller behind a creator
+             * thread on a busy CPU. Once awake they refill up to size. */
+            if (p->waiting && p->nready + p->inflight <= p->cfg.size / 2)
+                pthread_cond_broadcast(&p->need);
+            break;
+        }
+        if (p->st.last_error && p->inflight == 0) {
+            rc = nsf_set_step(step, p->st.last_step, p->st.last_error);
+            break;
+        }
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&p->have, &p->lock);
+        } else if (pthread_cond_timedwait(&p->have, &p->lock, &ts) ==
+                   ETIMEDOUT) {
+            if (p->nready > 0)
+                continue;
+            rc = nsf_set_step(step, NSF_STEP_POOL_TIMEOUT, -ETIMEDOUT);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+int nsf_pool_release(struct nsf_pool *p, const struct nsf_pool_item *item)
+{
+    struct nsf_pool_item it = *item;
+    int rc = 0, step;
+
+    /* The name goes at once (a lazy umount and an unlink, tens of us), so
+     * that it is gone when release returns; the last reference, the fd,
+     * is dropped later in a batch. */
+    if (it.name[0]) {
+        (void)nsf_delete(p->run_dir, it.name, &step);
+        it.name[0] = '\0';
+    }
+    item = &it;
+    pthread_mutex_lock(&p->lock);
+    p->st.outstanding--;
+    p->st.released++;
+    if (!p->deleter_gone) {
+        rc = list_push(&p->queue, item);
+        if (rc == 0) {
+            /* The deleter sleeps until the first item, then waits for a
+             * batch to fill (or batch_delay_us): wake it only for those. */
+            if (p->queue.n == 1 || p->queue.n == p->cfg.batch)
+                pthread_cond_signal(&p->work);
+            pthread_mutex_unlock(&p->lock);
+            return 0;
+        }
+    }
+    p->st.deleted++;
+    pthread_mutex_unlock(&p->lock);
+    delete_item(p, item);
+    return 0;
+}
+
+int nsf_pool_stats(struct nsf_pool *p, struct nsf_pool_stats *st)
+{
+    pthread_mutex_lock(&p->lock);
+    *st = p->st;
+    st->ready = p->nready;
+    st->queued = p->queue.n + p->batch.n;
+    st->pending = p->npend;
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
+int nsf_pool_held_fds(struct nsf_pool *p, int *fds, int max)
+{
+    int n = 0, i;
+
+#define HOLD(fd)                                                             \
+    do {                                                                     \
+        if ((fd) >= 0) {                                                     \
+            if (n < max)                                                     \
+                fds[n] = (fd);                                               \
+            n++;                                                             \
+        }                                                                    \
+    } while (0)
+    pthread_mutex_lock(&p->lock);
+    HOLD(p->obs_fd);
+    HOLD(p->nl_req);
+    HOLD(p->nl_evt);
+    HOLD(p->evfd);
+    for (i = 0; i < p->nproducers; i++)
+        HOLD(p->saved_fds[i]);
+    for (i = 0; i < p->nready; i++)
+        HOLD(p->ready[(p->head + i) % p->cfg.size].fd);
+    for (i = 0; i < p->queue.n; i++)
+        HOLD(p->queue.v[i].fd);
+    for (i = 0; i < p->batch.n; i++)
+        HOLD(p->batch.v[i].fd);
+    pthread_mutex_unlock(&p->lock);
+#undef HOLD
+    return n;
+}
+
+int nsf_pool_drain(struct nsf_pool *p, int timeout_ms)
+{
+    struct timespec ts;
+    int rc = 0;
+
+    deadline_in(&ts, timeout_ms);
+    pthread_mutex_lock(&p->lock);
+    while (p->queue.n || p->batch.n || (p->npend && p->st.observing)) {
+        pending_age(p);
+        if (!(p->queue.n || p->batch.n || (p->npend && p->st.observing)))
+            break;
+        if (pthread_cond_timedwait(&p->idle, &p->lock, &ts) == ETIMEDOUT) {
+            rc = -ETIMEDOUT;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+int nsf_pool_close(struct nsf_pool *p, int *step)
+{
+    uint64_t one = 1;
+    int i;
+
+    *step = NSF_STEP_NONE;
+    pthread_mutex_lock(&p->lock);
+    if (p->threads_joined) {
+        pthread_mutex_unlock(&p->lock);
+        return 0;
+    }
+    p->closing = 1;
+    pthread_cond_broadcast(&p->need);
+    pthread_cond_broadcast(&p->have);
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->lock);
+    for (i = 0; i < p->nproducers; i++)
+        pthread_join(p->producers[i], NULL);
+    if (p->have_deleter)
+        pthread_join(p->deleter, NULL);
+    pthread_mutex_lock(&p->lock);
+    p->deleter_gone = 1;
+    p->threads_joined = 1;
+    pthread_mutex_unlock(&p->lock);
+    /* Nobody else touches the ready ring now. */
+    for (i = 0; i < p->nready; i++)
+        delete_item(p, &p->ready[(p->head + i) % p->cfg.size]);
+    p->st.deleted += p->nready;
+    p->nready = 0;
+    if (p->have_observer) {
+        if (write(p->evfd, &one, sizeof(one)) < 0)
+            (void)0; /* the eventfd cannot be full: one write */
+        pthread_join(p->observer, NULL);
+        p->have_observer = 0;
+    }
+    for (i = 0; i < p->nproducers; i++)
+        if (p->saved_fds[i] >= 0) {
+            close(p->saved_fds[i]);
+            p->saved_fds[i] = -1;
+        }
+    pthread_mutex_lock(&p->lock);
+    if (p->nl_req >= 0)
+        close(p->nl_req);
+    if (p->nl_evt >= 0)
+        close(p->nl_evt);
+    if (p->evfd >= 0)
+        close(p->evfd);
+    if (p->obs_fd >= 0)
+        close(p->obs_fd);
+    p->nl_req = p->nl_evt = p->evfd = p->obs_fd = -1;
+    p->st.observing = 0;
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
+void nsf_pool_free(struct nsf_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_destroy(&p->lock);
+    pthread_mutex_destroy(&p->nl_lock);
+    pthread_cond_destroy(&p->have);
+    pthread_cond_destroy(&p->need);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->idle);
+    free(p->ready);
+    free(p->queue.v);
+    free(p->batch.v);
+    free(p->pend);
+    free(p->saved_fds);
+    free(p->producers);
+    free(p);
+}

@@ -1,0 +1,547 @@
+"""Namespace handles, per-thread enter, run_in and socket.
+
+A :class:`Netns` holds a network namespace by an open fd: a named one
+(RUN_DIR/NAME) or an anonymous one, which has no name and no mount and is
+about half the cost to make (no bind mount). Handles made by netns_fast
+(:meth:`Netns.new`, :meth:`Netns.create`, :class:`~netns_fast.Pool`) own
+their namespace: closing them removes the name, if any. Handles opened on an
+existing namespace only close their fd.
+
+:func:`enter` moves the *calling thread* (not the process) into a namespace
+and back, checking by inode that the move back worked; a failure raises
+:class:`~netns_fast.NamespaceRestoreError`, and the thread refuses to enter
+anything until an outer level has put it back where it belongs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket as _socket
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union
+
+from . import _sys
+from ._names import Name, encode_name, run_dir_bytes
+from .exceptions import NamespaceRestoreError, error_for
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from .pool import Pool
+
+T = TypeVar("T")
+R = TypeVar("R", bound="Resource")
+
+NsLike = Union["Netns", str, bytes, int]
+"""A namespace argument: a handle, a name in the run directory, or an fd."""
+
+
+class Resource:
+    """Closed by ``with`` and, with a ResourceWarning, by the collector."""
+
+    __slots__ = ()
+
+    def close(self) -> None:
+        """Release the resource; idempotent."""
+        raise NotImplementedError
+
+    def _is_open(self) -> bool:
+        raise NotImplementedError
+
+    def __enter__(self: R) -> R:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            still_open = self._is_open()
+        except AttributeError:  # __init__ did not finish
+            return
+        if still_open:
+            warnings.warn(
+                f"unclosed {self!r}",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
+            with contextlib.suppress(OSError):
+                self.close()
+
+
+class Netns(Resource):
+    """A network namespace held by an fd.
+
+    Use the constructors :meth:`new`, :meth:`create`, :meth:`open`,
+    :meth:`from_path`, :meth:`from_pid` and :meth:`current`, or a
+    :class:`~netns_fast.Pool`. A handle is a context manager that closes it.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_closed",
+        "_dev",
+        "_fd",
+        "_ino",
+        "_lock",
+        "_name",
+        "_owned",
+        "_pid",
+        "_pool",
+        "_pool_item",
+        "_run_dir",
+    )
+
+    def __init__(
+        self,
+        fd: int,
+        *,
+        name: Optional[bytes] = None,
+        run_dir: Optional[bytes] = None,
+        owned: bool = False,
+        ino: Optional[int] = None,
+    ) -> None:
+        """Wrap an open namespace fd (taken over: close() closes it).
+
+        Prefer the named constructors; this one is for fds you already
+        have. ``owned`` handles delete RUN_DIR/NAME when closed.
+        """
+        st = os.fstat(fd)
+        self._fd = fd
+        self._dev = st.st_dev
+        self._ino = st.st_ino if ino is None else ino
+        self._name = name
+        self._run_dir = run_dir
+        self._owned = owned
+        self._pid = os.getpid()
+        self._closed = False
+        self._lock = threading.Lock()
+        self._pool: Optional[Pool] = None
+        self._pool_item: Optional[_sys.PoolItem] = None
+
+    # -- constructors --------------------------------------------------------
+
+    @classmethod
+    def new(cls, *, lo_up: bool = True) -> Netns:
+        """A new anonymous namespace (loopback up unless ``lo_up=False``)."""
+        fd, ino = _sys.anon_new(lo_up)
+        return cls(fd, owned=True, ino=ino)
+
+    @classmethod
+    def create(
+        cls, name: Name, *, run_dir: Optional[Name] = None, lo_up: bool = True
+    ) -> Netns:
+        """A new namespace bound at RUN_DIR/NAME (as ``ip netns add``).
+
+        Closing the handle deletes the name (``ip netns delete``).
+        """
+        rd = run_dir_bytes(run_dir)
+        raw = encode_name(name)
+        _sys.add(rd, raw)
+        try:
+            handle = cls._open_path(rd + b"/" + raw, raw, rd, owned=True)
+        except BaseException:
+            _sys.delete(rd, raw)
+            raise
+        if lo_up:
+            try:
+                _sys.lo_up(handle._fd)
+            except BaseException:
+                handle.close()
+                raise
+        return handle
+
+    @classmethod
+    def open(cls, name: Name, *, run_dir: Optional[Name] = None) -> Netns:
+        """A handle on the existing namespace RUN_DIR/NAME (not owned)."""
+        rd = run_dir_bytes(run_dir)
+        raw = encode_name(name)
+        return cls._open_path(rd + b"/" + raw, raw, rd, owned=False)
+
+    @classmethod
+    def from_path(cls, path: Name) -> Netns:
+        """A handle on the namespace file at ``path`` (not owned)."""
+        return cls._open_path(os.fsencode(path), None, None, owned=False)
+
+    @classmethod
+    def from_pid(cls, pid: int) -> Netns:
+        """A handle on the network namespace of process ``pid``."""
+        if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+            raise ValueError(f"Invalid PID: {pid!r}")
+        return cls.from_path(f"/proc/{pid}/ns/net")
+
+    @classmethod
+    def current(cls) -> Netns:
+        """A handle on the calling thread's network namespace."""
+        return cls.from_path(_sys.THREAD_NS_NET)
+
+    @classmethod
+    def _open_path(
+        cls,
+        path: bytes,
+        name: Optional[bytes],
+        run_dir: Optional[bytes],
+        *,
+        owned: bool,
+    ) -> Netns:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise error_for(exc.errno or 0, "open", os.fsdecode(path)) from exc
+        try:
+            return cls(fd, name=name, run_dir=run_dir, owned=owned)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    @classmethod
+    def _from_pool(
+        cls, pool: Pool, item: _sys.PoolItem, run_dir: Optional[bytes]
+    ) -> Netns:
+        self = cls.__new__(cls)
+        self._fd = item.fd
+        self._dev = 0
+        self._ino = item.ino
+        self._name = item.name or None
+        self._run_dir = run_dir if item.name else None
+        self._owned = True
+        self._pid = os.getpid()
+        self._closed = False
+        self._lock = threading.Lock()
+        self._pool = pool
+        self._pool_item = item
+        return self
+
+    # -- properties ----------------------------------------------------------
+
+    @property
+    def name(self) -> Optional[str]:
+        """The name in the run directory, or None for an anonymous one."""
+        return None if self._name is None else os.fsdecode(self._name)
+
+    @property
+    def run_dir(self) -> Optional[str]:
+        """The run directory of a named namespace, else None."""
+        rd = self._run_dir
+        return None if rd is None else os.fsdecode(rd)
+
+    @property
+    def path(self) -> str:
+        """A path that opens this namespace.
+
+        RUN_DIR/NAME for a named one; ``/proc/PID/fd/FD`` of this process
+        for an anonymous one (valid while the handle is open; usable with
+        ``nsenter --net=PATH``).
+        """
+        if self._name is not None and self._run_dir is not None:
+            return os.fsdecode(self._run_dir + b"/" + self._name)
+        return f"/proc/{os.getpid()}/fd/{self.fileno()}"
+
+    @property
+    def inode(self) -> int:
+        """The namespace's inode (as in ``readlink /proc/PID/ns/net``)."""
+        return self._ino
+
+    @property
+    def dev(self) -> int:
+        """The device of the namespace file system (nsfs)."""
+        if not self._dev:
+            self._dev = os.fstat(self.fileno()).st_dev
+        return self._dev
+
+    @property
+    def nsid(self) -> Optional[int]:
+        """The nsid the caller's current namespace gave this one, or None.
+
+        Asked of the kernel on every access (RTM_GETNSID): ids can be
+        assigned at any time (``ip netns set``), and each namespace has its
+        own view.
+        """
+        return _sys.nsid_of(self.fileno())
+
+    @property
+    def closed(self) -> bool:
+        """True once close() was called."""
+        return self._closed
+
+    @property
+    def owned(self) -> bool:
+        """True when closing this handle deletes the namespace's name."""
+        return self._owned
+
+    @property
+    def anonymous(self) -> bool:
+        """True when the namespace has no name (held by the fd only)."""
+        return self._name is None
+
+    def fileno(self) -> int:
+        """The namespace fd (ValueError once closed)."""
+        if self._closed:
+            raise ValueError("operation on a closed Netns handle")
+        return self._fd
+
+    # -- closing -------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the handle; idempotent and thread-safe.
+
+        An owned named namespace loses its name; a pool namespace goes back
+        to its pool, which deletes it. In a forked child only the child's
+        copy of the fd is closed: the namespace belongs to the parent. The
+        kernel frees the namespace when nothing else holds it (a process
+        inside, another fd, a thread that entered it).
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if os.getpid() != self._pid:
+            # A copy inherited through fork: the namespace is the parent's.
+            os.close(self._fd)
+            return
+        if self._pool is not None and self._pool_item is not None:
+            self._pool._release(self, self._pool_item)
+            return
+        try:
+            if self._owned and self._name is not None and self._run_dir:
+                _sys.delete(self._run_dir, self._name)
+        finally:
+            os.close(self._fd)
+
+    def _is_open(self) -> bool:
+        return not self._closed
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"fd={self._fd}"
+        what = f"name={self.name!r}" if self._name else "anonymous"
+        return f"<Netns {what} inode={self._ino} {state}>"
+
+
+# -- entering ---------------------------------------------------------------
+
+
+class _ThreadState(threading.local):
+    def __init__(self) -> None:
+        self.stack: list[int] = []
+        # Set when a restore failed and no outer level fixed it yet.
+        self.stranded: Optional[NamespaceRestoreError] = None
+
+
+_state = _ThreadState()
+
+
+def _resolve(ns: NsLike) -> tuple[int, Optional[Netns]]:
+    """(fd, temporary handle to close after use) for a namespace argument."""
+    if isinstance(ns, Netns):
+        return ns.fileno(), None
+    if isinstance(ns, (str, bytes)):
+        tmp = Netns.open(ns)
+        return tmp.fileno(), tmp
+    if isinstance(ns, int) and not isinstance(ns, bool):
+        return ns, None
+    raise TypeError(f"expected a Netns, a name or an fd, not {ns!r}")
+
+
+class _Enter:
+    """The context manager returned by :func:`enter`."""
+
+    __slots__ = ("_depth", "_ns", "_saved", "_thread")
+
+    def __init__(self, ns: NsLike) -> None:
+        self._ns = ns
+        self._saved = -1
+        self._depth = -1
+        self._thread = 0
+
+    def __enter__(self) -> None:
+        if self._saved >= 0:
+            raise RuntimeError("this enter() is already active")
+        st = _state
+        if st.stranded is not None:
+            raise NamespaceRestoreError(
+                st.stranded.errno or 0,
+                "this thread is in a foreign network namespace after a "
+                "failed restore",
+                _sys.THREAD_NS_NET,
+                st.stranded.step,
+            ) from st.stranded
+        fd, tmp = _resolve(self._ns)
+        try:
+            saved = _sys.enter(fd)
+        finally:
+            if tmp is not None:
+                tmp.close()
+        st.stack.append(saved)
+        self._saved = saved
+        self._depth = len(st.stack)
+        self._thread = threading.get_ident()
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        st = _state
+        if threading.get_ident() != self._thread:
+            raise RuntimeError("enter() left on another thread")
+        if len(st.stack) != self._depth or st.stack[-1] != self._saved:
+            raise RuntimeError("enter() contexts left out of order")
+        st.stack.pop()
+        saved, self._saved = self._saved, -1
+        try:
+            _sys.leave(saved)
+        except NamespaceRestoreError as err:
+            st.stranded = err
+            raise
+        # Back where this level started: an inner failure is repaired.
+        st.stranded = None
+
+
+def enter(ns: NsLike) -> _Enter:
+    """Move the calling thread into ``ns`` for a ``with`` block.
+
+    Per thread (other threads are not affected) and nestable. On exit the
+    thread returns to the namespace it was in, checked by inode; a failed
+    return raises NamespaceRestoreError, and until an outer ``enter``
+    block has returned the thread to its own namespace every new enter()
+    on this thread raises NamespaceRestoreError too. ``ns`` is a
+    :class:`Netns`, a name in the default run directory, or an fd.
+    """
+    return _Enter(ns)
+
+
+def depth() -> int:
+    """How many enter() blocks are active on the calling thread."""
+    return len(_state.stack)
+
+
+def thread_inode() -> int:
+    """Inode of the calling thread's network namespace."""
+    return _sys.thread_ns_ino()
+
+
+def run_in(ns: NsLike, fn: Callable[..., T], /, *args: Any, **kw: Any) -> T:
+    """Call ``fn(*args, **kw)`` inside ``ns`` on a dedicated thread.
+
+    Returns its result or raises its exception. The thread is new and ends
+    with the call, so it never needs to come back: no thread of the
+    caller's is ever moved. Threads that fn starts inherit the namespace.
+    """
+    fd, tmp = _resolve(ns)
+    result: list[T] = []
+    error: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            os.close(_sys.enter(fd))
+            result.append(fn(*args, **kw))
+        except BaseException as exc:
+            error.append(exc)
+
+    try:
+        thread = threading.Thread(target=target, name="netns-run_in")
+        thread.start()
+        thread.join()
+    finally:
+        if tmp is not None:
+            tmp.close()
+    if error:
+        raise error[0]
+    return result[0]
+
+
+def socket(
+    ns: NsLike,
+    family: int = _socket.AF_INET,
+    type: int = _socket.SOCK_STREAM,
+    proto: int = 0,
+) -> _socket.socket:
+    """A socket made inside ``ns``; the calling thread does not move.
+
+    The socket stays in that namespace for its whole life (bind, connect,
+    netlink requests all act there).
+    """
+    fd, tmp = _resolve(ns)
+    try:
+        sfd = _sys.socket_in(fd, family, type, proto)
+    finally:
+        if tmp is not None:
+            tmp.close()
+    return _socket.socket(family, type, proto, fileno=sfd)
+
+
+def lo_up(ns: NsLike) -> None:
+    """Bring the loopback of ``ns`` up (ioctl on a socket made inside)."""
+    fd, tmp = _resolve(ns)
+    try:
+        _sys.lo_up(fd)
+    finally:
+        if tmp is not None:
+            tmp.close()
+
+
+# -- processes ----------------------------------------------------------------
+
+
+def pids_in(ns: Netns) -> list[int]:
+    """Processes whose network namespace is ``ns`` (thread-group leaders).
+
+    Uses the C scan of netns_fast.procs when it is there, else a small
+    scan of /proc/*/ns/net. The calling process is included if it is in.
+    """
+    key = (ns.dev, ns.inode)
+    scan = getattr(_sys, "scan_pids", None)
+    if scan is not None:
+        return [int(p) for p in scan([key], 0)[0]]
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            st = os.stat(f"/proc/{entry.name}/ns/net")
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == key:
+            found.append(int(entry.name))
+    return found
+
+
+def kill_all_in(ns: Netns, timeout: float = 5.0) -> list[int]:
+    """SIGKILL every process in ``ns`` (never this one) and wait for them.
+
+    Returns the pids killed. Killed children of this process are left for
+    their owner (e.g. subprocess.Popen) to reap: a zombie no longer holds
+    the namespace. Raises TimeoutError if some still run after
+    ``timeout`` seconds.
+    """
+    me = os.getpid()
+    killed: list[int] = []
+    deadline = time.monotonic() + timeout
+    delay = 0.0005
+    while True:
+        pids = [pid for pid in pids_in(ns) if pid != me]
+        if not pids:
+            return killed
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"processes still in {ns!r}: {pids}")
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            if pid not in killed:
+                killed.append(pid)
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)

@@ -1,0 +1,280 @@
+"""pytest plugin: ``netns`` and ``netns_factory`` fixtures and a leak check.
+
+Registered through the ``pytest11`` entry point ``netns_fast`` (or load it
+with ``-p netns_fast.pytest_plugin``). Importing it has no side effects:
+nothing of netns_fast is loaded, nothing forked, no thread started, until a
+fixture or the leak check first runs.
+
+Fixtures (function scope):
+
+- ``netns``: a fresh network namespace (a :class:`~netns_fast.Netns`) with
+  its loopback up; afterwards every process in it is killed, then it is
+  removed.
+- ``netns_factory``: ``netns_factory(named=None)`` makes more of them, all
+  removed the same way.
+
+Both take namespaces from a session-wide :class:`~netns_fast.Pool` when it
+is enabled (``--netns-pool`` or ini ``netns_pool = true``). They are
+anonymous unless ``--netns-named`` / ini ``netns_named = true`` (or
+``named=True``), which gives them a name in the run directory, usable with
+``ip netns exec``.
+
+Without the privilege (probed once by a forked child that tries
+``unshare(CLONE_NEWNET)``, not by looking at the uid) tests that use them
+are skipped with the real reason.
+
+Leak check (``--netns-leak-check=auto|all|off``, ini ``netns_leak_check``,
+default ``auto``: only tests that use these fixtures): a test that leaves a
+new name in the run directory, a new nsfs mount, a new open fd, or a new
+child process in another network namespace fails at teardown, and the run
+fails, with a summary of every leak at the end.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Optional
+
+import pytest
+
+if TYPE_CHECKING:
+    from .handle import Netns
+    from .pool import Pool
+
+_MODES = ("auto", "all", "off")
+_FIXTURES = frozenset(("netns", "netns_factory"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The netns_fast options and ini keys."""
+    group = parser.getgroup("netns_fast", "network namespaces (netns_fast)")
+    group.addoption(
+        "--netns-pool",
+        action="store_true",
+        default=None,
+        help="take the netns fixtures' namespaces from a pool made ahead",
+    )
+    group.addoption(
+        "--netns-pool-size",
+        type=int,
+        default=None,
+        help="namespaces the pool keeps ready (default 8)",
+    )
+    group.addoption(
+        "--netns-named",
+        action="store_true",
+        default=None,
+        help="give the fixtures' namespaces a name in the run directory",
+    )
+    group.addoption(
+        "--netns-leak-check",
+        choices=_MODES,
+        default=None,
+        help="check tests for leaked namespaces, mounts and fds: auto "
+        "(tests using the netns fixtures; default), all, off",
+    )
+    parser.addini("netns_pool", "use a namespace pool", type="bool")
+    parser.addini("netns_pool_size", "pool size", default="8")
+    parser.addini("netns_named", "named fixture namespaces", type="bool")
+    parser.addini("netns_leak_check", "auto, all or off", default="auto")
+
+
+class _Farm:
+    """Per-session state, kept in the config's stash."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        opt = config.getoption
+        self.use_pool = bool(opt("netns_pool") or config.getini("netns_pool"))
+        size = opt("netns_pool_size") or config.getini("netns_pool_size")
+        self.pool_size = int(size)
+        self.named = bool(opt("netns_named") or config.getini("netns_named"))
+        mode = opt("netns_leak_check") or config.getini("netns_leak_check")
+        if mode not in _MODES:
+            raise pytest.UsageError(
+                f"netns_leak_check must be one of {_MODES}"
+            )
+        self.leak_mode = str(mode)
+        self._why: Optional[str] = None
+        self._probed = False
+        self.pools: dict[bool, Pool] = {}
+        self.leaks: list[tuple[str, str]] = []
+
+    def unavailable(self) -> Optional[str]:
+        """Why namespaces cannot be made here (None: they can)."""
+        if not self._probed:
+            from . import _sys
+
+            err = _sys.probe_netns()
+            self._probed = True
+            if err is not None:
+                self._why = (
+                    "needs CAP_SYS_ADMIN: unshare(CLONE_NEWNET) failed: "
+                    f"[Errno {err.errno}] {err.strerror}"
+                )
+        return self._why
+
+    def make(self, named: bool) -> Netns:
+        """A fresh namespace, loopback up, from the pool when enabled."""
+        if self.use_pool:
+            pool = self.pools.get(named)
+            if pool is None:
+                from .pool import Pool
+
+                pool = Pool(self.pool_size, named=named)
+                self.pools[named] = pool
+            return pool.acquire()
+        from .handle import Netns
+
+        if named:
+            from ._names import run_dir_bytes
+
+            name = f"nsf-pytest-{os.getpid()}-{os.urandom(4).hex()}"
+            return Netns.create(name, run_dir=run_dir_bytes())
+        return Netns.new()
+
+    def held_fds(self) -> frozenset[int]:
+        """Fds held by this session's pools (not leaks)."""
+        held: frozenset[int] = frozenset()
+        for pool in self.pools.values():
+            held |= pool.held_fds()
+        return held
+
+    def held_paths(self) -> frozenset[str]:
+        """Names held by this session's pools (not leaks)."""
+        held: frozenset[str] = frozenset()
+        for pool in self.pools.values():
+            held |= pool.held_paths()
+        return held
+
+    def close(self) -> None:
+        """Close the session's pools."""
+        for pool in self.pools.values():
+            pool.close()
+        self.pools.clear()
+
+
+_FARM = pytest.StashKey[_Farm]()
+
+
+def _farm(config: pytest.Config) -> _Farm:
+    farm = config.stash.get(_FARM, None)
+    if farm is None:
+        farm = config.stash[_FARM] = _Farm(config)
+    return farm
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Close the pools at the end of the session."""
+    farm = config.stash.get(_FARM, None)
+    if farm is not None:
+        farm.close()
+
+
+def _dispose(ns: Netns) -> None:
+    """Kill the processes in ns, then close (remove) it."""
+    from .handle import kill_all_in
+
+    if ns.closed:
+        return
+    try:
+        kill_all_in(ns)
+    finally:
+        ns.close()
+
+
+class NetnsFactory:
+    """The ``netns_factory`` fixture's value: call it for a namespace."""
+
+    def __init__(self, farm: _Farm) -> None:
+        self._farm = farm
+        self.made: list[Netns] = []
+
+    def __call__(self, *, named: Optional[bool] = None) -> Netns:
+        """A fresh namespace (loopback up); ``named`` overrides the ini."""
+        ns = self._farm.make(self._farm.named if named is None else named)
+        self.made.append(ns)
+        return ns
+
+    def cleanup(self) -> None:
+        """Kill the processes of every namespace made, then remove them."""
+        errors: list[BaseException] = []
+        while self.made:
+            try:
+                _dispose(self.made.pop())
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+@pytest.fixture
+def netns_factory(request: pytest.FixtureRequest) -> Iterator[NetnsFactory]:
+    """Fresh network namespaces on demand.
+
+    Name: netns_factory. Scope: function. Depends: the privilege probe.
+    ``netns_factory(named=None) -> Netns``; everything made is removed at
+    teardown, its processes killed first.
+    """
+    farm = _farm(request.config)
+    why = farm.unavailable()
+    if why is not None:
+        pytest.skip(why)
+    factory = NetnsFactory(farm)
+    yield factory
+    factory.cleanup()
+
+
+@pytest.fixture
+def netns(netns_factory: NetnsFactory) -> Netns:
+    """A fresh network namespace with its loopback up.
+
+    Name: netns. Scope: function. Depends: netns_factory. Removed after
+    the test, its processes killed first.
+    """
+    return netns_factory()
+
+
+# -- leak check ------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _netns_leak_check(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that leaks a namespace, a mount, an fd or a process."""
+    farm = _farm(request.config)
+    mode = farm.leak_mode
+    check = mode == "all" or (
+        mode == "auto" and not _FIXTURES.isdisjoint(request.fixturenames)
+    )
+    if not check:
+        yield
+        return
+    from . import _leaks
+
+    before = _leaks.snapshot(farm.held_fds, farm.held_paths)
+    yield
+    leaked = _leaks.compare(before, farm.held_fds, farm.held_paths)
+    if leaked:
+        farm.leaks.append((request.node.nodeid, leaked))
+        pytest.fail(f"leaked: {leaked}", pytrace=False)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter,
+    exitstatus: int,
+    config: pytest.Config,
+) -> None:
+    """List every leak found in the session."""
+    farm = config.stash.get(_FARM, None)
+    if farm is None or not farm.leaks:
+        return
+    terminalreporter.section("netns_fast leak check", red=True)
+    for nodeid, what in farm.leaks:
+        terminalreporter.line(f"{nodeid}: {what}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A session with leaks fails, whatever else happened."""
+    farm = session.config.stash.get(_FARM, None)
+    if farm is not None and farm.leaks and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,0 +1,172 @@
+"""The pytest plugin, through pytester (needs root)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import shutil
+import sys
+
+import pytest
+
+import netns_fast
+
+pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.root
+
+ROOT = os.path.dirname(os.path.dirname(netns_fast.__file__))
+
+
+def _autoloaded() -> bool:
+    eps = importlib.metadata.entry_points(group="pytest11")
+    return any(ep.value == "netns_fast.pytest_plugin" for ep in eps)
+
+
+# -p only when the entry point is not installed (it would load it twice).
+PLUGIN = [] if _autoloaded() else ["-p", "netns_fast.pytest_plugin"]
+BASE = [*PLUGIN, "-p", "no:cacheprovider", "-p", "no:randomly", "-rs"]
+
+FIXTURE_TESTS = """
+import os, socket, subprocess, time
+from netns_fast.handle import enter, thread_inode
+
+STATE = {}
+
+def test_netns_is_fresh_with_lo_up(netns):
+    assert netns.inode != thread_inode()
+    with enter(netns), socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        socket.create_connection(s.getsockname()).close()
+
+def test_factory_makes_more(netns_factory):
+    a, b = netns_factory(), netns_factory(named=True)
+    assert a.inode != b.inode and b.name is not None
+    assert b.name in os.listdir("/run/netns")
+    STATE["named"] = b.name
+
+def test_named_was_removed():
+    assert STATE["named"] not in os.listdir("/run/netns")
+
+def test_processes_started(netns):
+    p = subprocess.Popen(["nsenter", "--net=" + netns.path, "sleep", "60"])
+    for _ in range(500):
+        if os.stat(f"/proc/{p.pid}/ns/net").st_ino == netns.inode:
+            break
+        time.sleep(0.01)
+    STATE["proc"] = p
+
+def test_processes_were_killed():
+    assert STATE["proc"].wait(5) == -9
+"""
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The inner pytest imports this checkout of netns_fast."""
+    monkeypatch.setenv("PYTHONPATH", ROOT)
+
+
+@pytest.mark.usefixtures("env")
+@pytest.mark.parametrize(
+    "args",
+    [[], ["--netns-pool"], ["--netns-pool", "--netns-named"]],
+    ids=["plain", "pool", "pool-named"],
+)
+def test_fixtures_work(pytester: pytest.Pytester, args: list[str]) -> None:
+    """netns and netns_factory give fresh namespaces, kill their processes
+    and remove them, with and without the pool."""
+    pytester.makepyfile(FIXTURE_TESTS)
+    result = pytester.runpytest_subprocess(*BASE, *args)
+    result.assert_outcomes(passed=5)
+    assert os.listdir("/run/netns") == []
+
+
+LEAKY_TESTS = """
+import os
+from netns_fast import Netns, api
+
+KEEP = []
+
+def test_clean(netns):
+    pass
+
+def test_leaks_an_fd(netns):
+    KEEP.append(os.open("/dev/null", os.O_RDONLY))
+
+def test_leaks_a_namespace(netns):
+    KEEP.append(Netns.new())
+
+def test_leaks_a_name(netns):
+    api.add("nsft-leaked-{pid}")
+"""
+
+
+@pytest.mark.usefixtures("env")
+def test_leak_check_fails_leaking_tests(pytester: pytest.Pytester) -> None:
+    """A test that leaks an fd, a namespace or a name fails, and the run
+    fails with a summary; a clean test passes."""
+    name = f"nsft-leaked-{os.getpid()}"
+    pytester.makepyfile(LEAKY_TESTS.replace("{pid}", str(os.getpid())))
+    try:
+        result = pytester.runpytest_subprocess(*BASE)
+    finally:
+        if os.path.exists(f"/run/netns/{name}"):
+            netns_fast.delete(name)
+    result.assert_outcomes(passed=4, errors=3)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    out = result.stdout.str()
+    assert "netns_fast leak check" in out
+    assert "fds ['" in out
+    assert "/dev/null" in out
+    assert "net:[" in out
+    assert f"names ['/run/netns/{name}']" in out
+    assert f"nsfs mounts ['/run/netns/{name}']" in out
+
+
+@pytest.mark.usefixtures("env")
+def test_leak_check_off(pytester: pytest.Pytester) -> None:
+    """--netns-leak-check=off lets the same leaks pass."""
+    pytester.makepyfile(LEAKY_TESTS.replace("api.add", "str"))
+    result = pytester.runpytest_subprocess(*BASE, "--netns-leak-check=off")
+    result.assert_outcomes(passed=4)
+
+
+UNPRIVILEGED_TESTS = """
+import os
+
+def test_uid_is_still_0():
+    assert os.getuid() == 0
+
+def test_needs_netns(netns):
+    raise AssertionError("must be skipped")
+"""
+
+
+@pytest.mark.usefixtures("env")
+def test_skipped_without_privilege_with_the_real_reason(
+    pytester: pytest.Pytester,
+) -> None:
+    """As uid 0 without CAP_SYS_ADMIN, netns tests are skipped with the
+    unshare error as the reason (the probe tries, it does not look at the
+    uid)."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    pytester.makepyfile(UNPRIVILEGED_TESTS)
+    result = pytester.run(
+        setpriv,
+        "--inh-caps=-sys_admin",
+        "--bounding-set=-sys_admin",
+        sys.executable,
+        "-m",
+        "pytest",
+        *BASE,
+    )
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*needs CAP_SYS_ADMIN: unshare(CLONE_NEWNET) failed: "
+            "[[]Errno 1[]] Operation not permitted*"
+        ]
+    )
