@@ -274,6 +274,8 @@ def enter_mnt(fd: int) -> None:
     rc = lib.nsf_enter_mnt(fd, step)
     if rc < 0:
         raise error_for(-rc, step_name(step[0]))
+
+
 # -- farm: anonymous namespaces, enter/leave, sockets, pool (csrc/farm.c) ---
 # (imports kept here so that this section merges on its own)
 import errno as _errno  # noqa: E402
