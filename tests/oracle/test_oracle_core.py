@@ -1,0 +1,524 @@
+"""Oracle: netns-fast against ``ip netns`` (iproute2 6.1.0) on the foundation
+verbs (list, add, attach, delete, -all delete, help, dispatch, global
+options), byte for byte: stdout, stderr, exit code and the resulting state.
+
+Each case runs both tools from the same starting state in a run directory
+of its own (see nsft_oracle). Documented deviations have their own tests
+that assert netns-fast's behaviour and, for contrast, ip's.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from nsft_helpers import requires_ip
+from nsft_oracle import (
+    RUN_DIR,
+    Case,
+    assert_same,
+    both,
+    name,
+    nobody_or_skip,
+)
+
+pytestmark = [pytest.mark.root, pytest.mark.oracle, requires_ip]
+
+USAGE_NETNS_FAST = (
+    b"Usage:\tnetns-fast list\n"
+    b"\tnetns-fast add NAME\n"
+    b"\tnetns-fast attach NAME PID\n"
+    b"\tnetns-fast set NAME NETNSID\n"
+    b"\tnetns-fast [-all] delete [NAME]\n"
+    b"\tnetns-fast identify [PID]\n"
+    b"\tnetns-fast pids NAME\n"
+    b"\tnetns-fast [-all] exec [NAME] cmd ...\n"
+    b"\tnetns-fast monitor\n"
+    b"\tnetns-fast list-id [target-nsid POSITIVE-INT] [nsid POSITIVE-INT]\n"
+    b"NETNSID := auto | POSITIVE-INT\n"
+)
+
+A, B, C = name("a"), name("b"), name("c")
+STALE = name("stale")
+LONG = name("long", 255)
+TOO_LONG = name("toolong", 256)
+# Names that are valid for ip: anything but "", ".", "..", "/", > 255 bytes.
+ODD = {
+    "space": name() + b" sp ace",
+    "newline": name() + b"\nline2",
+    "tab": name() + b"\ttab",
+    "utf8": name() + "-ünï-名前".encode(),
+    "quotes": name() + b"'single\"double",
+    "backslash": name() + b"\\back",
+    "dash": b"-" + name(),
+    "ctrl": name() + b"\x01\x1b\x7f",
+    "not-utf8": name() + b"\xff\xfe",
+    "hash": name() + b"#not-a-comment",
+    "long255": LONG,
+}
+TWO = [("live", A), ("live", B)]
+
+
+def p(label: str, *args: object, **kw: object) -> object:
+    """A pytest param holding a Case: p(id, *argv, state=..., opts=...)."""
+    return pytest.param(Case(list(args), **kw), id=label)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def nobody(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """argv prefix running a tool as uid 65534 without capabilities."""
+    return nobody_or_skip(tmp_path_factory)
+
+
+# -- list -----------------------------------------------------------------------
+
+LIST_CASES = [
+    p("bare", state=TWO),
+    *(p(f"verb-{v}", v, state=TWO) for v in
+      ("list", "show", "lst", "l", "li", "s", "sh", "ls")),
+    p("extra-args-ignored", "list", "foo", "bar", state=TWO),
+    p("empty-dir", "list"),
+    p("empty-dir-bare"),
+    p("missing-run-dir", "list", missing_run_dir=True),
+    p("missing-run-dir-bare", missing_run_dir=True),
+    p("missing-run-dir-json", "list", opts=["-j"], missing_run_dir=True),
+    p("missing-run-dir-pretty", opts=["-j", "-p"], missing_run_dir=True),
+    p("odd-names", "list", state=[("live", n) for n in ODD.values()]),
+    *(p(f"name-{k}", "list", state=[("live", n)]) for k, n in ODD.items()),
+    p("three-order", "list", state=[("live", C), ("live", A), ("live", B)]),
+]
+
+
+@pytest.mark.parametrize("case", LIST_CASES)
+def test_list(case: Case) -> None:
+    """list and its spellings print the entries raw, in readdir order."""
+    assert_same(case)
+
+
+JSON_CASES = [
+    *(
+        p(f"{'pretty' if pretty else 'compact'}-{n}", "list",
+          opts=["-j", "-p"] if pretty else ["-j"],
+          state=[("live", x) for x in (A, B)[:n]])
+        for pretty in (False, True)
+        for n in (0, 1, 2)
+    ),
+    p("long-option", "list", opts=["--json"], state=TWO),
+    p("json-bare", opts=["-j"], state=TWO),
+    p("json-pretty-order", "show", opts=["-p", "-j"], state=TWO),
+    p("pretty-alone", "list", opts=["-p"], state=TWO),
+    *(
+        p(f"escape-{k}{'-pretty' if pretty else ''}", "list",
+          opts=["-j", "-p"] if pretty else ["-j"], state=[("live", n)])
+        for k, n in ODD.items()
+        for pretty in (False, True)
+    ),
+    p("escape-all", "list", opts=["-j"],
+      state=[("live", n) for n in ODD.values()]),
+]
+
+
+@pytest.mark.parametrize("case", JSON_CASES)
+def test_list_json(case: Case) -> None:
+    """-j / -j -p list: 6.1.0's json_writer layout and escaping."""
+    assert_same(case)
+
+
+def _has_nsid_listing() -> bool:
+    import netns_fast._sys
+
+    return hasattr(netns_fast._sys, "nsid_list")
+
+
+@pytest.mark.xfail(
+    not _has_nsid_listing(),
+    reason="list's nsid lookup (ids, and ip's errors for entries that are "
+    "not namespaces) comes with the nsid branch",
+    strict=True,
+)
+@pytest.mark.parametrize(
+    "case",
+    [
+        p("stale", "list", state=[("live", A), ("stale", STALE), ("live", B)]),
+        p("stale-json", "list", opts=["-j"],
+          state=[("live", A), ("stale", STALE)]),
+        p("dir", "list", state=[("dir", STALE), ("live", B)]),
+    ],
+)
+def test_list_not_a_namespace(case: Case) -> None:
+    """Entries that are not namespaces are listed; ip reports the failed
+    nsid lookup of each twice on stderr."""
+    assert_same(case)
+
+
+# -- add --------------------------------------------------------------------------
+
+ADD_CASES = [
+    p("ok", "add", A),
+    p("ok-beside-others", "add", C, state=TWO),
+    p("ok-missing-run-dir", "add", A, missing_run_dir=True),
+    p("exists", "add", A, state=TWO),
+    p("stale-exists", "add", STALE, state=[("stale", STALE)]),
+    p("dir-exists", "add", STALE, state=[("dir", STALE)]),
+    p("missing-name", "add"),
+    p("extra-args-ignored", "add", A, "extra", "more"),
+    p("prefix-a", "a", A),
+    p("long-255", "add", LONG),
+    *(p(f"invalid-{k}", "add", v) for k, v in (
+        ("empty", ""), ("dot", "."), ("dotdot", ".."), ("slash", b"a/b"),
+        ("256", TOO_LONG), ("slash-only", "/"))),
+    *(p(f"odd-{k}", "add", n) for k, n in ODD.items()),
+    p("all-valid-name", "add", A, opts=["-all"]),
+]
+
+
+@pytest.mark.parametrize("case", ADD_CASES)
+def test_add(case: Case) -> None:
+    """add: success, EEXIST (live or stale), name checks, missing name."""
+    assert_same(case)
+
+
+# -- attach -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def child_pid() -> Iterator[int]:
+    """A sleeping process in a network namespace of its own."""
+    proc = subprocess.Popen(
+        ["unshare", "-n", "sh", "-c", "echo ready; exec sleep 120"],
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"ready\n"
+    proc.stdout.close()
+    try:
+        yield proc.pid
+    finally:
+        os.kill(proc.pid, 9)
+        proc.wait()
+
+
+def _bound_to(pid: int) -> object:
+    """Whether RUN_DIR/A is the netns of pid (compared like the output)."""
+    def probe() -> object:
+        try:
+            st = os.stat(RUN_DIR + b"/" + A)
+        except FileNotFoundError:
+            return None
+        ns = os.stat(f"/proc/{pid}/ns/net")
+        return (st.st_dev, st.st_ino) == (ns.st_dev, ns.st_ino)
+    return probe
+
+
+ATTACH_BAD = [
+    p("no-args", "attach"),
+    p("name-only", "attach", A),
+    p("pid-abc", "attach", A, "abc"),
+    p("pid-0", "attach", A, "0"),
+    p("pid-empty", "attach", A, ""),
+    p("pid-trailing-junk", "attach", A, "12abc"),
+    p("pid-too-big", "attach", A, "2147483648"),
+    p("pid-bad-hex", "attach", A, "0x"),
+    p("pid-bad-octal", "attach", A, "09"),
+    p("pid-negative", "attach", A, "-5"),
+    p("pid-int-min", "attach", A, "-2147483648"),
+    p("pid-dead", "attach", A, "999999999"),
+    p("invalid-name", "attach", "a/b", "1"),
+    p("missing-run-dir-dead-pid", "attach", A, "999999999",
+      missing_run_dir=True),
+]
+
+
+@pytest.mark.parametrize("case", ATTACH_BAD)
+def test_attach_errors(case: Case) -> None:
+    """attach: argument, PID parsing (get_s32 base 0) and bind errors."""
+    assert_same(case)
+
+
+@pytest.mark.parametrize(
+    "spelling", ["dec", "hex", "HEX", "octal", "plus", "space", "at"]
+)
+def test_attach_ok(child_pid: int, spelling: str) -> None:
+    """attach binds the child's netns, whatever base the PID is written in."""
+    pid = {
+        "dec": str(child_pid),
+        "hex": hex(child_pid),
+        "HEX": "0X%X" % child_pid,
+        "octal": "0%o" % child_pid,
+        "plus": f"+{child_pid}",
+        "space": f" {child_pid}",
+        "at": str(child_pid),
+    }[spelling]
+    verb = "at" if spelling == "at" else "attach"
+    res = assert_same(Case([verb, A, pid], probe=_bound_to(child_pid)))
+    assert res.rc == 0
+    assert res.state.extra is True
+
+
+def test_attach_exists(child_pid: int) -> None:
+    """attach onto an existing name fails with EEXIST and changes nothing."""
+    res = assert_same(
+        Case(["attach", A, str(child_pid)], state=TWO,
+             probe=_bound_to(child_pid))
+    )
+    assert res.rc == 1
+    assert res.state.extra is False
+
+
+# -- delete -----------------------------------------------------------------------
+
+DELETE_CASES = [
+    *(p(f"ok-{v}", v, A, state=TWO) for v in ("delete", "del", "d", "dele")),
+    p("missing", "delete", C, state=TWO),
+    p("no-name", "delete", state=TWO),
+    p("stale", "delete", STALE, state=[("live", A), ("stale", STALE)]),
+    p("extra-args-ignored", "del", A, "junk", B, state=TWO),
+    p("invalid-name", "del", "a/b", state=TWO),
+    p("invalid-empty", "del", "", state=TWO),
+    p("directory", "del", STALE, state=[("dir", STALE), ("live", A)]),
+    p("invalid-dotdot", "del", "..", state=TWO),
+    p("missing-run-dir", "del", A, missing_run_dir=True),
+    p("long-255", "del", LONG, state=[("live", LONG)]),
+    *(p(f"odd-{k}", "del", n, state=[("live", n)]) for k, n in ODD.items()),
+]
+
+
+@pytest.mark.parametrize("case", DELETE_CASES)
+def test_delete(case: Case) -> None:
+    """delete/del/d: success, ENOENT, stale files, missing name."""
+    assert_same(case)
+
+
+ALL_DELETE_CASES = [
+    p("private-set", "delete",
+      state=[("live", A), ("stale", STALE), ("live", B), ("live", C)]),
+    p("del-spelling", "del", state=TWO),
+    p("empty-dir", "delete"),
+    p("missing-run-dir", "delete", missing_run_dir=True),
+    p("stops-at-directory", "delete",
+      state=[("live", A), ("dir", STALE), ("live", B)]),
+]
+
+
+@pytest.mark.parametrize("case", ALL_DELETE_CASES)
+def test_all_delete(case: Case) -> None:
+    """-all delete removes every entry of the run directory, rc 0."""
+    case.opts = ["-all"]
+    res = assert_same(case)
+    assert res.rc == 0
+    if not any(kind == "dir" for kind, _ in case.state):
+        assert res.state.entries in ((), None)
+
+
+# -- dispatch and help --------------------------------------------------------------
+
+DISPATCH_CASES = [
+    p("help", "help"),
+    p("h", "h"),
+    p("help-extra", "help", "x"),
+    p("help-invalid-name", "help", "x/y"),
+    p("unknown", "bogus"),
+    p("unknown-with-arg", "bogus", "x"),
+    p("empty-verb", ""),
+    p("lists", "lists"),
+    p("addx", "addx", A),
+    p("bogus-invalid-name", "bogus", "a/b"),
+    p("list-empty-name", "list", ""),
+    p("identify-empty-name", "identify", ""),
+    p("exec-invalid-name", "exec", "..", "true"),
+    p("set-invalid-name", "set", TOO_LONG, "1"),
+    p("all-skips-name-check-unknown", "bogus", "a/b", opts=["-all"]),
+    p("all-skips-name-check-list", "list", "", opts=["-all"], state=TWO),
+    p("all-list", "list", opts=["-all"], state=TWO),
+    p("all-bare", opts=["-all"], state=TWO),
+    p("list-invalid-name", "list", "a/b", state=TWO),
+    p("he", "he"),
+    p("help-list", "help", "list"),
+    p("option-after-verb", "list", "-j", state=TWO),
+    p("option-as-verb", "-j", "list", opts=["--"]),
+]
+
+
+@pytest.mark.parametrize("case", DISPATCH_CASES)
+def test_dispatch(case: Case) -> None:
+    """Name check before dispatch, prefix matching, unknown verbs, help."""
+    assert_same(case)
+
+
+# -- global options ---------------------------------------------------------------
+
+ACCEPTED = [
+    "-s", "-stats", "-d", "-r", "-o", "-t", "-ts", "-iec", "-N", "-M", "-B",
+    "-0", "-4", "-6", "-h", "-human-readable", "-br", "-a", "-force", "-c",
+    "-color", "-color=never", "-color=auto", "-color=always", "-c=never",
+    "-color=", "-4 -6", "--stats",
+]
+
+OPTION_CASES = [
+    *(p(f"accepted{o}", "list", opts=o.split(), state=TWO) for o in ACCEPTED),
+    p("unknown-x", "list", opts=["-x"]),
+    p("unknown-jp", "list", opts=["-jp"]),
+    p("unknown-triple-dash", "list", opts=["---json"]),
+    p("unknown-color-value", "list", opts=["-color=bad"]),
+    p("unknown-word", "list", opts=["-foo", "-x"]),
+    p("family-bad", "list", opts=["-family", "bad"]),
+    p("f-bad", "list", opts=["-f", "ipx"]),
+    p("family-inet", "list", opts=["-family", "inet"], state=TWO),
+    p("f-link", "list", opts=["-f", "link"], state=TWO),
+    p("rc-bad", "list", opts=["-rc", "bad"]),
+    p("rc-negative", "list", opts=["-rc", "-1"]),
+    p("rc-hex", "list", opts=["-rc", "0x10"], state=TWO),
+    p("loops", "list", opts=["-l", "5"], state=TWO),
+    p("loops-any", "list", opts=["-loops", "x"], state=TWO),
+    p("double-dash", "list", opts=["-j", "--"], state=TWO),
+    p("double-dash-only", opts=["--"], state=TWO),
+    p("double-dash-then-dash-word", "-x", opts=["--"]),
+]
+
+
+@pytest.mark.parametrize("case", OPTION_CASES)
+def test_global_options(case: Case) -> None:
+    """ip's global option loop: accepted, unknown and bad-value options."""
+    assert_same(case)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["-b"], ["-batch"], ["-family"], ["-f"], ["-l"], ["-loops"], ["-rc"],
+     ["-family", "help"], ["-help"], ["-he"]],
+)
+def test_usage_is_netns_fasts_own(argv: list[str]) -> None:
+    """Deviation (4): where ip prints its global usage (255), netns-fast
+    prints its netns usage (255); only rc and the "Usage:" start match."""
+    ip_res, cli_res = both(Case([], argv=list(argv)))
+    assert ip_res.rc == cli_res.rc == 255
+    assert ip_res.out == cli_res.out == b""
+    assert ip_res.err.startswith(b"Usage: ip [ OPTIONS ] OBJECT")
+    assert cli_res.err == USAGE_NETNS_FAST
+    assert ip_res.state == cli_res.state
+
+
+def test_version_is_netns_fasts_own() -> None:
+    """Deviation (5): -V prints netns-fast's own version line, rc 0."""
+    from netns_fast import __version__
+
+    for opt in ("-V", "-Version"):
+        ip_res, cli_res = both(Case(["list"], opts=[opt]))
+        assert ip_res.out.startswith(b"ip utility, iproute2-")
+        assert cli_res.out == (
+            b"netns-fast utility, netns_fast-%s\n" % __version__.encode()
+        )
+        assert ip_res.rc == cli_res.rc == 0
+        assert ip_res.err == cli_res.err == b""
+
+
+# -- documented deviations -------------------------------------------------------
+
+
+def test_all_delete_with_name_refused() -> None:
+    """Deviation (1): ip -all delete NAME deletes everything; netns-fast
+    refuses with exit 255 and deletes nothing."""
+    case = Case(["delete", A], opts=["-all"], state=[("live", A), ("live", B)])
+    ip_res, cli_res = both(case)
+    assert (ip_res.rc, ip_res.out, ip_res.err) == (0, b"", b"")
+    assert ip_res.state.entries == ()
+    assert cli_res.rc == 255
+    assert cli_res.out == b""
+    assert cli_res.err == (
+        b'Refusing "-all delete ' + A + b'": -all deletes every namespace,'
+        b' not only "' + A + b'". Use "netns-fast delete NAME" or'
+        b' "netns-fast -all delete".\n'
+    )
+    assert cli_res.state.entries == (B, A)
+    assert cli_res.state.nsfs_mounts == ((A, 1), (B, 1))
+
+
+@pytest.mark.parametrize(
+    ("verb", "bad"),
+    [("add", b"a/b"), ("add", b".."), ("add", b""), ("attach", b"a/b")],
+)
+def test_all_add_still_checks_name(verb: str, bad: bytes) -> None:
+    """Deviation (2): with -all, ip skips the name check (and fails later,
+    rc 1); netns-fast still refuses the name with exit 255."""
+    args: list[object] = [verb, bad] + (["1"] if verb == "attach" else [])
+    ip_res, cli_res = both(Case(args, opts=["-all"]))  # type: ignore[arg-type]
+    assert ip_res.rc == 1
+    assert ip_res.err.startswith(b'Cannot create namespace file "/run/netns/')
+    assert (cli_res.rc, cli_res.out) == (255, b"")
+    assert cli_res.err == b'Invalid netns name "' + bad + b'"\n'
+    assert cli_res.state == ip_res.state
+
+
+def test_all_attach_missing_args_same() -> None:
+    """-all attach with too few arguments fails the same way in both."""
+    assert_same(Case(["attach", A], opts=["-all"]))
+
+
+def test_delete_stacked_mounts() -> None:
+    """Deviation (3): ip's delete of a name with 2 stacked mounts fails with
+    EBUSY and leaves it; netns-fast removes every mount and the file."""
+    case = Case(["delete", A], state=[("live", B), ("stacked", A)])
+    ip_res, cli_res = both(case)
+    assert ip_res.rc == 1
+    assert ip_res.err == (
+        b'Cannot remove namespace file "/run/netns/' + A
+        + b'": Device or resource busy\n'
+    )
+    assert ip_res.state.entries == (A, B)
+    assert (cli_res.rc, cli_res.out, cli_res.err) == (0, b"", b"")
+    assert cli_res.state.entries == (B,)
+    assert cli_res.state.nsfs_mounts == ((B, 1),)
+
+
+def test_all_delete_stacked_mounts() -> None:
+    """Deviation (3) under -all: ip stops at the stacked name (EBUSY, rc 0,
+    the entries after it stay); netns-fast deletes every entry."""
+    case = Case(
+        ["delete"],
+        opts=["-all"],
+        state=[("live", A), ("stacked", B), ("live", C)],
+    )
+    ip_res, cli_res = both(case)
+    assert ip_res.rc == 0
+    assert ip_res.err == (
+        b'Cannot remove namespace file "/run/netns/' + B
+        + b'": Device or resource busy\n'
+    )
+    assert ip_res.state.entries == (B, A)  # C went first (newest first)
+    assert (cli_res.rc, cli_res.out, cli_res.err) == (0, b"", b"")
+    assert cli_res.state.entries == ()
+    assert cli_res.state.nsfs_mounts == ()
+
+
+# -- without privileges ------------------------------------------------------------
+
+NOBODY_CASES = [
+    p("add", "add", C, state=TWO),
+    p("attach", "attach", C, "1", state=TWO),
+    p("del-live", "del", A, state=TWO),
+    p("del-missing", "del", C, state=TWO),
+    p("all-delete", "delete", opts=["-all"], state=TWO),
+    p("list", "list", state=TWO),
+    p("list-json", "list", opts=["-j"], state=TWO),
+    p("add-missing-run-dir", "add", A, missing_run_dir=True),
+    p("list-missing-run-dir", "list", missing_run_dir=True),
+    *(
+        p(f"closed-run-dir-{k}", *args, opts=opts,
+          state=[*TWO, ("mode", b"700")])
+        for k, opts, args in (
+            ("list", [], ["list"]),
+            ("json", ["-j"], ["list"]),
+            ("add", [], ["add", C]),
+            ("del", [], ["del", A]),
+            ("all-delete", ["-all"], ["delete"]),
+        )
+    ),
+]
+
+
+@pytest.mark.parametrize("case", NOBODY_CASES)
+def test_without_privileges(case: Case, nobody: list[str]) -> None:
+    """As uid 65534 without capabilities: EPERM/EACCES words and states."""
+    assert_same(case, nobody)
