@@ -447,20 +447,25 @@ def _switch_netns(ctx: Ctx, target: Optional[bytes]) -> None:
 # -- batch mode ---------------------------------------------------------------
 
 
+def _c_line(raw: bytes) -> bytes:
+    """A line as ip's C string functions see it: up to a NUL, before '#'."""
+    return raw.split(b"\0", 1)[0].split(b"#", 1)[0]
+
+
 def _read_cmdline(stream: BinaryIO, lineno: list[int]) -> Optional[bytes]:
     """iproute2's getcmdline(): '#' comments, '\\' continuation lines."""
     line = stream.readline()
     if not line:
         return None
     lineno[0] += 1
-    line = line.split(b"#", 1)[0]
+    line = _c_line(line)
     while b"\\\n" in line:
         more = stream.readline()
         if not more:
             sys.stderr.buffer.write(b"Missing continuation line\n")
             return None
         lineno[0] += 1
-        line = line[: line.index(b"\\\n")] + more.split(b"#", 1)[0]
+        line = line[: line.index(b"\\\n")] + _c_line(more)
     return line
 
 
