@@ -363,9 +363,12 @@ def _matches_color(opt: bytes) -> bool:
     return not eq or value in (b"", b"always", b"auto", b"never")
 
 
-def parse_options(ctx: Ctx, argv: list[bytes]) -> tuple[list[bytes], bytes]:
-    """ip's main() option loop; returns the rest and the batch file."""
-    batch_file = b""
+def parse_options(
+    ctx: Ctx, argv: list[bytes]
+) -> tuple[list[bytes], Optional[bytes]]:
+    """ip's main() option loop; returns the rest and the batch file (None
+    without -batch; an empty name is still a file name, as in ip)."""
+    batch_file: Optional[bytes] = None
     i = 0
     while i < len(argv):
         opt = argv[i]
@@ -548,7 +551,7 @@ def run(argv: Sequence[str], out: BinaryIO, err: BinaryIO) -> int:
     ctx = Ctx(out, err)
     try:
         args, batch_file = parse_options(ctx, [os.fsencode(a) for a in argv])
-        if batch_file:
+        if batch_file is not None:
             return run_batch(ctx, batch_file)
         return do_netns(ctx, args)
     except CliExit as exc:
