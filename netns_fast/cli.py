@@ -510,6 +510,10 @@ def run_batch(ctx: Ctx, name: bytes) -> int:
     else:
         try:
             stream = open(name, "rb")  # noqa: SIM115
+        except IsADirectoryError:
+            # ip's fopen() of a directory succeeds and its first read fails
+            # (EISDIR), which getline() reports like the end of the file.
+            return 0
         except OSError as exc:
             ctx.error(
                 b'Cannot open file "'
