@@ -49,6 +49,8 @@ Arg = Union[str, bytes]
 #   "stacked" `ip netns add NAME`, then a second bind mount of it onto itself
 #   "dir"     an empty directory
 #   "mode"    chmod of the run directory itself (name = octal digits)
+#   "run_dir" (with missing_run_dir) make /run/netns: name b"dir" for a
+#             plain directory (not a mount point), b"file" for a file
 StateStep = tuple[str, bytes]
 
 
@@ -116,10 +118,10 @@ class Snapshot:
 
 
 def snapshot(extra: object = None) -> Snapshot:
-    """The state of /run/netns now (entries None when it does not exist)."""
+    """The state of /run/netns now (entries None if it is no directory)."""
     try:
         entries: Optional[tuple[bytes, ...]] = tuple(os.listdir(RUN_DIR))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         entries = None
     on_dir, per_name = mounts_under(RUN_DIR)
     return Snapshot(entries, on_dir, tuple(sorted(per_name.items())), extra)
@@ -144,6 +146,12 @@ def _make_state(steps: Sequence[StateStep]) -> None:
             continue
         if kind == "dir":
             os.mkdir(path)
+            continue
+        if kind == "run_dir":
+            if nm == b"dir":
+                os.mkdir(RUN_DIR, 0o755)
+            else:
+                os.close(os.open(RUN_DIR, os.O_WRONLY | os.O_CREAT, 0o644))
             continue
         if kind == "mode":
             os.chmod(RUN_DIR, int(nm, 8))

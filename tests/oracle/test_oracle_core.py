@@ -85,6 +85,12 @@ LIST_CASES = [
     p("missing-run-dir-bare", missing_run_dir=True),
     p("missing-run-dir-json", "list", opts=["-j"], missing_run_dir=True),
     p("missing-run-dir-pretty", opts=["-j", "-p"], missing_run_dir=True),
+    p("plain-run-dir", "list", opts=["-j"], missing_run_dir=True,
+      state=[("run_dir", b"dir")]),
+    p("run-dir-is-file", "list", missing_run_dir=True,
+      state=[("run_dir", b"file")]),
+    p("run-dir-is-file-json", "list", opts=["-j"], missing_run_dir=True,
+      state=[("run_dir", b"file")]),
     p("odd-names", "list", state=[("live", n) for n in ODD.values()]),
     *(p(f"name-{k}", "list", state=[("live", n)]) for k, n in ODD.items()),
     p("three-order", "list", state=[("live", C), ("live", A), ("live", B)]),
@@ -171,6 +177,11 @@ ADD_CASES = [
         ("256", TOO_LONG), ("slash-only", "/"))),
     *(p(f"odd-{k}", "add", n) for k, n in ODD.items()),
     p("all-valid-name", "add", A, opts=["-all"]),
+    p("all-exists", "add", A, opts=["-all"], state=TWO),
+    p("plain-run-dir", "add", A, missing_run_dir=True,
+      state=[("run_dir", b"dir")]),
+    p("run-dir-is-file", "add", A, missing_run_dir=True,
+      state=[("run_dir", b"file")]),
 ]
 
 
@@ -280,6 +291,10 @@ DELETE_CASES = [
     p("directory", "del", STALE, state=[("dir", STALE), ("live", A)]),
     p("invalid-dotdot", "del", "..", state=TWO),
     p("missing-run-dir", "del", A, missing_run_dir=True),
+    p("run-dir-is-file", "del", A, missing_run_dir=True,
+      state=[("run_dir", b"file")]),
+    p("all-run-dir-is-file", "delete", opts=["-all"], missing_run_dir=True,
+      state=[("run_dir", b"file")]),
     p("long-255", "del", LONG, state=[("live", LONG)]),
     *(p(f"odd-{k}", "del", n, state=[("live", n)]) for k, n in ODD.items()),
 ]
@@ -297,6 +312,8 @@ ALL_DELETE_CASES = [
     p("del-spelling", "del", state=TWO),
     p("empty-dir", "delete"),
     p("missing-run-dir", "delete", missing_run_dir=True),
+    p("plain-run-dir", "delete", missing_run_dir=True,
+      state=[("run_dir", b"dir")]),
     p("stops-at-directory", "delete",
       state=[("live", A), ("dir", STALE), ("live", B)]),
 ]
@@ -308,7 +325,7 @@ def test_all_delete(case: Case) -> None:
     case.opts = ["-all"]
     res = assert_same(case)
     assert res.rc == 0
-    if not any(kind == "dir" for kind, _ in case.state):
+    if not any(kind in ("dir", "run_dir") for kind, _ in case.state):
         assert res.state.entries in ((), None)
 
 
@@ -337,6 +354,7 @@ DISPATCH_CASES = [
     p("he", "he"),
     p("help-list", "help", "list"),
     p("option-after-verb", "list", "-j", state=TWO),
+    p("double-dash-after-verb", "list", "--", "x", state=TWO),
     p("option-as-verb", "-j", "list", opts=["--"]),
 ]
 
@@ -370,6 +388,15 @@ OPTION_CASES = [
     p("rc-bad", "list", opts=["-rc", "bad"]),
     p("rc-negative", "list", opts=["-rc", "-1"]),
     p("rc-hex", "list", opts=["-rc", "0x10"], state=TWO),
+    p("rc-max", "list", opts=["-rc", "4294967295"], state=TWO),
+    p("rc-too-big", "list", opts=["-rc", "4294967296"]),
+    p("rc-empty", "list", opts=["-rc", ""]),
+    p("rc-space", "list", opts=["-rcvbuf", " 7"], state=TWO),
+    p("rc-minus-zero", "list", opts=["-rc", "-0"], state=TWO),
+    *(p(f"family-{f}", "list", opts=["-f", f], state=TWO)
+      for f in ("inet6", "mpls", "bridge", "unix", "INET", "")),
+    p("json-equals", "list", opts=["-j=1"]),
+    p("version-prefix-unknown", "list", opts=["-Vx"]),
     p("loops", "list", opts=["-l", "5"], state=TWO),
     p("loops-any", "list", opts=["-loops", "x"], state=TWO),
     p("double-dash", "list", opts=["-j", "--"], state=TWO),
@@ -504,6 +531,8 @@ NOBODY_CASES = [
     p("list-json", "list", opts=["-j"], state=TWO),
     p("add-missing-run-dir", "add", A, missing_run_dir=True),
     p("list-missing-run-dir", "list", missing_run_dir=True),
+    p("add-plain-run-dir", "add", A, missing_run_dir=True,
+      state=[("run_dir", b"dir")]),
     *(
         p(f"closed-run-dir-{k}", *args, opts=opts,
           state=[*TWO, ("mode", b"700")])
