@@ -26,7 +26,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Union
@@ -156,6 +155,8 @@ def _make_state(steps: Sequence[StateStep]) -> None:
         if kind == "mode":
             os.chmod(RUN_DIR, int(nm, 8))
             continue
+        if kind not in ("live", "stacked"):
+            raise ValueError(f"unknown state step {kind!r}")
         proc = run_ip(["netns", "add", nm])
         assert proc.returncode == 0, proc.stderr
         if kind == "stacked":
@@ -173,7 +174,7 @@ def private_run_dir(missing: bool = False) -> Iterator[None]:
         _detach(where)
 
 
-# -- running a tool as uid 65534 ---------------------------------------------
+# -- running a tool as uid 65534 ----------------------------------------------
 
 
 def _first_closed_dir(path: str) -> Optional[str]:
@@ -274,7 +275,7 @@ def nobody_or_skip(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     return wrapper
 
 
-# -- the comparison -------------------------------------------------------------
+# -- the comparison -----------------------------------------------------------
 
 
 @dataclass

@@ -59,9 +59,13 @@ BATCH: list[tuple[str, bytes, list[str], list[StateStep]]] = [
         [],
         [],
     ),
-    ("hash-inside-quotes", b"netns add \"%s#x\"\nnetns list\n" % A, [], []),
-    ("unterminated-quote", b"netns add %s\nnetns add 'x\nnetns list\n" % A,
-     [], []),
+    ("hash-inside-quotes", b'netns add "%s#x"\nnetns list\n' % A, [], []),
+    (
+        "unterminated-quote",
+        b"netns add %s\nnetns add 'x\nnetns list\n" % A,
+        [],
+        [],
+    ),
     (
         "continuation",
         b"netns add \\\n%s\nnetns \\\nlist\nnetns add \\\n%s\n" % (A, A),
@@ -80,8 +84,12 @@ BATCH: list[tuple[str, bytes, list[str], list[StateStep]]] = [
         [],
         [],
     ),
-    ("missing-continuation", b"netns add %s\nnetns add %s \\\n" % (A, B),
-     [], []),
+    (
+        "missing-continuation",
+        b"netns add %s\nnetns add %s \\\n" % (A, B),
+        [],
+        [],
+    ),
     ("backslash-at-eof", b"netns add %s \\" % A, [], []),
     ("crlf", b"netns add %s\r\nnetns list\r\n" % A, [], []),
     ("nul-in-line", b"netns add %s\0junk\nnetns list\n" % A, [], []),
@@ -116,23 +124,45 @@ BATCH: list[tuple[str, bytes, list[str], list[StateStep]]] = [
         [],
         [],
     ),
-    ("invalid-name-ends", b"netns add %s\nnetns add a/b\nnetns add %s\n"
-     % (A, B), [], []),
-    ("invalid-name-ends-force", b"netns add %s\nnetns add a/b\nnetns add %s\n"
-     % (A, B), ["-force"], []),
-    ("unknown-verb-ends-force", b"netns list\nnetns bogus\nnetns add %s\n"
-     % A, ["-force"], TWO),
-    ("help-ends-force", b"netns list\nnetns help\nnetns add %s\n" % A,
-     ["-force"], TWO),
+    (
+        "invalid-name-ends",
+        b"netns add %s\nnetns add a/b\nnetns add %s\n" % (A, B),
+        [],
+        [],
+    ),
+    (
+        "invalid-name-ends-force",
+        b"netns add %s\nnetns add a/b\nnetns add %s\n" % (A, B),
+        ["-force"],
+        [],
+    ),
+    (
+        "unknown-verb-ends-force",
+        b"netns list\nnetns bogus\nnetns add %s\n" % A,
+        ["-force"],
+        TWO,
+    ),
+    (
+        "help-ends-force",
+        b"netns list\nnetns help\nnetns add %s\n" % A,
+        ["-force"],
+        TWO,
+    ),
     ("empty-verb-ends", b"netns ''\nnetns add %s\n" % A, ["-force"], []),
-    ("stale-and-delete", b"netns del %s\nnetns add %s\nnetns list\n"
-     % (STALE, STALE), [], [("stale", STALE)]),
-    ("json-lines", b"netns list\nnetns add %s\nnetns list\n" % C, ["-j"],
-     TWO),
-    ("json-pretty-lines", b"netns list\nnetns del %s\nnetns list\n" % A,
-     ["-j", "-p"], TWO),
-    ("all-persists", b"netns list\nnetns delete\nnetns list\n", ["-all"],
-     TWO),
+    (
+        "stale-and-delete",
+        b"netns del %s\nnetns add %s\nnetns list\n" % (STALE, STALE),
+        [],
+        [("stale", STALE)],
+    ),
+    ("json-lines", b"netns list\nnetns add %s\nnetns list\n" % C, ["-j"], TWO),
+    (
+        "json-pretty-lines",
+        b"netns list\nnetns del %s\nnetns list\n" % A,
+        ["-j", "-p"],
+        TWO,
+    ),
+    ("all-persists", b"netns list\nnetns delete\nnetns list\n", ["-all"], TWO),
     ("leading-blanks", b"  \tnetns add %s\n\t netns list\n" % A, [], []),
     ("net-prefix", b"net add %s\nnetn list\n" % A, [], []),
     ("bare-netns-line", b"netns\n", [], TWO),
@@ -145,14 +175,20 @@ def _params() -> list[object]:
         for form in ("same-file", "no-netns-word"):
             if form == "no-netns-word" and without_netns(text) == text:
                 continue
-            out.append(pytest.param(text, opts, state, form,
-                                    id=f"{label}-{form}"))
+            out.append(
+                pytest.param(text, opts, state, form, id=f"{label}-{form}")
+            )
     return out
 
 
 def _file_case(
-    path: Path, text: bytes, opts: list[str], state: list[StateStep],
-    form: str, flag: str = "-b",
+    path: Path,
+    text: bytes,
+    opts: list[str],
+    state: list[StateStep],
+    form: str,
+    *,
+    flag: str = "-b",
 ) -> Case:
     cli_text = text if form == "same-file" else without_netns(text)
 
@@ -165,7 +201,10 @@ def _file_case(
 
 @pytest.mark.parametrize(("text", "opts", "state", "form"), _params())
 def test_batch_file(
-    tmp_path: Path, text: bytes, opts: list[str], state: list[StateStep],
+    tmp_path: Path,
+    text: bytes,
+    opts: list[str],
+    state: list[StateStep],
     form: str,
 ) -> None:
     """-b FILE: each line like ip's, with or without the netns word."""
@@ -176,7 +215,9 @@ def test_batch_file(
 def test_batch_spellings(tmp_path: Path, flag: str) -> None:
     """-batch and its prefixes read the file like -b."""
     text = b"netns add %s\nnetns add %s\nnetns list\n" % (A, A)
-    assert_same(_file_case(tmp_path / "cmds", text, [], [], "same-file", flag))
+    assert_same(
+        _file_case(tmp_path / "cmds", text, [], [], "same-file", flag=flag)
+    )
 
 
 @pytest.mark.parametrize(
@@ -193,8 +234,13 @@ def test_batch_stdin(text: bytes, opts: list[str], form: str) -> None:
     """-b -: the commands come from stdin; failures name the file "-"."""
     cli_text = text if form == "same-file" else without_netns(text)
     assert_same(
-        Case([], state=TWO, stdin=text, cli_stdin=cli_text,
-             argv=[*opts, "-b", "-"])
+        Case(
+            [],
+            state=TWO,
+            stdin=text,
+            cli_stdin=cli_text,
+            argv=[*opts, "-b", "-"],
+        )
     )
 
 
@@ -220,7 +266,61 @@ def test_batch_ignores_the_rest_of_argv(tmp_path: Path) -> None:
         Case(["add", C], state=TWO, argv=None, opts=["-b", str(path)])
     )
     assert (cli_res.rc, cli_res.out, cli_res.err) == (
-        ip_res.rc, ip_res.out, ip_res.err
+        ip_res.rc,
+        ip_res.out,
+        ip_res.err,
     )
     assert cli_res.state == ip_res.state
     assert cli_res.out == b"%s\n%s\n" % (B, A)
+
+
+# (file, options, (exit code, end of stderr, entries left))
+OUTCOMES = [
+    (
+        b"netns add A\nnetns add A\nnetns add B\n",
+        [],
+        (1, b"Command failed {path}:2\n", 1),
+    ),
+    (
+        b"netns add A\nnetns add A\nnetns add B\n",
+        ["-force"],
+        (1, b"Command failed {path}:2\n", 2),
+    ),
+    (
+        b"netns add A\n\\\n#\nnetns add a/b\nnetns add B\n",
+        ["-force"],
+        (255, b'Invalid netns name "a/b"\n', 1),
+    ),
+    (
+        b"netns add A\nnetns bogus\nnetns add B\n",
+        ["-force"],
+        (255, b'Command "bogus" is unknown, try "netns-fast help".\n', 1),
+    ),
+    (
+        b"netns add A\nnetns help\nnetns add B\n",
+        ["-force"],
+        (255, b"NETNSID := auto | POSITIVE-INT\n", 1),
+    ),
+    (
+        b"netns add A\nnetns add 'B\nnetns add C\n",
+        ["-force"],
+        (1, b"Unterminated quoted string\n", 1),
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "opts", "expect"), OUTCOMES)
+def test_batch_documented_outcomes(
+    tmp_path: Path,
+    text: bytes,
+    opts: list[str],
+    expect: tuple[int, bytes, int],
+) -> None:
+    """Batch stop/continue rules and exit codes are those of the spec."""
+    rc, err_tail, left = expect
+    path = tmp_path / "cmds"
+    text = text.replace(b" A\n", b" %s\n" % A).replace(b" B\n", b" %s\n" % B)
+    res = assert_same(_file_case(path, text, opts, [], "no-netns-word"))
+    assert res.rc == rc
+    assert res.err.endswith(err_tail.replace(b"{path}", bytes(path)))
+    assert len(res.state.entries or ()) == left

@@ -72,12 +72,14 @@ def nobody(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     return nobody_or_skip(tmp_path_factory)
 
 
-# -- list -----------------------------------------------------------------------
+# -- list ---------------------------------------------------------------------
 
 LIST_CASES = [
     p("bare", state=TWO),
-    *(p(f"verb-{v}", v, state=TWO) for v in
-      ("list", "show", "lst", "l", "li", "s", "sh", "ls")),
+    *(
+        p(f"verb-{v}", v, state=TWO)
+        for v in ("list", "show", "lst", "l", "li", "s", "sh", "ls")
+    ),
     p("extra-args-ignored", "list", "foo", "bar", state=TWO),
     p("empty-dir", "list"),
     p("empty-dir-bare"),
@@ -85,12 +87,26 @@ LIST_CASES = [
     p("missing-run-dir-bare", missing_run_dir=True),
     p("missing-run-dir-json", "list", opts=["-j"], missing_run_dir=True),
     p("missing-run-dir-pretty", opts=["-j", "-p"], missing_run_dir=True),
-    p("plain-run-dir", "list", opts=["-j"], missing_run_dir=True,
-      state=[("run_dir", b"dir")]),
-    p("run-dir-is-file", "list", missing_run_dir=True,
-      state=[("run_dir", b"file")]),
-    p("run-dir-is-file-json", "list", opts=["-j"], missing_run_dir=True,
-      state=[("run_dir", b"file")]),
+    p(
+        "plain-run-dir",
+        "list",
+        opts=["-j"],
+        missing_run_dir=True,
+        state=[("run_dir", b"dir")],
+    ),
+    p(
+        "run-dir-is-file",
+        "list",
+        missing_run_dir=True,
+        state=[("run_dir", b"file")],
+    ),
+    p(
+        "run-dir-is-file-json",
+        "list",
+        opts=["-j"],
+        missing_run_dir=True,
+        state=[("run_dir", b"file")],
+    ),
     p("odd-names", "list", state=[("live", n) for n in ODD.values()]),
     *(p(f"name-{k}", "list", state=[("live", n)]) for k, n in ODD.items()),
     p("three-order", "list", state=[("live", C), ("live", A), ("live", B)]),
@@ -105,9 +121,12 @@ def test_list(case: Case) -> None:
 
 JSON_CASES = [
     *(
-        p(f"{'pretty' if pretty else 'compact'}-{n}", "list",
-          opts=["-j", "-p"] if pretty else ["-j"],
-          state=[("live", x) for x in (A, B)[:n]])
+        p(
+            f"{'pretty' if pretty else 'compact'}-{n}",
+            "list",
+            opts=["-j", "-p"] if pretty else ["-j"],
+            state=[("live", x) for x in (A, B)[:n]],
+        )
         for pretty in (False, True)
         for n in (0, 1, 2)
     ),
@@ -116,13 +135,21 @@ JSON_CASES = [
     p("json-pretty-order", "show", opts=["-p", "-j"], state=TWO),
     p("pretty-alone", "list", opts=["-p"], state=TWO),
     *(
-        p(f"escape-{k}{'-pretty' if pretty else ''}", "list",
-          opts=["-j", "-p"] if pretty else ["-j"], state=[("live", n)])
+        p(
+            f"escape-{k}{'-pretty' if pretty else ''}",
+            "list",
+            opts=["-j", "-p"] if pretty else ["-j"],
+            state=[("live", n)],
+        )
         for k, n in ODD.items()
         for pretty in (False, True)
     ),
-    p("escape-all", "list", opts=["-j"],
-      state=[("live", n) for n in ODD.values()]),
+    p(
+        "escape-all",
+        "list",
+        opts=["-j"],
+        state=[("live", n) for n in ODD.values()],
+    ),
 ]
 
 
@@ -148,18 +175,22 @@ def _has_nsid_listing() -> bool:
     "case",
     [
         p("stale", "list", state=[("live", A), ("stale", STALE), ("live", B)]),
-        p("stale-json", "list", opts=["-j"],
-          state=[("live", A), ("stale", STALE)]),
+        p(
+            "stale-json",
+            "list",
+            opts=["-j"],
+            state=[("live", A), ("stale", STALE)],
+        ),
         p("dir", "list", state=[("dir", STALE), ("live", B)]),
     ],
 )
 def test_list_not_a_namespace(case: Case) -> None:
-    """Entries that are not namespaces are listed; ip reports the failed
-    nsid lookup of each twice on stderr."""
+    """Non-namespace entries are listed; their failed nsid lookups too."""
+    # ip prints "Error: Peer netns reference is invalid." twice per entry.
     assert_same(case)
 
 
-# -- add --------------------------------------------------------------------------
+# -- add ----------------------------------------------------------------------
 
 ADD_CASES = [
     p("ok", "add", A),
@@ -172,16 +203,34 @@ ADD_CASES = [
     p("extra-args-ignored", "add", A, "extra", "more"),
     p("prefix-a", "a", A),
     p("long-255", "add", LONG),
-    *(p(f"invalid-{k}", "add", v) for k, v in (
-        ("empty", ""), ("dot", "."), ("dotdot", ".."), ("slash", b"a/b"),
-        ("256", TOO_LONG), ("slash-only", "/"))),
+    *(
+        p(f"invalid-{k}", "add", v)
+        for k, v in (
+            ("empty", ""),
+            ("dot", "."),
+            ("dotdot", ".."),
+            ("slash", b"a/b"),
+            ("256", TOO_LONG),
+            ("slash-only", "/"),
+        )
+    ),
     *(p(f"odd-{k}", "add", n) for k, n in ODD.items()),
     p("all-valid-name", "add", A, opts=["-all"]),
     p("all-exists", "add", A, opts=["-all"], state=TWO),
-    p("plain-run-dir", "add", A, missing_run_dir=True,
-      state=[("run_dir", b"dir")]),
-    p("run-dir-is-file", "add", A, missing_run_dir=True,
-      state=[("run_dir", b"file")]),
+    p(
+        "plain-run-dir",
+        "add",
+        A,
+        missing_run_dir=True,
+        state=[("run_dir", b"dir")],
+    ),
+    p(
+        "run-dir-is-file",
+        "add",
+        A,
+        missing_run_dir=True,
+        state=[("run_dir", b"file")],
+    ),
 ]
 
 
@@ -191,7 +240,7 @@ def test_add(case: Case) -> None:
     assert_same(case)
 
 
-# -- attach -------------------------------------------------------------------------
+# -- attach -------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -213,6 +262,7 @@ def child_pid() -> Iterator[int]:
 
 def _bound_to(pid: int) -> object:
     """Whether RUN_DIR/A is the netns of pid (compared like the output)."""
+
     def probe() -> object:
         try:
             st = os.stat(RUN_DIR + b"/" + A)
@@ -220,6 +270,7 @@ def _bound_to(pid: int) -> object:
             return None
         ns = os.stat(f"/proc/{pid}/ns/net")
         return (st.st_dev, st.st_ino) == (ns.st_dev, ns.st_ino)
+
     return probe
 
 
@@ -237,8 +288,13 @@ ATTACH_BAD = [
     p("pid-int-min", "attach", A, "-2147483648"),
     p("pid-dead", "attach", A, "999999999"),
     p("invalid-name", "attach", "a/b", "1"),
-    p("missing-run-dir-dead-pid", "attach", A, "999999999",
-      missing_run_dir=True),
+    p(
+        "missing-run-dir-dead-pid",
+        "attach",
+        A,
+        "999999999",
+        missing_run_dir=True,
+    ),
 ]
 
 
@@ -256,8 +312,8 @@ def test_attach_ok(child_pid: int, spelling: str) -> None:
     pid = {
         "dec": str(child_pid),
         "hex": hex(child_pid),
-        "HEX": "0X%X" % child_pid,
-        "octal": "0%o" % child_pid,
+        "HEX": f"0X{child_pid:X}",
+        "octal": f"0{child_pid:o}",
         "plus": f"+{child_pid}",
         "space": f" {child_pid}",
         "at": str(child_pid),
@@ -271,14 +327,17 @@ def test_attach_ok(child_pid: int, spelling: str) -> None:
 def test_attach_exists(child_pid: int) -> None:
     """attach onto an existing name fails with EEXIST and changes nothing."""
     res = assert_same(
-        Case(["attach", A, str(child_pid)], state=TWO,
-             probe=_bound_to(child_pid))
+        Case(
+            ["attach", A, str(child_pid)],
+            state=TWO,
+            probe=_bound_to(child_pid),
+        )
     )
     assert res.rc == 1
     assert res.state.extra is False
 
 
-# -- delete -----------------------------------------------------------------------
+# -- delete -------------------------------------------------------------------
 
 DELETE_CASES = [
     *(p(f"ok-{v}", v, A, state=TWO) for v in ("delete", "del", "d", "dele")),
@@ -291,10 +350,20 @@ DELETE_CASES = [
     p("directory", "del", STALE, state=[("dir", STALE), ("live", A)]),
     p("invalid-dotdot", "del", "..", state=TWO),
     p("missing-run-dir", "del", A, missing_run_dir=True),
-    p("run-dir-is-file", "del", A, missing_run_dir=True,
-      state=[("run_dir", b"file")]),
-    p("all-run-dir-is-file", "delete", opts=["-all"], missing_run_dir=True,
-      state=[("run_dir", b"file")]),
+    p(
+        "run-dir-is-file",
+        "del",
+        A,
+        missing_run_dir=True,
+        state=[("run_dir", b"file")],
+    ),
+    p(
+        "all-run-dir-is-file",
+        "delete",
+        opts=["-all"],
+        missing_run_dir=True,
+        state=[("run_dir", b"file")],
+    ),
     p("long-255", "del", LONG, state=[("live", LONG)]),
     *(p(f"odd-{k}", "del", n, state=[("live", n)]) for k, n in ODD.items()),
 ]
@@ -307,15 +376,25 @@ def test_delete(case: Case) -> None:
 
 
 ALL_DELETE_CASES = [
-    p("private-set", "delete",
-      state=[("live", A), ("stale", STALE), ("live", B), ("live", C)]),
+    p(
+        "private-set",
+        "delete",
+        state=[("live", A), ("stale", STALE), ("live", B), ("live", C)],
+    ),
     p("del-spelling", "del", state=TWO),
     p("empty-dir", "delete"),
     p("missing-run-dir", "delete", missing_run_dir=True),
-    p("plain-run-dir", "delete", missing_run_dir=True,
-      state=[("run_dir", b"dir")]),
-    p("stops-at-directory", "delete",
-      state=[("live", A), ("dir", STALE), ("live", B)]),
+    p(
+        "plain-run-dir",
+        "delete",
+        missing_run_dir=True,
+        state=[("run_dir", b"dir")],
+    ),
+    p(
+        "stops-at-directory",
+        "delete",
+        state=[("live", A), ("dir", STALE), ("live", B)],
+    ),
 ]
 
 
@@ -329,7 +408,7 @@ def test_all_delete(case: Case) -> None:
         assert res.state.entries in ((), None)
 
 
-# -- dispatch and help --------------------------------------------------------------
+# -- dispatch and help --------------------------------------------------------
 
 DISPATCH_CASES = [
     p("help", "help"),
@@ -365,13 +444,37 @@ def test_dispatch(case: Case) -> None:
     assert_same(case)
 
 
-# -- global options ---------------------------------------------------------------
+# -- global options -----------------------------------------------------------
 
 ACCEPTED = [
-    "-s", "-stats", "-d", "-r", "-o", "-t", "-ts", "-iec", "-N", "-M", "-B",
-    "-0", "-4", "-6", "-h", "-human-readable", "-br", "-a", "-force", "-c",
-    "-color", "-color=never", "-color=auto", "-color=always", "-c=never",
-    "-color=", "-4 -6", "--stats",
+    "-s",
+    "-stats",
+    "-d",
+    "-r",
+    "-o",
+    "-t",
+    "-ts",
+    "-iec",
+    "-N",
+    "-M",
+    "-B",
+    "-0",
+    "-4",
+    "-6",
+    "-h",
+    "-human-readable",
+    "-br",
+    "-a",
+    "-force",
+    "-c",
+    "-color",
+    "-color=never",
+    "-color=auto",
+    "-color=always",
+    "-c=never",
+    "-color=",
+    "-4 -6",
+    "--stats",
 ]
 
 OPTION_CASES = [
@@ -393,8 +496,10 @@ OPTION_CASES = [
     p("rc-empty", "list", opts=["-rc", ""]),
     p("rc-space", "list", opts=["-rcvbuf", " 7"], state=TWO),
     p("rc-minus-zero", "list", opts=["-rc", "-0"], state=TWO),
-    *(p(f"family-{f}", "list", opts=["-f", f], state=TWO)
-      for f in ("inet6", "mpls", "bridge", "unix", "INET", "")),
+    *(
+        p(f"family-{f}", "list", opts=["-f", f], state=TWO)
+        for f in ("inet6", "mpls", "bridge", "unix", "INET", "")
+    ),
     p("json-equals", "list", opts=["-j=1"]),
     p("version-prefix-unknown", "list", opts=["-Vx"]),
     p("loops", "list", opts=["-l", "5"], state=TWO),
@@ -413,12 +518,22 @@ def test_global_options(case: Case) -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["-b"], ["-batch"], ["-family"], ["-f"], ["-l"], ["-loops"], ["-rc"],
-     ["-family", "help"], ["-help"], ["-he"]],
+    [
+        ["-b"],
+        ["-batch"],
+        ["-family"],
+        ["-f"],
+        ["-l"],
+        ["-loops"],
+        ["-rc"],
+        ["-family", "help"],
+        ["-help"],
+        ["-he"],
+    ],
 )
 def test_usage_is_netns_fasts_own(argv: list[str]) -> None:
-    """Deviation (4): where ip prints its global usage (255), netns-fast
-    prints its netns usage (255); only rc and the "Usage:" start match."""
+    """Deviation (4): a missing option argument prints netns-fast's usage."""
+    # ip prints its global usage there; both exit 255 with "Usage:".
     ip_res, cli_res = both(Case([], argv=list(argv)))
     assert ip_res.rc == cli_res.rc == 255
     assert ip_res.out == cli_res.out == b""
@@ -441,12 +556,12 @@ def test_version_is_netns_fasts_own() -> None:
         assert ip_res.err == cli_res.err == b""
 
 
-# -- documented deviations -------------------------------------------------------
+# -- documented deviations ----------------------------------------------------
 
 
 def test_all_delete_with_name_refused() -> None:
-    """Deviation (1): ip -all delete NAME deletes everything; netns-fast
-    refuses with exit 255 and deletes nothing."""
+    """Deviation (1): -all delete NAME is refused (255), nothing deleted."""
+    # ip ignores NAME and deletes every entry, rc 0.
     case = Case(["delete", A], opts=["-all"], state=[("live", A), ("live", B)])
     ip_res, cli_res = both(case)
     assert (ip_res.rc, ip_res.out, ip_res.err) == (0, b"", b"")
@@ -467,8 +582,8 @@ def test_all_delete_with_name_refused() -> None:
     [("add", b"a/b"), ("add", b".."), ("add", b""), ("attach", b"a/b")],
 )
 def test_all_add_still_checks_name(verb: str, bad: bytes) -> None:
-    """Deviation (2): with -all, ip skips the name check (and fails later,
-    rc 1); netns-fast still refuses the name with exit 255."""
+    """Deviation (2): -all add/attach still refuse an invalid name (255)."""
+    # ip skips the name check under -all and fails later, rc 1.
     args: list[object] = [verb, bad] + (["1"] if verb == "attach" else [])
     ip_res, cli_res = both(Case(args, opts=["-all"]))  # type: ignore[arg-type]
     assert ip_res.rc == 1
@@ -484,13 +599,14 @@ def test_all_attach_missing_args_same() -> None:
 
 
 def test_delete_stacked_mounts() -> None:
-    """Deviation (3): ip's delete of a name with 2 stacked mounts fails with
-    EBUSY and leaves it; netns-fast removes every mount and the file."""
+    """Deviation (3): delete removes every stacked mount and the file."""
+    # ip unmounts only the top mount and fails with EBUSY (rc 1).
     case = Case(["delete", A], state=[("live", B), ("stacked", A)])
     ip_res, cli_res = both(case)
     assert ip_res.rc == 1
     assert ip_res.err == (
-        b'Cannot remove namespace file "/run/netns/' + A
+        b'Cannot remove namespace file "/run/netns/'
+        + A
         + b'": Device or resource busy\n'
     )
     assert ip_res.state.entries == (A, B)
@@ -500,8 +616,8 @@ def test_delete_stacked_mounts() -> None:
 
 
 def test_all_delete_stacked_mounts() -> None:
-    """Deviation (3) under -all: ip stops at the stacked name (EBUSY, rc 0,
-    the entries after it stay); netns-fast deletes every entry."""
+    """Deviation (3) under -all: every entry is deleted, stacked or not."""
+    # ip stops at the stacked name (EBUSY, still rc 0); later entries stay.
     case = Case(
         ["delete"],
         opts=["-all"],
@@ -510,7 +626,8 @@ def test_all_delete_stacked_mounts() -> None:
     ip_res, cli_res = both(case)
     assert ip_res.rc == 0
     assert ip_res.err == (
-        b'Cannot remove namespace file "/run/netns/' + B
+        b'Cannot remove namespace file "/run/netns/'
+        + B
         + b'": Device or resource busy\n'
     )
     assert ip_res.state.entries == (B, A)  # C went first (newest first)
@@ -519,7 +636,7 @@ def test_all_delete_stacked_mounts() -> None:
     assert cli_res.state.nsfs_mounts == ()
 
 
-# -- without privileges ------------------------------------------------------------
+# -- without privileges -------------------------------------------------------
 
 NOBODY_CASES = [
     p("add", "add", C, state=TWO),
@@ -531,11 +648,20 @@ NOBODY_CASES = [
     p("list-json", "list", opts=["-j"], state=TWO),
     p("add-missing-run-dir", "add", A, missing_run_dir=True),
     p("list-missing-run-dir", "list", missing_run_dir=True),
-    p("add-plain-run-dir", "add", A, missing_run_dir=True,
-      state=[("run_dir", b"dir")]),
+    p(
+        "add-plain-run-dir",
+        "add",
+        A,
+        missing_run_dir=True,
+        state=[("run_dir", b"dir")],
+    ),
     *(
-        p(f"closed-run-dir-{k}", *args, opts=opts,
-          state=[*TWO, ("mode", b"700")])
+        p(
+            f"closed-run-dir-{k}",
+            *args,
+            opts=opts,
+            state=[*TWO, ("mode", b"700")],
+        )
         for k, opts, args in (
             ("list", [], ["list"]),
             ("json", ["-j"], ["list"]),
