@@ -48,8 +48,9 @@ Arg = Union[str, bytes]
 #   "stacked" `ip netns add NAME`, then a second bind mount of it onto itself
 #   "dir"     an empty directory
 #   "mode"    chmod of the run directory itself (name = octal digits)
-#   "run_dir" (with missing_run_dir) make /run/netns: name b"dir" for a
-#             plain directory (not a mount point), b"file" for a file
+#   "run_dir" make /run/netns where it is missing (implies missing_run_dir):
+#             name b"dir" for a plain directory (not a mount point), b"file"
+#             for a regular file
 StateStep = tuple[str, bytes]
 
 
@@ -317,7 +318,10 @@ def run_one(
     case: Case, tool: str, wrapper: Optional[list[str]] = None
 ) -> Result:
     """Build the state, run one tool, record, clean up."""
-    with private_run_dir(case.missing_run_dir):
+    missing = case.missing_run_dir or any(
+        k == "run_dir" for k, _ in case.state
+    )
+    with private_run_dir(missing):
         _make_state(case.state)
         if case.prepare is not None:
             case.prepare(tool)

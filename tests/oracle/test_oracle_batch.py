@@ -274,50 +274,49 @@ def test_batch_ignores_the_rest_of_argv(tmp_path: Path) -> None:
     assert cli_res.out == b"%s\n%s\n" % (B, A)
 
 
-# (file, options, (exit code, end of stderr, entries left))
+ADD_TWICE = b"netns add A\nnetns add A\nnetns add B\n"
+FAILED_2 = b"Command failed {path}:2\n"
+# (file, options, exit code, end of stderr, entries left)
 OUTCOMES = [
-    (
-        b"netns add A\nnetns add A\nnetns add B\n",
-        [],
-        (1, b"Command failed {path}:2\n", 1),
-    ),
-    (
-        b"netns add A\nnetns add A\nnetns add B\n",
-        ["-force"],
-        (1, b"Command failed {path}:2\n", 2),
-    ),
+    (ADD_TWICE, [], 1, FAILED_2, 1),
+    (ADD_TWICE, ["-force"], 1, FAILED_2, 2),
     (
         b"netns add A\n\\\n#\nnetns add a/b\nnetns add B\n",
         ["-force"],
-        (255, b'Invalid netns name "a/b"\n', 1),
+        255,
+        b'Invalid netns name "a/b"\n',
+        1,
     ),
     (
         b"netns add A\nnetns bogus\nnetns add B\n",
         ["-force"],
-        (255, b'Command "bogus" is unknown, try "netns-fast help".\n', 1),
+        255,
+        b'Command "bogus" is unknown, try "netns-fast help".\n',
+        1,
     ),
     (
         b"netns add A\nnetns help\nnetns add B\n",
         ["-force"],
-        (255, b"NETNSID := auto | POSITIVE-INT\n", 1),
+        255,
+        b"NETNSID := auto | POSITIVE-INT\n",
+        1,
     ),
     (
         b"netns add A\nnetns add 'B\nnetns add C\n",
         ["-force"],
-        (1, b"Unterminated quoted string\n", 1),
+        1,
+        b"Unterminated quoted string\n",
+        1,
     ),
 ]
 
 
-@pytest.mark.parametrize(("text", "opts", "expect"), OUTCOMES)
+@pytest.mark.parametrize("row", OUTCOMES)
 def test_batch_documented_outcomes(
-    tmp_path: Path,
-    text: bytes,
-    opts: list[str],
-    expect: tuple[int, bytes, int],
+    tmp_path: Path, row: tuple[bytes, list[str], int, bytes, int]
 ) -> None:
     """Batch stop/continue rules and exit codes are those of the spec."""
-    rc, err_tail, left = expect
+    text, opts, rc, err_tail, left = row
     path = tmp_path / "cmds"
     text = text.replace(b" A\n", b" %s\n" % A).replace(b" B\n", b" %s\n" % B)
     res = assert_same(_file_case(path, text, opts, [], "no-netns-word"))
