@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import os
+import signal
 import sys
 from collections.abc import Sequence
-from typing import BinaryIO, Callable, Optional
+from typing import TYPE_CHECKING, BinaryIO, Callable, Optional
 
 from . import __version__
 from ._names import name_is_valid, run_dir_bytes
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 PROG = b"netns-fast"
 
@@ -455,7 +460,9 @@ def _c_line(raw: bytes) -> bytes:
     return raw.split(b"\0", 1)[0].split(b"#", 1)[0]
 
 
-def _read_cmdline(stream: BinaryIO, lineno: list[int]) -> Optional[bytes]:
+def _read_cmdline(
+    ctx: Ctx, stream: BinaryIO, lineno: list[int]
+) -> Optional[bytes]:
     """iproute2's getcmdline(): '#' comments, '\\' continuation lines."""
     line = stream.readline()
     if not line:
@@ -465,7 +472,7 @@ def _read_cmdline(stream: BinaryIO, lineno: list[int]) -> Optional[bytes]:
     while b"\\\n" in line:
         more = stream.readline()
         if not more:
-            sys.stderr.buffer.write(b"Missing continuation line\n")
+            ctx.error(b"Missing continuation line")
             return None
         lineno[0] += 1
         line = line[: line.index(b"\\\n")] + _c_line(more)
@@ -506,7 +513,8 @@ def run_batch(ctx: Ctx, name: bytes) -> int:
     """-batch FILE: one command per line; "-" is standard input."""
     ctx.batch_mode = True
     if name == b"-":
-        stream: BinaryIO = sys.stdin.buffer
+        # A closed stdin reads like an empty file, as with ip.
+        stream: BinaryIO = sys.stdin.buffer if sys.stdin else io.BytesIO()
     else:
         try:
             stream = open(name, "rb")  # noqa: SIM115
@@ -526,7 +534,7 @@ def run_batch(ctx: Ctx, name: bytes) -> int:
     lineno = [0]
     try:
         while True:
-            line = _read_cmdline(stream, lineno)
+            line = _read_cmdline(ctx, stream, lineno)
             if line is None:
                 break
             words = makeargs(ctx, line)
@@ -542,7 +550,7 @@ def run_batch(ctx: Ctx, name: bytes) -> int:
                 if not ctx.force:
                     break
     finally:
-        if stream is not sys.stdin.buffer:
+        if name != b"-":
             stream.close()
     return ret
 
@@ -571,15 +579,34 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return run(args, sys.stdout.buffer, sys.stderr.buffer)
 
 
+class _Unchecked(io.RawIOBase):
+    """fd 1 or 2 the way ip's stdio uses them: write errors go unreported
+    (a closed fd, ENOSPC, ...), so they change neither output nor exit code."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+
+    def writable(self) -> bool:
+        """Always: a failed write is dropped, not reported."""
+        return True
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        """os.write, or drop the data if the fd cannot take it."""
+        try:
+            return os.write(self._fd, data)
+        except OSError:
+            return memoryview(data).nbytes
+
+
 def main_entry() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: stdout and stderr behave like ip's."""
+    # ip dies of SIGPIPE when its reader has gone; Python ignores SIGPIPE.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    out = io.BufferedWriter(_Unchecked(1))
+    err = io.BufferedWriter(_Unchecked(2))
     try:
-        code = main()
+        code = run(sys.argv[1:], out, err)
     except KeyboardInterrupt:
         code = 130
-    except BrokenPipeError:
-        # Like a C program killed by SIGPIPE: no traceback.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        code = 1
     sys.exit(code)
