@@ -257,6 +257,38 @@ def _run_wrapped(
     )
 
 
+def _run_redirected(
+    redirect: str, argv: list[Arg]
+) -> subprocess.CompletedProcess[bytes]:
+    """Run argv with stdout or stderr closed, full or a broken pipe."""
+    closing = {"stdout-closed": ">&-", "stderr-closed": "2>&-"}
+    if redirect in closing:
+        script = f'exec "$@" {closing[redirect]}'
+        return subprocess.run(
+            ["sh", "-c", script, "sh", *argv],
+            capture_output=True,
+            env=_env(),
+            check=False,
+            timeout=60,
+        )
+    if redirect == "stdout-full":
+        sink = os.open("/dev/full", os.O_WRONLY | os.O_CLOEXEC)
+    else:
+        reader, sink = os.pipe()
+        os.close(reader)
+    try:
+        return subprocess.run(
+            argv,
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            env=_env(),
+            check=False,
+            timeout=60,
+        )
+    finally:
+        os.close(sink)
+
+
 def nobody_or_skip(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """The uid-65534 wrapper, or skip with the reason it cannot work."""
     if shutil.which("setpriv") is None:
@@ -298,6 +330,10 @@ class Case:
     cli_stdin: Optional[bytes] = None
     # The whole argv of both tools, without a "netns" word (e.g. -b FILE).
     argv: Optional[list[Arg]] = None
+    # Where stdout or stderr goes instead of a pipe: "stdout-closed",
+    # "stdout-full" (/dev/full), "stdout-broken" (a pipe nobody reads),
+    # "stderr-closed". What is not redirected is captured as usual.
+    redirect: Optional[str] = None
 
 
 def ip_argv(case: Case) -> list[Arg]:
@@ -327,19 +363,24 @@ def run_one(
             case.prepare(tool)
         if tool == "ip":
             argv = ip_argv(case)
-            if wrapper is None:
+            if case.redirect is not None:
+                proc = _run_redirected(case.redirect, [IP, *argv])
+            elif wrapper is None:
                 proc = run_ip(argv, stdin=case.stdin)
             else:
                 proc = _run_wrapped(wrapper, [IP], argv)
-            out, err = ip_to_cli(proc.stdout), ip_to_cli(proc.stderr)
+            out = ip_to_cli(proc.stdout or b"")
+            err = ip_to_cli(proc.stderr or b"")
         else:
             argv = cli_args(case)
             stdin = case.stdin if case.cli_stdin is None else case.cli_stdin
-            if wrapper is None:
+            if case.redirect is not None:
+                proc = _run_redirected(case.redirect, [*cli_argv(), *argv])
+            elif wrapper is None:
                 proc = run_cli(argv, stdin=stdin)
             else:
                 proc = _run_wrapped(wrapper, [*cli_argv()], argv)
-            out, err = proc.stdout, proc.stderr
+            out, err = proc.stdout or b"", proc.stderr or b""
         extra = case.probe() if case.probe else None
         return Result(proc.returncode, out, err, snapshot(extra))
 

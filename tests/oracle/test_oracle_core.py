@@ -17,6 +17,7 @@ import pytest
 from nsft_helpers import ip_to_cli, requires_ip, run_ip
 from nsft_oracle import (
     RUN_DIR,
+    Arg,
     Case,
     assert_same,
     both,
@@ -556,6 +557,30 @@ SAME_AS_IP = [
 def test_same_as_ip(case: Case) -> None:
     """stdout, stderr, exit code and resulting state are those of ip."""
     assert_same(case)
+
+
+@pytest.mark.parametrize(
+    "redirect",
+    ["stdout-closed", "stdout-full", "stdout-broken", "stderr-closed"],
+)
+@pytest.mark.parametrize(
+    ("args", "opts"),
+    [
+        (["list"], []),
+        (["list"], ["-j", "-p"]),
+        (["help"], []),
+        (["add", A], []),
+        (["del", B], []),
+    ],
+    ids=["list", "json", "help", "add-exists", "del-missing"],
+)
+def test_unusable_stdio(
+    redirect: str, args: list[Arg], opts: list[Arg]
+) -> None:
+    """A closed, full or broken stdout/stderr changes no exit code, as ip."""
+    # ip never checks its stdio writes, and dies of SIGPIPE (rc -13).
+    state = [("live", A)] * (args[0] != "del")
+    assert_same(Case(args, opts=opts, state=state, redirect=redirect))
 
 
 # -- without privileges -------------------------------------------------------
