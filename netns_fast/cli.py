@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import os
+import signal
 import sys
 from collections.abc import Sequence
-from typing import BinaryIO, Callable, NoReturn, Optional
+from typing import TYPE_CHECKING, BinaryIO, Callable, NoReturn, Optional
 
 from . import __version__
 from ._names import name_is_valid, run_dir_bytes
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 PROG = b"netns-fast"
 
@@ -379,9 +384,12 @@ def _matches_color(opt: bytes) -> bool:
     return not eq or value in (b"", b"always", b"auto", b"never")
 
 
-def parse_options(ctx: Ctx, argv: list[bytes]) -> tuple[list[bytes], bytes]:
-    """ip's main() option loop; returns the rest and the batch file."""
-    batch_file = b""
+def parse_options(
+    ctx: Ctx, argv: list[bytes]
+) -> tuple[list[bytes], Optional[bytes]]:
+    """ip's main() option loop; returns the rest and the batch file (None
+    without -batch; an empty name is still a file name, as in ip)."""
+    batch_file: Optional[bytes] = None
     i = 0
     while i < len(argv):
         opt = argv[i]
@@ -472,25 +480,27 @@ def _switch_netns(ctx: Ctx, target: Optional[bytes]) -> None:
 # -- batch mode ---------------------------------------------------------------
 
 
-def _c_string(raw: bytes) -> bytes:
-    """A line as C's string functions see it: up to a NUL, before a '#'."""
+def _c_line(raw: bytes) -> bytes:
+    """A line as ip's C string functions see it: up to a NUL, before '#'."""
     return raw.split(b"\0", 1)[0].split(b"#", 1)[0]
 
 
-def _read_cmdline(stream: BinaryIO, lineno: list[int]) -> Optional[bytes]:
+def _read_cmdline(
+    ctx: Ctx, stream: BinaryIO, lineno: list[int]
+) -> Optional[bytes]:
     """iproute2's getcmdline(): '#' comments, '\\' continuation lines."""
     line = stream.readline()
     if not line:
         return None
     lineno[0] += 1
-    line = _c_string(line)
+    line = _c_line(line)
     while b"\\\n" in line:
         more = stream.readline()
         if not more:
-            sys.stderr.buffer.write(b"Missing continuation line\n")
+            ctx.error(b"Missing continuation line")
             return None
         lineno[0] += 1
-        line = line[: line.index(b"\\\n")] + _c_string(more)
+        line = line[: line.index(b"\\\n")] + _c_line(more)
     return line
 
 
@@ -532,10 +542,15 @@ def run_batch(ctx: Ctx, name: bytes) -> int:
     """-batch FILE: one command per line; "-" is standard input."""
     ctx.batch_mode = True
     if name == b"-":
-        stream: BinaryIO = sys.stdin.buffer
+        # A closed stdin reads like an empty file, as with ip.
+        stream: BinaryIO = sys.stdin.buffer if sys.stdin else io.BytesIO()
     else:
         try:
             stream = open(name, "rb")  # noqa: SIM115
+        except IsADirectoryError:
+            # ip's fopen() of a directory succeeds and its first read fails
+            # (EISDIR), which getline() reports like the end of the file.
+            return 0
         except OSError as exc:
             ctx.error(
                 b'Cannot open file "'
@@ -548,7 +563,7 @@ def run_batch(ctx: Ctx, name: bytes) -> int:
     lineno = [0]
     try:
         while True:
-            line = _read_cmdline(stream, lineno)
+            line = _read_cmdline(ctx, stream, lineno)
             if line is None:
                 break
             words = makeargs(ctx, line)
@@ -564,7 +579,7 @@ def run_batch(ctx: Ctx, name: bytes) -> int:
                 if not ctx.force:
                     break
     finally:
-        if stream is not sys.stdin.buffer:
+        if name != b"-":
             stream.close()
     return ret
 
@@ -577,7 +592,7 @@ def run(argv: Sequence[str], out: BinaryIO, err: BinaryIO) -> int:
     ctx = Ctx(out, err)
     try:
         args, batch_file = parse_options(ctx, [os.fsencode(a) for a in argv])
-        if batch_file:
+        if batch_file is not None:
             return run_batch(ctx, batch_file)
         return do_netns(ctx, args)
     except CliExit as exc:
@@ -593,15 +608,34 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return run(args, sys.stdout.buffer, sys.stderr.buffer)
 
 
+class _Unchecked(io.RawIOBase):
+    """fd 1 or 2 the way ip's stdio uses them: write errors go unreported
+    (a closed fd, ENOSPC, ...), so they change neither output nor exit code."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+
+    def writable(self) -> bool:
+        """Always: a failed write is dropped, not reported."""
+        return True
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        """os.write, or drop the data if the fd cannot take it."""
+        try:
+            return os.write(self._fd, data)
+        except OSError:
+            return memoryview(data).nbytes
+
+
 def main_entry() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: stdout and stderr behave like ip's."""
+    # ip dies of SIGPIPE when its reader has gone; Python ignores SIGPIPE.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    out = io.BufferedWriter(_Unchecked(1))
+    err = io.BufferedWriter(_Unchecked(2))
     try:
-        code = main()
+        code = run(sys.argv[1:], out, err)
     except KeyboardInterrupt:
         code = 130
-    except BrokenPipeError:
-        # Like a C program killed by SIGPIPE: no traceback.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        code = 1
     sys.exit(code)

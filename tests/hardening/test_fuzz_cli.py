@@ -90,7 +90,7 @@ def _batch_commands(data: bytes) -> Optional[list[list[bytes]]]:
     lineno = [0]
     commands = []
     while True:
-        line = cli._read_cmdline(stream, lineno)
+        line = cli._read_cmdline(ctx, stream, lineno)
         if line is None:
             return commands
         try:

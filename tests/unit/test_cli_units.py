@@ -237,12 +237,15 @@ def test_makeargs_word_limit() -> None:
 # -- batch lines --------------------------------------------------------------
 
 
-def _lines(data: bytes) -> tuple[list[Optional[bytes]], int]:
+def _lines(
+    data: bytes, ctx: Optional[cli.Ctx] = None
+) -> tuple[list[Optional[bytes]], int]:
+    ctx = ctx or cli.Ctx(io.BytesIO(), io.BytesIO())
     stream = io.BytesIO(data)
     lineno = [0]
     got: list[Optional[bytes]] = []
     while True:
-        line = cli._read_cmdline(stream, lineno)
+        line = cli._read_cmdline(ctx, stream, lineno)
         got.append(line)
         if line is None:
             return got, lineno[0]
@@ -268,14 +271,13 @@ def test_read_cmdline_comment_hides_backslash() -> None:
     assert got == [b"add a ", b"list\n", None]
 
 
-def test_read_cmdline_missing_continuation(
-    capsysbinary: pytest.CaptureFixture[bytes],
-) -> None:
+def test_read_cmdline_missing_continuation() -> None:
     """A backslash on the last line: "Missing continuation line", EOF."""
-    got, count = _lines(b"add a\nlist \\\n")
+    err = io.BytesIO()
+    got, count = _lines(b"add a\nlist \\\n", cli.Ctx(io.BytesIO(), err))
     assert got == [b"add a\n", None]
     assert count == 2
-    assert capsysbinary.readouterr().err == b"Missing continuation line\n"
+    assert err.getvalue() == b"Missing continuation line\n"
 
 
 def test_read_cmdline_nul_ends_the_line() -> None:
