@@ -28,6 +28,14 @@ from .exceptions import (
     NetnsPermissionError,
     NotANamespaceError,
 )
+from .nsid import (
+    NetnsEntry,
+    NsidEntry,
+    get_nsid,
+    list_ids,
+    list_netns,
+    set_nsid,
+)
 
 __version__ = "0.1.0"
 
@@ -38,10 +46,12 @@ __all__ = [
     "NamespaceLimitError",
     "NamespaceNotFoundError",
     "NamespaceRestoreError",
+    "NetnsEntry",
     "NetnsError",
     "NetnsOSError",
     "NetnsPermissionError",
     "NotANamespaceError",
+    "NsidEntry",
     "Outcome",
     "__version__",
     "add",
@@ -50,5 +60,9 @@ __all__ = [
     "delete",
     "delete_all",
     "delete_many",
+    "get_nsid",
+    "list_ids",
     "list_names",
+    "list_netns",
+    "set_nsid",
 ]

@@ -11,8 +11,9 @@ host only if it is missing, as ``ip netns add`` would).
 Guards:
 - after every test: no new entry in the run directory, no new nsfs mount,
   no new open fd;
-- at the end: the host's /run/netns (seen through /proc/1/root) is as it
-  was at the start.
+- at the end: the host's /run/netns (seen through a directory fd opened
+  before the unshare; /proc/1/root may be off limits in a sandbox) is as
+  it was at the start.
 
 Root tests are marked ``root``; without CAP_SYS_ADMIN (probed with
 unshare, not uid 0) they are skipped with the real reason.
@@ -33,7 +34,6 @@ import pytest
 from nsft_helpers import unique_name
 
 RUN_DIR = "/run/netns"
-HOST_RUN_DIR = "/proc/1/root/run/netns"
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
 MS_REC = 0x4000
@@ -72,7 +72,9 @@ def _isolate() -> None:
         _state["why"] = why
         return
     os.makedirs(RUN_DIR, exist_ok=True)
-    _state["host_before"] = sorted(os.listdir(HOST_RUN_DIR))
+    host_fd = os.open(RUN_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    _state["host_fd"] = host_fd
+    _state["host_before"] = sorted(os.listdir(host_fd))
     _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _check(
         _libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None),
@@ -112,7 +114,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     before = _state.get("host_before")
     if before is None:
         return
-    after = sorted(os.listdir(HOST_RUN_DIR))
+    host_fd = _state["host_fd"]
+    assert isinstance(host_fd, int)
+    after = sorted(os.listdir(host_fd))
     if after != before:
         sys.stderr.write(
             f"\nLEAK: host {RUN_DIR} changed: {before} -> {after}\n"
@@ -130,8 +134,14 @@ def nsfs_mounts() -> list[str]:
 
 
 def open_fds() -> set[int]:
-    """The fds this process has open now."""
-    return {int(fd) for fd in os.listdir("/proc/self/fd")}
+    """The fds this process has open now.
+
+    The fd listdir() itself used is closed again by the time we look, so
+    it is dropped; otherwise a test leaking an fd of that number would go
+    unnoticed.
+    """
+    listed = {int(fd) for fd in os.listdir("/proc/self/fd")}
+    return {fd for fd in listed if _fd_target(fd) is not None}
 
 
 def run_dir_entries() -> list[str]:
