@@ -4,10 +4,14 @@ This is the only module that imports pyroute2, and only the nsid verbs of
 the CLI (``set``, ``list-id``) and the nsid API import it, lazily: pyroute2
 takes about 100 ms to import.
 
-pyroute2 builds and parses the messages (``nsidmsg``, ``nlmsgerr``) and
-owns the socket (``IPRSocket``, no event loop). The replies are read here,
-so that the kernel's ext-ack text, the errno and whether an error ended a
-dump (NLMSG_DONE) or a request (NLMSG_ERROR) all reach the caller exactly.
+pyroute2 owns the socket (``IPRSocket``: plain, no event loop), encodes
+the requests (``nsidmsg``, attributes in ip's order) and decodes the
+RTM_NEWNSID replies. The replies are split and the errors (NLMSG_ERROR,
+and NLMSG_DONE ending a dump) are read here, TLVs included, so that the
+kernel's ext-ack text, the errno and which of the two carried the error
+reach the caller exactly as ip sees them. (pyroute2 0.9 drops the error of
+an NLMSG_DONE without TLVs, and misreads a short NLMSG_DONE with TLVs.)
+
 Every call uses its own socket, made in the calling thread's network
 namespace, so calls are thread-safe and relative to that namespace.
 """
@@ -20,6 +24,8 @@ from typing import Any, NamedTuple, Optional
 
 from pyroute2.netlink import (
     NLM_F_ACK,
+    NLM_F_ACK_TLVS,
+    NLM_F_CAPPED,
     NLM_F_DUMP,
     NLM_F_DUMP_INTR,
     NLM_F_REQUEST,
@@ -30,11 +36,10 @@ from pyroute2.netlink.rtnl import RTM_GETNSID, RTM_NEWNSID
 from pyroute2.netlink.rtnl.iprsocket import IPRSocket
 from pyroute2.netlink.rtnl.nsidmsg import nsidmsg
 
-# NETNSA_NSID value that asks the kernel to pick an id (iproute2's "auto").
-NSID_AUTO = -1
 _U32 = 1 << 32
-_HDR_LEN = 16
-_DONE_LEN = _HDR_LEN + 4
+_HDR = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
+_NLA = struct.Struct("=HH")  # nlattr: len, type
+_NLMSGERR_ATTR_MSG = 1
 # Big enough for any single reply datagram of a dump.
 _RECV_SIZE = 65536
 
@@ -67,42 +72,79 @@ class NsidReply(NamedTuple):
     """The kernel flagged the dump as inconsistent (NLM_F_DUMP_INTR)."""
 
 
+class Message(NamedTuple):
+    """One netlink message of a datagram."""
+
+    kind: int
+    flags: int
+    seq: int
+    data: bytes
+    """The whole message, header included."""
+
+
 def _s32(value: int) -> int:
     return value - _U32 if value >= 1 << 31 else value
 
 
-def _u32(value: int) -> int:
-    return value % _U32
+def split(data: bytes) -> list[Message]:
+    """The messages of one datagram (NLMSG_OK / NLMSG_NEXT)."""
+    messages = []
+    pos = 0
+    while len(data) - pos >= _HDR.size:
+        length, kind, flags, seq, _ = _HDR.unpack_from(data, pos)
+        if length < _HDR.size or length > len(data) - pos:
+            break
+        messages.append(Message(kind, flags, seq, data[pos : pos + length]))
+        pos += (length + 3) & ~3
+    return messages
 
 
-def _error_of(msg: Any) -> Optional[RtnlError]:
-    """The error an NLMSG_ERROR or NLMSG_DONE carries, if any."""
-    code = msg.get("error")
-    header = msg["header"]
-    if code is None and header["length"] >= _DONE_LEN:
-        # pyroute2 decodes the error of an NLMSG_DONE only when ext-ack
-        # attributes follow it (NLM_F_ACK_TLVS): read the int itself.
-        (code,) = struct.unpack_from("i", msg.data, msg.offset + _HDR_LEN)
-    if not code:
+def _ext_ack_text(data: bytes, start: int) -> Optional[bytes]:
+    """NLMSGERR_ATTR_MSG among the attributes from start on."""
+    pos = (start + 3) & ~3
+    while len(data) - pos >= _NLA.size:
+        length, kind = _NLA.unpack_from(data, pos)
+        if length < _NLA.size or length > len(data) - pos:
+            break
+        if kind & 0x3FFF == _NLMSGERR_ATTR_MSG:
+            return data[pos + _NLA.size : pos + length].split(b"\0", 1)[0]
+        pos += (length + 3) & ~3
+    return None
+
+
+def error_of(msg: Message) -> Optional[RtnlError]:
+    """The error an NLMSG_ERROR or NLMSG_DONE carries (None: success)."""
+    data = msg.data
+    if len(data) < _HDR.size + 4:
         return None
-    text = msg.get_attr("NLMSGERR_ATTR_MSG")
-    message = None if text is None else text.encode("utf-8", "replace")
-    done = msg["header"]["type"] == NLMSG_DONE
-    return RtnlError(abs(code), message, in_done=done)
+    (code,) = struct.unpack_from("=i", data, _HDR.size)
+    if code == 0:
+        return None
+    start = _HDR.size + 4
+    if msg.kind == NLMSG_ERROR:
+        # nlmsgerr: the request's header, or the whole request unless
+        # the kernel capped it, comes before the TLVs.
+        inner = _HDR.size
+        if not msg.flags & NLM_F_CAPPED and len(data) >= start + 4:
+            inner = max(inner, struct.unpack_from("=I", data, start)[0])
+        start += inner
+    text = _ext_ack_text(data, start) if msg.flags & NLM_F_ACK_TLVS else None
+    return RtnlError(abs(code), text, in_done=msg.kind == NLMSG_DONE)
 
 
-def _reply_of(msg: Any) -> NsidReply:
-    nsid = msg.get_attr("NETNSA_NSID")
-    current = msg.get_attr("NETNSA_CURRENT_NSID")
+def reply_of(decoded: Any, flags: int) -> NsidReply:
+    """NsidReply of an RTM_NEWNSID that pyroute2 decoded."""
+    nsid = decoded.get_attr("NETNSA_NSID")
+    current = decoded.get_attr("NETNSA_CURRENT_NSID")
     return NsidReply(
         -1 if nsid is None else _s32(nsid),
         None if current is None else _s32(current),
-        bool(msg["header"]["flags"] & NLM_F_DUMP_INTR),
+        bool(flags & NLM_F_DUMP_INTR),
     )
 
 
 class _Channel:
-    """One netlink socket and its replies, by sequence number."""
+    """One netlink socket; the answers to its requests."""
 
     def __init__(self, strict: bool) -> None:
         # ip's main socket (set, dump) checks strictly; its nsid socket
@@ -118,54 +160,51 @@ class _Channel:
 
     def request(
         self, msg_type: int, flags: int, attrs: list[tuple[str, int]]
-    ) -> Iterator[Any]:
-        """Send one request; yield the messages that answer it."""
+    ) -> Iterator[tuple[Message, Optional[RtnlError], Optional[NsidReply]]]:
+        """Send one request; yield each message answering it, with the
+        error it carries or the RTM_NEWNSID it is."""
         msg = nsidmsg()
         msg["attrs"] = attrs
         self.seq += 1
         self.sock.put(msg, msg_type, flags, msg_seq=self.seq)
         while True:
-            for reply in self._recv():
-                if reply["header"]["sequence_number"] == self.seq:
-                    yield reply
-
-    def _recv(self) -> list[Any]:
-        while True:
             try:
                 data = self.sock.socket.recv(_RECV_SIZE)
             except InterruptedError:
                 continue
-            return list(self.sock.marshal.parse(data))
+            for answer in split(data):
+                if answer.seq != self.seq:
+                    continue
+                if answer.kind in (NLMSG_ERROR, NLMSG_DONE):
+                    yield answer, error_of(answer), None
+                elif answer.kind == RTM_NEWNSID:
+                    for decoded in self.sock.marshal.parse(answer.data):
+                        yield answer, None, reply_of(decoded, answer.flags)
 
 
 def set_nsid_fd(fd: int, nsid: int) -> None:
     """RTM_NEWNSID {NETNSA_FD, NETNSA_NSID} with an ACK (nsid -1: auto)."""
-    attrs = [("NETNSA_FD", fd), ("NETNSA_NSID", _u32(nsid))]
+    attrs = [("NETNSA_FD", fd), ("NETNSA_NSID", nsid % _U32)]
     with _Channel(strict=True) as chan:
-        for reply in chan.request(
-            RTM_NEWNSID, NLM_F_REQUEST | NLM_F_ACK, attrs
-        ):
-            if reply["header"]["type"] == NLMSG_ERROR:
-                err = _error_of(reply)
-                if err is not None:
-                    raise err
-                return
+        flags = NLM_F_REQUEST | NLM_F_ACK
+        for answer, err, _ in chan.request(RTM_NEWNSID, flags, attrs):
+            if err is not None:
+                raise err
+            if answer.kind == NLMSG_ERROR:
+                return  # the ACK
 
 
 def get_by_nsid(nsid: int, target_nsid: Optional[int]) -> NsidReply:
     """RTM_GETNSID {NETNSA_NSID[, NETNSA_TARGET_NSID]}: one entry."""
-    attrs = [("NETNSA_NSID", _u32(nsid))]
+    attrs = [("NETNSA_NSID", nsid % _U32)]
     if target_nsid is not None:
-        attrs.append(("NETNSA_TARGET_NSID", _u32(target_nsid)))
+        attrs.append(("NETNSA_TARGET_NSID", target_nsid % _U32))
     with _Channel(strict=False) as chan:
-        for reply in chan.request(RTM_GETNSID, NLM_F_REQUEST, attrs):
-            kind = reply["header"]["type"]
-            if kind == NLMSG_ERROR:
-                err = _error_of(reply)
-                if err is not None:
-                    raise err
-            elif kind == RTM_NEWNSID:
-                return _reply_of(reply)
+        for _, err, reply in chan.request(RTM_GETNSID, NLM_F_REQUEST, attrs):
+            if err is not None:
+                raise err
+            if reply is not None:
+                return reply
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -179,20 +218,16 @@ def dump(target_nsid: Optional[int], strict: bool = True) -> list[NsidReply]:
     """
     attrs = []
     if target_nsid is not None:
-        attrs.append(("NETNSA_TARGET_NSID", _u32(target_nsid)))
+        attrs.append(("NETNSA_TARGET_NSID", target_nsid % _U32))
     entries: list[NsidReply] = []
     with _Channel(strict=strict) as chan:
-        for reply in chan.request(
-            RTM_GETNSID, NLM_F_REQUEST | NLM_F_DUMP, attrs
-        ):
-            kind = reply["header"]["type"]
-            if kind in (NLMSG_DONE, NLMSG_ERROR):
-                err = _error_of(reply)
-                if err is not None:
-                    err.partial = entries
-                    raise err
-                if kind == NLMSG_DONE:
-                    return entries
-            elif kind == RTM_NEWNSID:
-                entries.append(_reply_of(reply))
+        flags = NLM_F_REQUEST | NLM_F_DUMP
+        for answer, err, reply in chan.request(RTM_GETNSID, flags, attrs):
+            if err is not None:
+                err.partial = entries
+                raise err
+            if reply is not None:
+                entries.append(reply)
+            elif answer.kind == NLMSG_DONE:
+                return entries
     raise AssertionError("unreachable")  # pragma: no cover
