@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any, NamedTuple, Optional
+from typing import Optional
 
 from ._netns import ffi, lib
 from .exceptions import NetnsOSError, error_for
@@ -128,7 +128,10 @@ def cpu_count() -> int:
     return int(lib.nsf_cpu_count())
 
 
-# -- nsid: ids of the names in a run directory (nsid helper) -----------------
+# -- nsid: ids of the names in a run directory (csrc/nsid.h) -----------------
+
+# (imports kept here so that this section merges on its own)
+from typing import Any, NamedTuple  # noqa: E402
 
 
 class RawNsidEntry(NamedTuple):

@@ -98,8 +98,6 @@ def test_man_page_example(twins: tuple[World, World]) -> None:
         ["-n", "{foo}", "netns", "set", "{bar}", "auto"],
         ["-n", "{foo}", "netns", "set", "{bar}", "-1"],
         ["-n", "{bar}", "netns", "set", "{foo}", "33"],
-        ["-n", "{foo}", "netns", "list"],
-        ["-n", "{foo}", "-j", "netns", "list"],
         ["-n", "{foo}", "netns", "list-id"],
         ["-n", "{bar}", "-j", "-p", "netns", "list-id"],
         ["-n", "{foo}", "netns", "list-id", "nsid", "23"],
@@ -119,3 +117,25 @@ def test_after_man_page(twins: tuple[World, World], args: list[str]) -> None:
         for setup in MAN_PAGE[:8]:
             ok(ip(world["ctl"], netns_args(fill(setup, world))[0]))
     step(*twins, args)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-n", "{foo}", "netns", "list"],
+        ["-n", "{foo}", "-j", "netns", "list"],
+        ["-n", "{bar}", "-j", "-p", "netns", "list"],
+        ["-n", "{bar}", "netns"],
+    ],
+    ids=" ".join,
+)
+def test_list_ids_seen_from_inside(
+    twins: tuple[World, World], args: list[str]
+) -> None:
+    """list under -n shows the ids NAME's netns gave (every name in the
+    run directory is listed, so both run in ip's world)."""
+    world = twins[0]
+    for setup in MAN_PAGE[:8]:
+        ok(ip(world["ctl"], netns_args(fill(setup, world))[0]))
+    ip_args, cli_args = netns_args(fill(args, world))
+    same(ip(world["ctl"], ip_args), cli(world["ctl"], cli_args))
