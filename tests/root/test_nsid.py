@@ -276,6 +276,35 @@ def test_api_is_thread_safe(caller: str, peers: list[str]) -> None:
     assert results.count(2) == 80
 
 
+def test_pyroute2_calls_from_many_threads(
+    caller: str, peers: list[str]
+) -> None:
+    """set_nsid and list_ids from several threads at once: each id is set
+    once, every listing is whole."""
+    results: list[object] = []
+    lock = threading.Lock()
+
+    def work(i: int) -> None:
+        def body() -> tuple[int, list[NsidEntry]]:
+            return set_nsid(peers[i], 10 + i), list_ids()
+
+        got = in_netns(caller, body)
+        with lock:
+            results.append(got)
+
+    threads = [
+        threading.Thread(target=work, args=(i,)) for i in range(len(peers))
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r[0] for r in results) == [10, 11, 12]  # type: ignore[index]
+    final = in_netns(caller, list_ids)
+    assert [e.nsid for e in final] == [10, 11, 12]
+    assert [e.name for e in final] == peers
+
+
 def test_many_failing_calls_leak_nothing(stale: str) -> None:
     """Hundreds of failing and succeeding calls leave no fd behind (the
     leak guard checks)."""
