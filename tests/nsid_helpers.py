@@ -113,17 +113,24 @@ def remove(name: str) -> None:
             os.unlink(path)
 
 
+N = TypeVar("N", str, bytes)
+
+
 @contextlib.contextmanager
-def made(*prefixes: str) -> Iterator[list[str]]:
-    """New namespaces (one per prefix), removed afterwards."""
-    names = [unique_name(p) for p in prefixes]
+def named(names: list[N]) -> Iterator[list[N]]:
+    """New namespaces with these names, removed afterwards."""
     try:
         for name in names:
             netns_fast.add(name)
         yield names
     finally:
         for name in names:
-            remove(name)
+            remove(os.fsdecode(name))
+
+
+def made(*prefixes: str) -> contextlib.AbstractContextManager[list[str]]:
+    """New namespaces (one per prefix, generated names)."""
+    return named([unique_name(p) for p in prefixes])
 
 
 def in_netns(caller: str, func: Callable[[], T]) -> T:

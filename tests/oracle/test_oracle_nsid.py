@@ -18,6 +18,7 @@ from nsid_helpers import (
     Arg,
     ip,
     made,
+    named,
     netns_args,
     ok,
     remove,
@@ -121,17 +122,9 @@ ODD_NAMES = [
 @pytest.fixture
 def odd_peers() -> Iterator[list[bytes]]:
     """Namespaces whose names need JSON escaping (or not, in 6.1.0)."""
-    import netns_fast
-
     tag = unique_name("o").encode()
-    names = [tag + b"-" + n for n in ODD_NAMES]
-    try:
-        for name in names:
-            netns_fast.add(name)
+    with named([tag + b"-" + n for n in ODD_NAMES]) as names:
         yield names
-    finally:
-        for name in names:
-            remove(os.fsdecode(name))
 
 
 @pytest.mark.parametrize("opts", LIST_FORMATS)
