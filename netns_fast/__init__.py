@@ -35,13 +35,22 @@ from .exceptions import (
 
 if TYPE_CHECKING:
     from .handle import Netns, enter, run_in, socket
+    from .nsid import (
+        NetnsEntry,
+        NsidEntry,
+        get_nsid,
+        list_ids,
+        list_netns,
+        set_nsid,
+    )
     from .pool import Pool, PoolStats
     from .spawn import Process, run, spawn
 
 __version__ = "0.1.0"
 
 # Names whose modules are imported on first use, so that `import netns_fast`
-# and the CLI stay light (spawn imports subprocess; pool starts threads).
+# and the CLI stay light (spawn imports subprocess, the pool starts
+# threads, set_nsid and list_ids pull in pyroute2).
 _LAZY = {
     "Process": "spawn",
     "run": "spawn",
@@ -50,6 +59,12 @@ _LAZY = {
     "enter": "handle",
     "run_in": "handle",
     "socket": "handle",
+    "NetnsEntry": "nsid",
+    "NsidEntry": "nsid",
+    "get_nsid": "nsid",
+    "list_ids": "nsid",
+    "list_netns": "nsid",
+    "set_nsid": "nsid",
     "Pool": "pool",
     "PoolStats": "pool",
 }
@@ -74,10 +89,12 @@ __all__ = [
     "NamespaceNotFoundError",
     "NamespaceRestoreError",
     "Netns",
+    "NetnsEntry",
     "NetnsError",
     "NetnsOSError",
     "NetnsPermissionError",
     "NotANamespaceError",
+    "NsidEntry",
     "Outcome",
     "Pool",
     "PoolStats",
@@ -91,9 +108,13 @@ __all__ = [
     "delete_many",
     "enter",
     "gc",
+    "get_nsid",
+    "list_ids",
     "list_names",
+    "list_netns",
     "run",
     "run_in",
+    "set_nsid",
     "socket",
     "spawn",
 ]

@@ -45,6 +45,33 @@ class _Lib:
         /,
     ) -> int: ...
     def nsf_cpu_count(self, /) -> int: ...
+    # -- nsid (csrc/nsid.h) --
+    NSF_STEP_NSID_OPEN_DIR: Final[int]
+    NSF_STEP_NSID_READDIR: Final[int]
+    NSF_STEP_NSID_SOCKET: Final[int]
+    NSF_STEP_NSID_SEND: Final[int]
+    NSF_STEP_NSID_RECV: Final[int]
+    NSF_STEP_NSID_ALLOC: Final[int]
+    NSF_STEP_NSID_OPEN: Final[int]
+    NSF_STEP_NSID_QUERY: Final[int]
+    NSF_STEP_NSID_PATH: Final[int]
+    NSF_NSID_OK: Final[int]
+    NSF_NSID_OPEN_FAILED: Final[int]
+    NSF_NSID_QUERY_FAILED: Final[int]
+    NSF_NSID_FIELDS: Final[int]
+    NSF_NSID_MSG_MAX: Final[int]
+    def nsf_nsid_list(self, run_dir: bytes, out: Any, step: Any, /) -> int: ...
+    def nsf_nsid_list_free(self, lst: Any, /) -> None: ...
+    def nsf_nsid_get(
+        self,
+        run_dir: bytes,
+        name: bytes,
+        nsid: Any,
+        msg: Any,
+        msg_size: int,
+        step: Any,
+        /,
+    ) -> int: ...
 
     # -- csrc/exec.h (exec, -n, spawn) --
     NSF_STEP_OPEN_NS: Final[int]

@@ -510,3 +510,91 @@ def release_item(run_dir: Optional[bytes], item: PoolItem) -> None:
             delete(run_dir, item.name)
     finally:
         os.close(item.fd)
+
+
+# -- nsid: ids of the names in a run directory (csrc/nsid.h) -----------------
+
+# (imports kept here so that this section merges on its own)
+from typing import Any, NamedTuple  # noqa: E402
+
+
+class RawNsidEntry(NamedTuple):
+    """One entry of a run directory and what RTM_GETNSID said about it."""
+
+    name: bytes
+    nsid: int
+    """Its nsid in the calling thread's netns; -1 when none is assigned."""
+    open_errno: int
+    """errno of open(RUN_DIR/NAME) (e.g. it vanished); 0 if it opened."""
+    query_errno: int
+    """errno of a refused RTM_GETNSID; 0 if the kernel answered."""
+    message: bytes
+    """The kernel's ext-ack message for a refused query (b"" if none)."""
+
+
+_NSID_OPEN_FAILED = lib.NSF_NSID_OPEN_FAILED
+_NSID_QUERY_FAILED = lib.NSF_NSID_QUERY_FAILED
+_NSID_FIELDS = lib.NSF_NSID_FIELDS
+
+
+def _nsid_entries(raw: Any) -> list[RawNsidEntry]:
+    count = raw.count
+    if count == 0:
+        return []
+    recs: list[int] = ffi.unpack(raw.recs, count * _NSID_FIELDS)
+    text = bytes(ffi.buffer(raw.text, raw.text_len))
+    entries = []
+    pos = 0
+    for i in range(0, count * _NSID_FIELDS, _NSID_FIELDS):
+        kind, nsid, err, name_len, msg_len = recs[i : i + _NSID_FIELDS]
+        end = pos + name_len
+        name = text[pos:end]
+        pos = end + msg_len
+        entries.append(
+            RawNsidEntry(
+                name,
+                nsid,
+                err if kind == _NSID_OPEN_FAILED else 0,
+                err if kind == _NSID_QUERY_FAILED else 0,
+                text[end:pos],
+            )
+        )
+    return entries
+
+
+def nsid_list(run_dir: bytes) -> list[RawNsidEntry]:
+    """Every entry of run_dir in directory order, with its nsid.
+
+    Raises the error of opendir(run_dir) (step "nsid_open_dir") or of the
+    netlink socket; a failure of one entry is reported in its RawNsidEntry.
+    """
+    out = ffi.new("struct nsf_nsid_list **")
+    step = ffi.new("int *")
+    rc = lib.nsf_nsid_list(run_dir, out, step)
+    if rc < 0:
+        raise error_for(-rc, step_name(step[0]), os.fsdecode(run_dir))
+    try:
+        return _nsid_entries(out[0])
+    finally:
+        lib.nsf_nsid_list_free(out[0])
+
+
+def nsid_get(run_dir: bytes, name: bytes) -> int:
+    """The nsid of run_dir/name (-1: none assigned).
+
+    A refused query raises with step "nsid_query" and the kernel's ext-ack
+    message (if any) as ``strerror``.
+    """
+    nsid = ffi.new("int *")
+    size = lib.NSF_NSID_MSG_MAX
+    msg = ffi.new("char[]", size)
+    step = ffi.new("int *")
+    rc = lib.nsf_nsid_get(run_dir, name, nsid, msg, size, step)
+    if rc < 0:
+        which = step_name(step[0])
+        exc = error_for(-rc, which, os.fsdecode(run_dir + b"/" + name))
+        text = ffi.string(msg)
+        if which == "nsid_query" and text:
+            exc.strerror = os.fsdecode(text)
+        raise exc
+    return int(nsid[0])

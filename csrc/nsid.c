@@ -1,0 +1,541 @@
+/* nsids of the names in a run directory (see nsid.h for the contract).
+ *
+ * `ip netns list` opens each entry and asks the kernel for its nsid with
+ * one RTM_GETNSID {NETNSA_FD} round trip per entry. Here the entries are
+ * taken in windows: up to WINDOW requests go to the kernel in one datagram
+ * (rtnetlink handles the messages of a datagram one by one, synchronously,
+ * inside send()), and the replies, one per request, come back with one
+ * recvmmsg(). Replies are matched to entries by sequence number. If the
+ * socket overran and replies were dropped, the entries left unanswered are
+ * asked again one at a time.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/net_namespace.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "nsid.h"
+#include "util.h"
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+#ifndef NETLINK_CAP_ACK
+#define NETLINK_CAP_ACK 10
+#endif
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
+#endif
+#ifndef NLM_F_CAPPED
+#define NLM_F_CAPPED 0x100
+#endif
+#ifndef NLM_F_ACK_TLVS
+#define NLM_F_ACK_TLVS 0x200
+#endif
+#ifndef NLMSGERR_ATTR_MSG
+#define NLMSGERR_ATTR_MSG 1
+#endif
+
+/* Requests per datagram. Each reply is a small skb (well under 2 KiB of
+ * receive buffer), so a window never comes near the default rcvbuf. */
+#define WINDOW 32
+/* Room for one reply datagram. */
+#define REPLY_MAX 2048
+
+/* RTM_GETNSID {NETNSA_FD}: header, rtgenmsg padded to 4, one u32 attr. */
+#define GETNSID_LEN                                                           \
+    (NLMSG_LENGTH(NLMSG_ALIGN(sizeof(struct rtgenmsg))) + NLA_HDRLEN + 4)
+
+/* One entry of a window. */
+struct slot {
+    int fd;
+    int kind;
+    int nsid;
+    int err;
+    int answered;
+    uint32_t seq;
+    size_t name_len;
+    size_t msg_len;
+    char name[NAME_MAX + 1];
+    char msg[NSF_NSID_MSG_MAX];
+};
+
+/* The state of one call: the socket, the window and the reply buffers. */
+struct ctx {
+    int sock;
+    uint32_t seq;
+    struct slot slots[WINDOW];
+    char send_buf[WINDOW * GETNSID_LEN];
+    char replies[WINDOW][REPLY_MAX];
+};
+
+static int open_socket(int *step)
+{
+    int one = 1;
+    int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+
+    if (sock < 0)
+        return nsf_fail(step, NSF_STEP_NSID_SOCKET);
+    /* Like iproute2: ask for the kernel's error text. A kernel without
+     * ext-ack is not an error; its errors are then worded by errno. */
+    (void)setsockopt(sock, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+    /* The failed request need not be echoed back in the error. */
+    (void)setsockopt(sock, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+    return sock;
+}
+
+static void slot_init(struct slot *s, const char *name, size_t len)
+{
+    s->fd = -1;
+    s->kind = NSF_NSID_OK;
+    s->nsid = -1;
+    s->err = 0;
+    s->answered = 0;
+    s->seq = 0;
+    s->name_len = len;
+    s->msg_len = 0;
+    memcpy(s->name, name, len);
+    s->name[len] = '\0';
+}
+
+/* Open the entry as iproute2 does (read-only, following symlinks), but
+ * never block on a FIFO and never take a controlling terminal. */
+static void slot_open(struct slot *s, int dirfd)
+{
+    s->fd = openat(dirfd, s->name,
+                   O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (s->fd < 0) {
+        s->kind = NSF_NSID_OPEN_FAILED;
+        s->err = errno;
+        s->answered = 1;
+    }
+}
+
+static void put_getnsid(char *buf, uint32_t seq, int fd)
+{
+    struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
+    struct rtgenmsg *g = NLMSG_DATA(nlh);
+    struct nlattr *nla;
+    uint32_t value = (uint32_t)fd;
+
+    memset(buf, 0, GETNSID_LEN);
+    nlh->nlmsg_len = GETNSID_LEN;
+    nlh->nlmsg_type = RTM_GETNSID;
+    nlh->nlmsg_flags = NLM_F_REQUEST;
+    nlh->nlmsg_seq = seq;
+    g->rtgen_family = AF_UNSPEC;
+    nla = (struct nlattr *)((char *)g + NLMSG_ALIGN(sizeof(*g)));
+    nla->nla_len = NLA_HDRLEN + sizeof(value);
+    nla->nla_type = NETNSA_FD;
+    memcpy((char *)nla + NLA_HDRLEN, &value, sizeof(value));
+}
+
+/* Walk the attributes in [start, end) and return the one of type want. */
+static const struct nlattr *find_attr(const char *start, const char *end,
+                                      int want)
+{
+    const char *pos = start;
+
+    while (end - pos >= NLA_HDRLEN) {
+        const struct nlattr *nla = (const struct nlattr *)pos;
+
+        if (nla->nla_len < NLA_HDRLEN || nla->nla_len > end - pos)
+            break;
+        if ((nla->nla_type & NLA_TYPE_MASK) == want)
+            return nla;
+        pos += NLA_ALIGN(nla->nla_len);
+    }
+    return NULL;
+}
+
+/* The ext-ack message of an NLMSG_ERROR, copied into s->msg. */
+static void take_ext_ack(struct slot *s, const struct nlmsghdr *nlh)
+{
+    const struct nlmsgerr *e = NLMSG_DATA(nlh);
+    const char *end = (const char *)nlh + nlh->nlmsg_len;
+    size_t skip = sizeof(*e);
+    const struct nlattr *nla;
+    const char *text;
+    size_t len;
+
+    if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+        return;
+    /* Unless capped, the whole request follows the header of nlmsgerr. */
+    if (!(nlh->nlmsg_flags & NLM_F_CAPPED) &&
+        e->msg.nlmsg_len >= sizeof(struct nlmsghdr))
+        skip += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+    if ((size_t)(end - (const char *)e) < NLMSG_ALIGN(skip))
+        return;
+    nla = find_attr((const char *)e + NLMSG_ALIGN(skip), end,
+                    NLMSGERR_ATTR_MSG);
+    if (!nla)
+        return;
+    text = (const char *)nla + NLA_HDRLEN;
+    len = strnlen(text, nla->nla_len - NLA_HDRLEN);
+    if (len >= sizeof(s->msg))
+        len = sizeof(s->msg) - 1;
+    memcpy(s->msg, text, len);
+    s->msg[len] = '\0';
+    s->msg_len = len;
+}
+
+/* Record one reply in its slot. */
+static void take_reply(struct slot *s, const struct nlmsghdr *nlh)
+{
+    const char *end = (const char *)nlh + nlh->nlmsg_len;
+
+    if (nlh->nlmsg_type == NLMSG_ERROR) {
+        const struct nlmsgerr *e = NLMSG_DATA(nlh);
+
+        if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e))) {
+            s->kind = NSF_NSID_QUERY_FAILED;
+            s->err = EBADMSG;
+        } else if (e->error != 0) {
+            s->kind = NSF_NSID_QUERY_FAILED;
+            s->err = -e->error;
+            take_ext_ack(s, nlh);
+        }
+    } else if (nlh->nlmsg_type == RTM_NEWNSID &&
+               nlh->nlmsg_len >=
+                   NLMSG_LENGTH(NLMSG_ALIGN(sizeof(struct rtgenmsg)))) {
+        const char *attrs =
+            (const char *)NLMSG_DATA(nlh) +
+            NLMSG_ALIGN(sizeof(struct rtgenmsg));
+        const struct nlattr *nla = find_attr(attrs, end, NETNSA_NSID);
+        int32_t id;
+
+        if (nla && (size_t)nla->nla_len >= NLA_HDRLEN + sizeof(id)) {
+            memcpy(&id, (const char *)nla + NLA_HDRLEN, sizeof(id));
+            s->nsid = id;
+        }
+    } else {
+        return; /* not an answer: leave the slot waiting */
+    }
+    s->answered = 1;
+}
+
+static struct slot *slot_for_seq(struct slot *slots, int n, uint32_t seq)
+{
+    int i;
+
+    for (i = 0; i < n; i++)
+        if (!slots[i].answered && slots[i].fd >= 0 && slots[i].seq == seq)
+            return &slots[i];
+    return NULL;
+}
+
+/* Match every message of one datagram to its slot; returns how many
+ * slots it answered. */
+static int take_datagram(struct slot *slots, int n, const char *buf,
+                         unsigned len)
+{
+    const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+    int left = (int)len;
+    int answered = 0;
+
+    for (; NLMSG_OK(nlh, left); nlh = NLMSG_NEXT(nlh, left)) {
+        struct slot *s = slot_for_seq(slots, n, nlh->nlmsg_seq);
+
+        if (!s)
+            continue;
+        take_reply(s, nlh);
+        answered += s->answered;
+    }
+    return answered;
+}
+
+/* Collect the replies already queued for the pending slots (they are all
+ * queued by the time send() returns). Returns how many are still missing
+ * (dropped by an overrun), or -errno. */
+static int collect(struct ctx *c, struct slot *slots, int n, int pending,
+                   int *step)
+{
+    struct mmsghdr msgs[WINDOW];
+    struct iovec iov[WINDOW];
+    int i, got;
+
+    while (pending > 0) {
+        int want = pending < WINDOW ? pending : WINDOW;
+
+        for (i = 0; i < want; i++) {
+            iov[i].iov_base = c->replies[i];
+            iov[i].iov_len = REPLY_MAX;
+            memset(&msgs[i], 0, sizeof(msgs[i]));
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        got = recvmmsg(c->sock, msgs, (unsigned)want, MSG_DONTWAIT, NULL);
+        if (got < 0) {
+            if (errno == EINTR || errno == ENOBUFS)
+                continue; /* ENOBUFS: some replies were dropped */
+            if (errno == EAGAIN)
+                break;
+            return nsf_fail(step, NSF_STEP_NSID_RECV);
+        }
+        if (got == 0)
+            break;
+        for (i = 0; i < got; i++)
+            pending -= take_datagram(slots, n, c->replies[i],
+                                     msgs[i].msg_len);
+    }
+    return pending;
+}
+
+/* Send RTM_GETNSID for every open, unanswered slot in one datagram and
+ * record the replies. With retry, slots whose reply was dropped are asked
+ * again one by one; without, they fail with ENOBUFS. */
+static int query(struct ctx *c, struct slot *slots, int n, int retry,
+                 int *step)
+{
+    size_t len = 0;
+    ssize_t sent;
+    int i, pending = 0;
+
+    for (i = 0; i < n; i++) {
+        if (slots[i].answered)
+            continue;
+        slots[i].seq = ++c->seq;
+        put_getnsid(c->send_buf + len, slots[i].seq, slots[i].fd);
+        len += GETNSID_LEN;
+        pending++;
+    }
+    if (pending == 0)
+        return 0;
+    do
+        sent = send(c->sock, c->send_buf, len, 0);
+    while (sent < 0 && errno == EINTR);
+    if (sent < 0)
+        return nsf_fail(step, NSF_STEP_NSID_SEND);
+    pending = collect(c, slots, n, pending, step);
+    if (pending <= 0)
+        return pending;
+    for (i = 0; i < n; i++) {
+        if (slots[i].answered)
+            continue;
+        if (retry) {
+            int rc = query(c, &slots[i], 1, 0, step);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        slots[i].kind = NSF_NSID_QUERY_FAILED;
+        slots[i].err = ENOBUFS;
+        slots[i].answered = 1;
+    }
+    return 0;
+}
+
+/* The growing result of nsf_nsid_list. */
+struct builder {
+    struct nsf_nsid_list *list;
+    size_t recs_cap;  /* in entries */
+    size_t text_cap;
+};
+
+static int grow(void **buf, size_t *cap, size_t need, size_t unit)
+{
+    size_t n = *cap ? *cap : 64;
+    void *p;
+
+    if (need <= *cap)
+        return 0;
+    while (n < need)
+        n *= 2;
+    p = realloc(*buf, n * unit);
+    if (!p)
+        return -ENOMEM;
+    *buf = p;
+    *cap = n;
+    return 0;
+}
+
+static int append(struct builder *b, const struct slot *s)
+{
+    struct nsf_nsid_list *l = b->list;
+    size_t count = (size_t)l->count;
+    size_t need = l->text_len + s->name_len + s->msg_len;
+    int *rec;
+
+    if (count >= INT_MAX)
+        return -EOVERFLOW;
+    if (grow((void **)&l->recs, &b->recs_cap, count + 1,
+             NSF_NSID_FIELDS * sizeof(int)) < 0 ||
+        grow((void **)&l->text, &b->text_cap, need, 1) < 0)
+        return -ENOMEM;
+    rec = l->recs + count * NSF_NSID_FIELDS;
+    rec[0] = s->kind;
+    rec[1] = s->nsid;
+    rec[2] = s->err;
+    rec[3] = (int)s->name_len;
+    rec[4] = (int)s->msg_len;
+    memcpy(l->text + l->text_len, s->name, s->name_len);
+    memcpy(l->text + l->text_len + s->name_len, s->msg, s->msg_len);
+    l->text_len = need;
+    l->count++;
+    return 0;
+}
+
+static void close_slots(struct slot *slots, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (slots[i].fd >= 0)
+            close(slots[i].fd);
+        slots[i].fd = -1;
+    }
+}
+
+/* Fill up to WINDOW slots from the directory; *eof is set at its end. */
+static int fill_window(struct ctx *c, DIR *dir, int *n, int *eof, int *step)
+{
+    struct dirent *de;
+    size_t len;
+
+    *n = 0;
+    while (*n < WINDOW) {
+        errno = 0;
+        de = readdir(dir);
+        if (!de) {
+            if (errno)
+                return nsf_fail(step, NSF_STEP_NSID_READDIR);
+            *eof = 1;
+            break;
+        }
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        len = strnlen(de->d_name, NAME_MAX + 1);
+        if (len > NAME_MAX)
+            len = NAME_MAX; /* cannot happen on Linux */
+        slot_init(&c->slots[*n], de->d_name, len);
+        slot_open(&c->slots[*n], dirfd(dir));
+        (*n)++;
+    }
+    return 0;
+}
+
+static int list_into(struct ctx *c, DIR *dir, struct builder *b, int *step)
+{
+    int n, i, rc, eof = 0;
+
+    while (!eof) {
+        rc = fill_window(c, dir, &n, &eof, step);
+        if (rc == 0)
+            rc = query(c, c->slots, n, 1, step);
+        close_slots(c->slots, n);
+        if (rc < 0)
+            return rc;
+        for (i = 0; i < n; i++)
+            if (append(b, &c->slots[i]) < 0)
+                return nsf_set_step(step, NSF_STEP_NSID_ALLOC, -ENOMEM);
+    }
+    return 0;
+}
+
+void nsf_nsid_list_free(struct nsf_nsid_list *list)
+{
+    if (!list)
+        return;
+    free(list->recs);
+    free(list->text);
+    free(list);
+}
+
+int nsf_nsid_list(const char *run_dir, struct nsf_nsid_list **out, int *step)
+{
+    struct builder b = {NULL, 0, 0};
+    struct ctx *c = NULL;
+    DIR *dir;
+    int rc;
+
+    *step = 0; /* NSF_STEP_NONE */
+    *out = NULL;
+    dir = opendir(run_dir);
+    if (!dir)
+        return nsf_fail(step, NSF_STEP_NSID_OPEN_DIR);
+    c = malloc(sizeof(*c));
+    b.list = calloc(1, sizeof(*b.list));
+    if (!c || !b.list) {
+        rc = nsf_set_step(step, NSF_STEP_NSID_ALLOC, -ENOMEM);
+        goto out;
+    }
+    c->seq = 0;
+    c->sock = open_socket(step);
+    if (c->sock < 0) {
+        rc = c->sock;
+        goto out;
+    }
+    rc = list_into(c, dir, &b, step);
+    close(c->sock);
+out:
+    closedir(dir);
+    free(c);
+    if (rc < 0) {
+        nsf_nsid_list_free(b.list);
+        return rc;
+    }
+    *out = b.list;
+    return 0;
+}
+
+int nsf_nsid_get(const char *run_dir, const char *name, int *nsid, char *msg,
+                 int msg_size, int *step)
+{
+    char path[PATH_MAX];
+    struct ctx *c;
+    struct slot *s;
+    int rc;
+
+    *step = 0; /* NSF_STEP_NONE */
+    *nsid = -1;
+    if (msg_size > 0)
+        msg[0] = '\0';
+    if (nsf_join(path, run_dir, name) < 0)
+        return nsf_set_step(step, NSF_STEP_NSID_PATH, -ENAMETOOLONG);
+    c = malloc(sizeof(*c));
+    if (!c)
+        return nsf_set_step(step, NSF_STEP_NSID_ALLOC, -ENOMEM);
+    c->seq = 0;
+    s = &c->slots[0];
+    slot_init(s, "", 0);
+    s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (s->fd < 0) {
+        rc = nsf_fail(step, NSF_STEP_NSID_OPEN);
+        goto out;
+    }
+    c->sock = open_socket(step);
+    if (c->sock < 0) {
+        rc = c->sock;
+        goto out;
+    }
+    rc = query(c, s, 1, 1, step);
+    close(c->sock);
+    if (rc == 0 && s->kind == NSF_NSID_QUERY_FAILED) {
+        rc = nsf_set_step(step, NSF_STEP_NSID_QUERY, -s->err);
+        if (msg_size > 0) {
+            size_t len = s->msg_len < (size_t)msg_size - 1
+                             ? s->msg_len
+                             : (size_t)msg_size - 1;
+            memcpy(msg, s->msg, len);
+            msg[len] = '\0';
+        }
+    } else if (rc == 0) {
+        *nsid = s->nsid;
+    }
+out:
+    close_slots(s, 1);
+    free(c);
+    return rc;
+}
