@@ -309,21 +309,6 @@ static int nl_msg_nsid(const struct nlmsghdr *h)
     return INT_MIN;
 }
 
-static int nl_open(int *step)
-{
-    struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
-    int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-
-    if (s < 0)
-        return nsf_fail(step, NSF_STEP_HANDLE_NETLINK);
-    if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int rc = nsf_fail(step, NSF_STEP_HANDLE_NETLINK);
-        close(s);
-        return rc;
-    }
-    return s;
-}
-
 static int nl_send(int s, struct nl_msg *m, int *step)
 {
     struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
@@ -368,26 +353,6 @@ static int nl_talk(int s, struct nl_msg *m, int *nsid, int *step)
         }
     }
     return rc;
-}
-
-int nsf_nsid_of(int ns_fd, int *step)
-{
-    struct nl_msg m;
-    int s, rc, nsid = INT_MIN;
-
-    *step = NSF_STEP_NONE;
-    s = nl_open(step);
-    if (s < 0)
-        return s;
-    nl_init(&m, RTM_GETNSID, 0, 1);
-    nl_put_u32(&m, NETNSA_FD, (uint32_t)ns_fd);
-    rc = nl_talk(s, &m, &nsid, step);
-    close(s);
-    if (rc < 0)
-        return rc;
-    if (nsid < 0)
-        return nsf_set_step(step, NSF_STEP_HANDLE_NSID, -ENOENT);
-    return nsid;
 }
 
 /* -- the pool ------------------------------------------------------------- */

@@ -58,10 +58,6 @@ int nsf_socket_in(int ns_fd, int family, int type, int proto, int *step);
 /* Bring the loopback of ns_fd's namespace up. */
 int nsf_lo_up(int ns_fd, int *step);
 
-/* The nsid that the calling thread's namespace gave ns_fd's namespace
- * (RTM_GETNSID); -ENOENT when none is assigned. */
-int nsf_nsid_of(int ns_fd, int *step);
-
 /* Whether this process may unshare(CLONE_NEWNET): a forked child tries.
  * 0, or -errno of the child's unshare (or of fork/waitpid). */
 int nsf_probe_netns(int *step);

@@ -359,17 +359,6 @@ def lo_up(ns_fd: int) -> None:
         raise farm_error(rc, step[0])
 
 
-def nsid_of(ns_fd: int) -> Optional[int]:
-    """The nsid the calling thread's namespace gave ns_fd's, or None."""
-    step = ffi.new("int *")
-    rc = lib.nsf_nsid_of(ns_fd, step)
-    if rc == -_errno.ENOENT and step_name(step[0]) == "handle_nsid":
-        return None
-    if rc < 0:
-        raise farm_error(rc, step[0])
-    return int(rc)
-
-
 def probe_netns() -> Optional[NetnsOSError]:
     """None if a forked child may unshare(CLONE_NEWNET), else the error."""
     step = ffi.new("int *")

@@ -268,7 +268,10 @@ class Netns(Resource):
         assigned at any time (``ip netns set``), and each namespace has its
         own view.
         """
-        return _sys.nsid_of(self.fileno())
+        # The fd's magic link reopens the namespace file, so this works for
+        # anonymous handles too.
+        nsid = _sys.nsid_get(b"/proc/self/fd", b"%d" % self.fileno())
+        return None if nsid < 0 else nsid
 
     @property
     def closed(self) -> bool:
