@@ -74,13 +74,19 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
+def settle_seconds(count: int) -> float:
+    """How long settle(count) waits."""
+    return max(0.5, count / 1000.0)
+
+
 def settle(count: int) -> None:
-    """Give the kernel's netns cleanup worker time to drain.
+    """Give the kernel time to finish the work `count` namespaces left.
 
     Measured: about 3500-4000 namespaces per second of batched teardown on
-    2 vCPUs, so wait about count/3000 s, at least a quarter second.
+    2 vCPUs, and deferred work after a burst of adds slows what follows, so
+    wait about count/1000 s, at least half a second.
     """
-    time.sleep(max(0.25, count / 3000.0))
+    time.sleep(settle_seconds(count))
 
 
 def libc() -> ctypes.CDLL:

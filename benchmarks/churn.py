@@ -9,7 +9,10 @@ Rivals, each timed over the same N in the same run, rounds interleaved:
 - a bare-syscall C loop built here: the physical limit, serial (open
   O_EXCL, unshare, bind mount, setns back) and with one thread per CPU
 
-Prints µs per namespace for add and delete, the medians over the rounds, and
+Each rival's adds and deletes are timed apart, with an untimed pause in
+between for the kernel to finish the work the adds left behind (right after
+a burst of adds, deletes are slowed by it, whoever makes them). Prints µs
+per namespace for add and delete, the medians over the rounds, and
 the ratios the issue sets as goals:
 - API add <= 1.05x the serial C loop;
 - add_many throughput >= 0.93x the parallel C loop's.
@@ -37,6 +40,7 @@ from _bench import (
     isolate,
     median,
     settle,
+    settle_seconds,
     table,
 )
 
@@ -122,9 +126,9 @@ static void run_threads(int threads, void *(*fn)(void *))
 int main(int argc, char **argv)
 {
     int threads, i, saved;
-    double t0, t1, t2;
+    double t0, t1, td, t2;
 
-    if (argc != 4)
+    if (argc != 5)
         return 2;
     n = atoi(argv[1]);
     threads = atoi(argv[2]);
@@ -140,9 +144,11 @@ int main(int argc, char **argv)
         run_threads(threads, worker);
     }
     t1 = now();
+    usleep((useconds_t)atoi(argv[4]) * 1000); /* settle, untimed */
+    td = now();
     run_threads(threads ? threads : 1, del_worker);
     t2 = now();
-    printf("%.9f %.9f\n", t1 - t0, t2 - t1);
+    printf("%.9f %.9f\n", t1 - t0, t2 - td);
     return 0;
 }
 """
@@ -163,10 +169,12 @@ def time_api_serial(n: int) -> Timing:
     t0 = time.perf_counter()
     for name in names:
         netns_fast.add(name)
+    t_add = time.perf_counter() - t0
+    settle(n)
     t1 = time.perf_counter()
     for name in names:
         netns_fast.delete(name)
-    return t1 - t0, time.perf_counter() - t1
+    return t_add, time.perf_counter() - t1
 
 
 def time_api_many(n: int) -> Timing:
@@ -176,12 +184,14 @@ def time_api_many(n: int) -> Timing:
     names = names_for("many", n)
     t0 = time.perf_counter()
     added = netns_fast.add_many(names)
+    t_add = time.perf_counter() - t0
+    settle(n)
     t1 = time.perf_counter()
     deleted = netns_fast.delete_many(names)
     t2 = time.perf_counter()
     if not all(o.ok for o in added) or not all(o.ok for o in deleted):
         raise SystemExit("add_many/delete_many failed")
-    return t1 - t0, t2 - t1
+    return t_add, t2 - t1
 
 
 def time_ip_process(n: int) -> Timing:
@@ -190,10 +200,12 @@ def time_ip_process(n: int) -> Timing:
     t0 = time.perf_counter()
     for name in names:
         subprocess.run(["ip", "netns", "add", name], check=True)
+    t_add = time.perf_counter() - t0
+    settle(n)
     t1 = time.perf_counter()
     for name in names:
         subprocess.run(["ip", "netns", "del", name], check=True)
-    return t1 - t0, time.perf_counter() - t1
+    return t_add, time.perf_counter() - t1
 
 
 def time_ip_batch(n: int) -> Timing:
@@ -209,9 +221,11 @@ def time_ip_batch(n: int) -> Timing:
         rm.flush()
         t0 = time.perf_counter()
         subprocess.run(["ip", "-batch", add.name], check=True)
+        t_add = time.perf_counter() - t0
+        settle(n)
         t1 = time.perf_counter()
         subprocess.run(["ip", "-batch", rm.name], check=True)
-        return t1 - t0, time.perf_counter() - t1
+        return t_add, time.perf_counter() - t1
 
 
 def time_pyroute2(n: int) -> Timing:
@@ -222,10 +236,12 @@ def time_pyroute2(n: int) -> Timing:
     t0 = time.perf_counter()
     for name in names:
         pr2.create(name)
+    t_add = time.perf_counter() - t0
+    settle(n)
     t1 = time.perf_counter()
     for name in names:
         pr2.remove(name)
-    return t1 - t0, time.perf_counter() - t1
+    return t_add, time.perf_counter() - t1
 
 
 def c_loop(binary: str, threads: int) -> Callable[[int], Timing]:
@@ -233,7 +249,13 @@ def c_loop(binary: str, threads: int) -> Callable[[int], Timing]:
 
     def run(n: int) -> Timing:
         out = subprocess.run(
-            [binary, str(n), str(threads), f"c{threads}_"],
+            [
+                binary,
+                str(n),
+                str(threads),
+                f"c{threads}_",
+                str(int(settle_seconds(n) * 1000)),
+            ],
             check=True,
             capture_output=True,
             text=True,
