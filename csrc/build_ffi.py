@@ -15,9 +15,9 @@ from cffi import FFI
 HERE = Path(__file__).resolve().parent
 
 # Headers that are the cdef (declarations only, no preprocessor lines).
-CDEF_HEADERS = ["core.h"]
+CDEF_HEADERS = ["core.h", "procs.h"]
 # C sources compiled into the extension.
-SOURCES = ["core.c"]
+SOURCES = ["core.c", "procs.c"]
 
 CFLAGS = ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror"]
 # NETNS_FAST_SANITIZE=address,undefined builds the core instrumented.

@@ -28,17 +28,30 @@ from .exceptions import (
     NetnsPermissionError,
     NotANamespaceError,
 )
+from .procs import (
+    AsyncMonitor,
+    Monitor,
+    NetnsEvent,
+    identify,
+    monitor,
+    monitor_async,
+    pids,
+    pids_by_netns,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncMonitor",
     "InvalidNameError",
+    "Monitor",
     "NamespaceBusyError",
     "NamespaceExistsError",
     "NamespaceLimitError",
     "NamespaceNotFoundError",
     "NamespaceRestoreError",
     "NetnsError",
+    "NetnsEvent",
     "NetnsOSError",
     "NetnsPermissionError",
     "NotANamespaceError",
@@ -50,5 +63,10 @@ __all__ = [
     "delete",
     "delete_all",
     "delete_many",
+    "identify",
     "list_names",
+    "monitor",
+    "monitor_async",
+    "pids",
+    "pids_by_netns",
 ]
