@@ -306,6 +306,8 @@ class Monitor(_MonitorBase):
             step = self._step()
             if isinstance(step, NetnsEvent):
                 return step
+            if self._ended:
+                return None
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return None
@@ -416,6 +418,8 @@ class AsyncMonitor(_MonitorBase):
             step = self._step()
             if isinstance(step, NetnsEvent):
                 return step
+            if self._ended:
+                return None
             left = None if deadline is None else deadline - loop.time()
             if left is not None and left <= 0:
                 return None
