@@ -199,6 +199,27 @@ static int pid_of(const char *name)
     return (len == 0 || v > INT_MAX) ? -1 : (int)v;
 }
 
+/* Call fn(name, arg) for every entry of the open directory dfd, read with
+ * getdents64 into buf; stops early when fn returns < 0. 0 or -errno. */
+static int each_dirent(int dfd, char *buf, size_t size,
+                       int (*fn)(const char *name, void *arg), void *arg)
+{
+    for (;;) {
+        ssize_t len = getdents64(dfd, buf, size), off;
+        if (len < 0)
+            return -errno;
+        if (len == 0)
+            return 0;
+        for (off = 0; off < len;) {
+            const struct dirent64 *d = (const struct dirent64 *)(buf + off);
+            int rc = fn(d->d_name, arg);
+            if (rc < 0)
+                return rc;
+            off += d->d_reclen;
+        }
+    }
+}
+
 static int push_ent(struct scan *s, int *cap, int pid)
 {
     if (s->n == *cap) {
@@ -215,46 +236,41 @@ static int push_ent(struct scan *s, int *cap, int pid)
     return 0;
 }
 
+struct pid_reader {
+    struct scan *s;
+    int cap;
+};
+
+static int add_pid_entry(const char *name, void *arg)
+{
+    struct pid_reader *r = arg;
+    int pid = pid_of(name);
+
+    return pid < 0 ? 0 : push_ent(r->s, &r->cap, pid);
+}
+
 /* Every all-digit entry of the open directory s->pfd, in order. */
 static int read_pids(struct scan *s, int *step)
 {
+    struct pid_reader r = {s, 1024};
     struct stat st;
     char *buf;
-    int cap, rc = 0;
+    int rc;
 
     /* procfs counts one link per process: a good first capacity. */
-    cap = fstat(s->pfd, &st) == 0 && st.st_nlink < 1000000
-              ? (int)st.st_nlink + 64
-              : 1024;
-    s->ents = malloc(sizeof(*s->ents) * (size_t)cap);
+    if (fstat(s->pfd, &st) == 0 && st.st_nlink < 1000000)
+        r.cap = (int)st.st_nlink + 64;
+    s->ents = malloc(sizeof(*s->ents) * (size_t)r.cap);
     buf = malloc(DENTS_BUF);
     if (!s->ents || !buf) {
         free(buf);
         return nsf_set_step(step, NSF_STEP_SCAN_MEMORY, -ENOMEM);
     }
-    for (;;) {
-        ssize_t len = getdents64(s->pfd, buf, DENTS_BUF), off;
-        if (len < 0) {
-            rc = nsf_fail(step, NSF_STEP_PROC_READ);
-            break;
-        }
-        if (len == 0)
-            break;
-        for (off = 0; off < len;) {
-            struct dirent64 *d = (struct dirent64 *)(buf + off);
-            int pid = pid_of(d->d_name);
-            off += d->d_reclen;
-            if (pid < 0)
-                continue;
-            rc = push_ent(s, &cap, pid);
-            if (rc < 0) {
-                free(buf);
-                return nsf_set_step(step, NSF_STEP_SCAN_MEMORY, rc);
-            }
-        }
-    }
+    rc = each_dirent(s->pfd, buf, DENTS_BUF, add_pid_entry, &r);
     free(buf);
-    return rc;
+    if (rc == -ENOMEM)
+        return nsf_set_step(step, NSF_STEP_SCAN_MEMORY, rc);
+    return rc < 0 ? nsf_set_step(step, NSF_STEP_PROC_READ, rc) : 0;
 }
 
 static int auto_threads(int n)
@@ -385,6 +401,52 @@ int nsf_stat_names(const char *run_dir, const char *names, int n,
     }
     close(dfd);
     return 0;
+}
+
+struct name_matcher {
+    int dfd;
+    struct stat want;
+    char *buf;
+    int cap;
+    int used;
+};
+
+static int match_name(const char *name, void *arg)
+{
+    struct name_matcher *m = arg;
+    struct stat st;
+    int len;
+
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return 0;
+    if (fstatat(m->dfd, name, &st, 0) < 0 || st.st_dev != m->want.st_dev ||
+        st.st_ino != m->want.st_ino)
+        return 0;
+    len = (int)strlen(name) + 1;
+    if (m->used + len <= m->cap)
+        memcpy(m->buf + m->used, name, (size_t)len);
+    m->used += len;
+    return 0;
+}
+
+int nsf_identify(const char *ns_path, const char *run_dir, char *buf,
+                 int cap, int *step)
+{
+    struct name_matcher m = {-1, {0}, buf, cap, 0};
+    char dents[8192];
+    int rc;
+
+    *step = NSF_STEP_NONE;
+    /* stat, where ip opens and fstats: the same check and errors, and
+     * fewer syscalls. */
+    if (stat(ns_path, &m.want) < 0)
+        return nsf_fail(step, NSF_STEP_NS_OPEN);
+    m.dfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (m.dfd < 0)
+        return errno == ENOENT ? 0 : nsf_fail(step, NSF_STEP_RUN_DIR_OPEN);
+    rc = each_dirent(m.dfd, dents, sizeof(dents), match_name, &m);
+    close(m.dfd);
+    return rc < 0 ? nsf_set_step(step, NSF_STEP_RUN_DIR_OPEN, rc) : m.used;
 }
 
 int nsf_watch_open(const char *run_dir, int *step)

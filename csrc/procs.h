@@ -57,6 +57,16 @@ int nsf_stat_names(const char *run_dir, const char *names, int n,
                    unsigned long long *devs, unsigned long long *inos,
                    int *step);
 
+/* ip netns identify: the names in run_dir whose stat (following links)
+ * gives the key of the namespace file ns_path (e.g. /proc/PID/ns/net), in
+ * directory order, written to buf one after the other, each ending in NUL.
+ * Returns the number of bytes they take: when that exceeds cap, buf holds
+ * only part of them and the caller calls again with a larger one. A
+ * missing run_dir holds no names (0). Steps NS_OPEN (stat of ns_path),
+ * RUN_DIR_OPEN. */
+int nsf_identify(const char *ns_path, const char *run_dir, char *buf,
+                 int cap, int *step);
+
 /* inotify_init1(IN_NONBLOCK | IN_CLOEXEC), mkdir(run_dir, 0755) (an
  * existing directory is fine), then a watch for IN_CREATE | IN_DELETE on
  * run_dir: ip netns monitor's setup. Returns the inotify fd.

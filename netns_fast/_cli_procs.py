@@ -22,7 +22,6 @@ from typing import Optional
 from . import _sys
 from ._jsonw import JsonWriter, Value, array_of_objects
 from .cli import CliExit, Ctx, strerror
-from .procs import names_with_key
 
 THREAD_NS_NET = b"/proc/thread-self/ns/net"
 
@@ -55,12 +54,10 @@ def do_identify(ctx: Ctx, args: list[bytes]) -> int:
         # and stays right if the CLI runs in a thread.
         path = THREAD_NS_NET
     try:
-        key = _sys.ns_key(path)
+        names = _sys.identify(path, ctx.run_dir)
     except OSError as exc:
-        return _ns_error(ctx, exc)
-    try:
-        names = names_with_key(ctx.run_dir, key)
-    except OSError as exc:
+        if getattr(exc, "step", "") == "ns_open":
+            return _ns_error(ctx, exc)
         # ip prints no space after the colon here (unlike elsewhere).
         ctx.error(
             b"Failed to open directory "

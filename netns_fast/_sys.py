@@ -213,6 +213,25 @@ def stat_names(run_dir: bytes, names: Sequence[bytes]) -> list[NsKey]:
     return list(zip(ffi.unpack(devs, n), ffi.unpack(inos, n)))
 
 
+def identify(ns_path: bytes, run_dir: bytes) -> list[bytes]:
+    """The names in run_dir bound to the namespace of ns_path, in
+    directory order; [] when run_dir is missing."""
+    cap = 1024
+    step = ffi.new("int *")
+    while True:
+        buf = ffi.new("char[]", cap)
+        rc = lib.nsf_identify(ns_path, run_dir, buf, cap, step)
+        if rc < 0:
+            which = step_name(step[0])
+            where = ns_path if which == "ns_open" else run_dir
+            raise error_for(-rc, which, os.fsdecode(where))
+        if rc <= cap:
+            break
+        cap = rc  # more names than room: read them again
+    data: bytes = ffi.unpack(buf, rc)
+    return data.split(b"\0")[:-1]
+
+
 def watch_open(run_dir: bytes) -> int:
     """ip netns monitor's setup: an inotify fd watching run_dir."""
     step = ffi.new("int *")

@@ -91,11 +91,6 @@ def run_dir_keys(rd: bytes) -> list[tuple[bytes, _sys.NsKey]]:
     return list(zip(names, keys))
 
 
-def names_with_key(rd: bytes, key: _sys.NsKey) -> list[bytes]:
-    """The entries of rd whose stat gives key, in directory order."""
-    return [name for name, k in run_dir_keys(rd) if k == key]
-
-
 def pids(
     name: Name,
     *,
@@ -137,8 +132,7 @@ def identify(
         path = _sys.THREAD_NS_NET.encode()
     else:
         path = b"/proc/%d/ns/net" % _check_pid(pid)
-    key = _sys.ns_key(path)
-    names = names_with_key(run_dir_bytes(run_dir), key)
+    names = _sys.identify(path, run_dir_bytes(run_dir))
     return [os.fsdecode(n) for n in names]
 
 

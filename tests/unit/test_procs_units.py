@@ -258,6 +258,17 @@ def test_identify_returns_every_match_in_directory_order(
     assert netns_fast.identify(run_dir=run_dir) == want
 
 
+def test_identify_many_long_names(run_dir: Path) -> None:
+    """More matching names than the first buffer holds: all come back."""
+    me = os.getpid()
+    names = {f"{i:03d}" + "n" * 240 for i in range(40)}
+    for name in names:
+        os.symlink(f"/proc/{me}/ns/net", run_dir / name)
+    got = netns_fast.identify(me, run_dir=run_dir)
+    assert got == [n for n in os.listdir(run_dir) if n in names]
+    assert len(got) == 40
+
+
 def test_identify_missing_run_dir_is_empty(tmp_path: Path) -> None:
     """No run directory: no names (ip prints an empty line)."""
     assert netns_fast.identify(run_dir=tmp_path / "none") == []
