@@ -93,12 +93,14 @@ SCAN_C = r"""
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-/* scan NSPATH: one single-threaded pass like ip's netns pids, timed
- * inside the process; prints the microseconds and the match count. */
+/* scan NSPATH COUNT: COUNT single-threaded passes like ip's netns pids,
+ * timed inside the process; prints the mean microseconds of one pass and
+ * the match count. */
 static int is_pid(const char *s)
 {
     if (!*s)
@@ -109,18 +111,14 @@ static int is_pid(const char *s)
     return 1;
 }
 
-int main(int argc, char **argv)
+static int one_scan(const struct stat *target)
 {
-    struct timespec t0, t1;
-    struct stat target, st;
     struct dirent *e;
+    struct stat st;
     char path[300];
     int dfd, found = 0;
     DIR *dir;
 
-    if (argc < 2 || stat(argv[1], &target) < 0)
-        return 1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     dfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     dir = fdopendir(dup(dfd));
     while ((e = readdir(dir))) {
@@ -129,13 +127,28 @@ int main(int argc, char **argv)
         snprintf(path, sizeof(path), "%s/ns/net", e->d_name);
         if (fstatat(dfd, path, &st, 0) < 0)
             continue;
-        found += st.st_dev == target.st_dev && st.st_ino == target.st_ino;
+        found += st.st_dev == target->st_dev && st.st_ino == target->st_ino;
     }
     closedir(dir);
     close(dfd);
+    return found;
+}
+
+int main(int argc, char **argv)
+{
+    struct timespec t0, t1;
+    struct stat target;
+    int i, count, found = 0;
+
+    if (argc < 3 || stat(argv[1], &target) < 0)
+        return 1;
+    count = atoi(argv[2]);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (i = 0; i < count; i++)
+        found = one_scan(&target);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    printf("%.1f %d\n", (t1.tv_sec - t0.tv_sec) * 1e6 +
-           (t1.tv_nsec - t0.tv_nsec) / 1e3, found);
+    printf("%.1f %d\n", ((t1.tv_sec - t0.tv_sec) * 1e6 +
+           (t1.tv_nsec - t0.tv_nsec) / 1e3) / count, found);
     return 0;
 }
 """
@@ -194,26 +207,36 @@ def spawn_wait(argv: list[str]) -> None:
         raise RuntimeError(f"{argv} failed")
 
 
+Rival = Callable[[int], float]
+
+
 def run_rounds(
-    rivals: dict[str, Callable[[], float]], rounds: int
+    rivals: dict[str, Rival], rounds: int, target_us: float
 ) -> dict[str, float]:
-    """Median µs of each rival; the order rotates every round."""
+    """Median µs per op of each rival. A warm-up call sets how many ops
+    one measurement takes (about target_us); the order rotates every
+    round."""
+    counts = {
+        name: max(1, min(2000, int(target_us / max(rival(1), 1.0))))
+        for name, rival in rivals.items()
+    }
     names = list(rivals)
     times: dict[str, list[float]] = {n: [] for n in names}
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
-            times[name].append(rivals[name]())
+            times[name].append(rivals[name](counts[name]))
     return {n: statistics.median(t) for n, t in times.items()}
 
 
-def timed(func: Callable[[], object]) -> Callable[[], float]:
-    """A rival that runs func once and returns its wall time in µs."""
+def timed(func: Callable[[], object]) -> Rival:
+    """A rival that runs func count times; µs per call."""
 
-    def run() -> float:
+    def run(count: int) -> float:
         t0 = time.perf_counter()
-        func()
-        return (time.perf_counter() - t0) * 1e6
+        for _ in range(count):
+            func()
+        return (time.perf_counter() - t0) * 1e6 / count
 
     return run
 
@@ -224,11 +247,17 @@ def main() -> int:
     parser.add_argument("--procs", type=int, default=4000)
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument(
+        "--target-us",
+        type=float,
+        default=20000.0,
+        help="time one measurement spends on a rival (repeats fast ops)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="200 processes, 5 rounds"
     )
     args = parser.parse_args()
     if args.quick:
-        args.procs, args.rounds = 200, 5
+        args.procs, args.rounds, args.target_us = 200, 5, 3000.0
     isolate()
     subprocess.run(["mount", "-t", "tmpfs", "tmpfs", RUN_DIR], check=True)
 
@@ -255,9 +284,9 @@ def main() -> int:
             if netns_fast.identify(inside) != [NAME]:
                 raise RuntimeError("identify does not find the namespace")
 
-            def bare_scan() -> float:
+            def bare_scan(count: int) -> float:
                 out = subprocess.run(
-                    [scan, nspath], capture_output=True, check=True
+                    [scan, nspath, str(count)], capture_output=True, check=True
                 ).stdout.split()
                 if int(out[1]) != expect:
                     raise RuntimeError("bare scan miscounted")
@@ -275,7 +304,7 @@ def main() -> int:
                 "pyroute2 ns_pids()": timed(
                     lambda: pr_netns.ns_pids(nspath=RUN_DIR)
                 ),
-                "bare C scan, 1 thread (in-process time)": bare_scan,
+                "bare C scan, 1 thread (timed inside)": bare_scan,
                 "netns_fast.identify(pid)": timed(
                     lambda: netns_fast.identify(inside)
                 ),
@@ -286,7 +315,7 @@ def main() -> int:
                     lambda: pr_netns.pid_to_ns(inside, nspath=RUN_DIR)
                 ),
             }
-            medians = run_rounds(rivals, args.rounds)
+            medians = run_rounds(rivals, args.rounds, args.target_us)
             nproc = sum(1 for e in os.listdir("/proc") if e.isdigit())
     finally:
         netns_fast.delete(NAME)

@@ -71,7 +71,7 @@ def _check_pid(pid: int) -> int:
     return pid
 
 
-def run_dir_keys(rd: bytes) -> list[tuple[bytes, _sys.NsKey]]:
+def _run_dir_keys(rd: bytes) -> list[tuple[bytes, _sys.NsKey]]:
     """Every entry of rd in directory order with its (dev, ino).
 
     A missing rd gives []; an entry whose stat fails gets (0, 0).
@@ -146,7 +146,7 @@ def pids_by_netns(
     """
     entries = [
         (name, key)
-        for name, key in run_dir_keys(run_dir_bytes(run_dir))
+        for name, key in _run_dir_keys(run_dir_bytes(run_dir))
         if key != (0, 0)
     ]
     index: dict[_sys.NsKey, int] = {}
