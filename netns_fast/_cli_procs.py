@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Sequence
 from types import FrameType
 from typing import Optional
 
@@ -37,6 +38,12 @@ def _ns_error(ctx: Ctx, exc: OSError) -> int:
     else:
         ctx.error(b"Cannot open network namespace: " + strerror(exc.errno))
     return 1
+
+
+def _json_array(ctx: Ctx, key: bytes, values: Sequence[Value]) -> None:
+    """-j: [{"KEY":value},...] (the extension for identify and pids)."""
+    objects = [[(key, value)] for value in values]
+    ctx.out.write(array_of_objects(objects, ctx.pretty))
 
 
 def do_identify(ctx: Ctx, args: list[bytes]) -> int:
@@ -67,10 +74,7 @@ def do_identify(ctx: Ctx, args: list[bytes]) -> int:
         )
         return 1
     if ctx.json:
-        objects: list[list[tuple[bytes, Value]]] = [
-            [(b"name", name)] for name in names
-        ]
-        ctx.out.write(array_of_objects(objects, ctx.pretty))
+        _json_array(ctx, b"name", names)
     else:
         ctx.out.write((names[-1] if names else b"") + b"\n")
     return 0
@@ -95,10 +99,7 @@ def do_pids(ctx: Ctx, args: list[bytes]) -> int:
         ctx.error(what + b" of /proc failed: " + strerror(exc.errno))
         return 1
     if ctx.json:
-        objects: list[list[tuple[bytes, Value]]] = [
-            [(b"pid", pid)] for pid in pids
-        ]
-        ctx.out.write(array_of_objects(objects, ctx.pretty))
+        _json_array(ctx, b"pid", pids)
     else:
         ctx.out.write(b"".join(b"%d\n" % pid for pid in pids))
     return 0

@@ -167,38 +167,84 @@ class _Record(NamedTuple):
     seen: float  # time.monotonic() when it was read
 
 
+class _Wait(NamedTuple):
+    """How a reader waits: for the inotify fd (readable) or only for the
+    timeout (an add that is not ready yet); None: no timeout."""
+
+    readable: bool
+    timeout: Optional[float]
+
+
+def _ms(seconds: Optional[float]) -> int:
+    """poll(2) milliseconds, rounded up; -1 for None (forever)."""
+    if seconds is None:
+        return -1
+    return max(0, int(seconds * 1000 + 0.999))
+
+
 class _MonitorBase:
-    """What the blocking and the async monitor share: the inotify fd, the
-    queue of records read, and the readiness rule for ``add``."""
+    """What both monitors share: the inotify fd, the queue of records
+    read, and the readiness rule for ``add``."""
 
     def __init__(
-        self, run_dir: Optional[Name], ready: bool, ready_timeout: float
+        self,
+        *,
+        run_dir: Optional[Name] = None,
+        ready: bool = False,
+        ready_timeout: float = 1.0,
     ) -> None:
         if ready_timeout < 0:
             raise ValueError("ready_timeout must be >= 0")
         self.run_dir = run_dir_bytes(run_dir)
         self.ready = ready
         self.ready_timeout = ready_timeout
-        self._fd = _sys.watch_open(self.run_dir)
         self._queue: collections.deque[_Record] = collections.deque()
         self._suppressed: set[bytes] = set()
         self._tries = 0  # readiness checks of the queue's head
         self._closed = False
         self._ended = False  # the watch is gone (run directory removed)
+        self._busy = False  # a reader is in read()
+        self._fd = _sys.watch_open(self.run_dir)
+        try:
+            self._setup()
+        except BaseException:
+            self._release()
+            raise
+
+    def _setup(self) -> None:
+        """What a subclass needs besides the inotify fd."""
 
     @property
     def closed(self) -> bool:
         """True once close() was called (or the watch ended)."""
         return self._closed or self._ended
 
+    def fileno(self) -> int:
+        """The inotify fd (-1 once released), e.g. for select()."""
+        return self._fd
+
     def _push(self, records: list[tuple[bytes, bytes]]) -> None:
         now = time.monotonic()
         self._queue.extend(_Record(k, n, now) for k, n in records)
 
+    def _plan(self, left: Optional[float]) -> Union[NetnsEvent, _Wait, None]:
+        """The next event to hand out; else None to stop (closed, ended,
+        or no time ``left``); else how to wait for more."""
+        if self.closed:
+            return None
+        step = self._step()
+        if isinstance(step, NetnsEvent):
+            return step
+        if self._ended or (left is not None and left <= 0):
+            return None
+        if step is None:
+            return _Wait(True, left)
+        return _Wait(False, step if left is None else min(step, left))
+
     def _step(self) -> Union[NetnsEvent, float, None]:
-        """The next event to hand out; else how long to wait before the
-        queue's head (an add not yet ready) is checked again; else None
-        (the queue is empty)."""
+        """The next event from the queue; else how long to wait before
+        the queue's head (an add not yet ready) is checked again; else
+        None (the queue is empty)."""
         while self._queue:
             rec = self._queue[0]
             if rec.kind == _sys.WATCH_GONE:
@@ -246,36 +292,27 @@ class _MonitorBase:
             self._fd = -1
 
 
-def _ms(seconds: Optional[float]) -> int:
-    """poll(2) milliseconds, rounded up; -1 for None (forever)."""
-    if seconds is None:
-        return -1
-    return max(0, int(seconds * 1000 + 0.999))
-
-
 class Monitor(_MonitorBase):
-    """A blocking iterator of :class:`NetnsEvent` (see :func:`monitor`).
+    """A blocking iterator of :class:`NetnsEvent`: ``ip netns monitor``.
 
-    One thread reads at a time; any thread may call :meth:`close`, which
-    wakes a blocked reader (the iteration then ends). Also a context
-    manager.
+    RUN_DIR is created (mode 0755) if it is missing, as ip does. Every
+    entry created or removed is reported, in order: ``add`` fires when the
+    file appears, which is *before* ``ip netns add`` has bound the
+    namespace to it. With ``ready=True`` an ``add`` is held back until the
+    name can be entered (an nsfs network namespace), for at most
+    ``ready_timeout`` seconds; a name that never gets there (a plain file,
+    a failed add) is reported neither as ``add`` nor as ``delete``, and
+    later events wait behind a held ``add``.
+
+    :meth:`read` takes a timeout. One thread reads at a time; any thread
+    may call :meth:`close`, which wakes a blocked reader. The iteration
+    ends once the monitor is closed, or when RUN_DIR is removed or
+    unmounted. Also a context manager.
     """
 
-    def __init__(
-        self,
-        run_dir: Optional[Name] = None,
-        *,
-        ready: bool = False,
-        ready_timeout: float = 1.0,
-    ) -> None:
-        super().__init__(run_dir, ready, ready_timeout)
-        try:
-            self._wake = _sys.wake_fd()
-        except OSError:
-            self._release()
-            raise
+    def _setup(self) -> None:
+        self._wake = _sys.wake_fd()
         self._lock = threading.Lock()
-        self._busy = False
 
     def read(self, timeout: Optional[float] = None) -> Optional[NetnsEvent]:
         """The next event; None after ``timeout`` seconds (None: wait as
@@ -296,25 +333,19 @@ class Monitor(_MonitorBase):
                     self._release()
 
     def _read(self, deadline: Optional[float]) -> Optional[NetnsEvent]:
-        while not self.closed:
-            step = self._step()
-            if isinstance(step, NetnsEvent):
-                return step
-            if self._ended:
-                return None
+        while True:
             left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return None
-            if step is not None:  # an add that is not ready yet
-                wait = step if left is None else min(step, left)
-                if _sys.wait_fd(self._wake, _ms(wait)):
-                    return None  # closed
-                continue
-            records = _sys.watch_read(self._fd, self._wake, _ms(left))
-            if records is None:
-                return None  # closed
-            self._push(records)
-        return None
+            plan = self._plan(left)
+            if not isinstance(plan, _Wait):
+                return plan
+            timeout = _ms(plan.timeout)
+            if plan.readable:
+                records = _sys.watch_read(self._fd, self._wake, timeout)
+                if records is None:
+                    return None  # woken by close()
+                self._push(records)
+            elif _sys.wait_fd(self._wake, timeout):
+                return None  # woken by close()
 
     def __iter__(self) -> Monitor:
         return self
@@ -343,10 +374,6 @@ class Monitor(_MonitorBase):
             os.close(self._wake)
             self._wake = -1
 
-    def fileno(self) -> int:
-        """The inotify fd (-1 once closed), e.g. for select()."""
-        return self._fd
-
     def __enter__(self) -> Monitor:
         return self
 
@@ -364,26 +391,17 @@ class Monitor(_MonitorBase):
 
 
 class AsyncMonitor(_MonitorBase):
-    """An asyncio async iterator of :class:`NetnsEvent` (see
-    :func:`monitor_async`).
+    """:class:`Monitor` as an asyncio async iterator.
 
     The inotify fd is watched with the event loop's add_reader, so no
-    thread blocks. :meth:`close` may be called from another task (the
-    iteration then ends) or from another thread. Also an async context
-    manager.
+    thread blocks. :meth:`read` takes a timeout. :meth:`close` may be
+    called from another task or from another thread; the iteration then
+    ends. Also an async context manager.
     """
 
-    def __init__(
-        self,
-        run_dir: Optional[Name] = None,
-        *,
-        ready: bool = False,
-        ready_timeout: float = 1.0,
-    ) -> None:
-        super().__init__(run_dir, ready, ready_timeout)
+    def _setup(self) -> None:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._waiter: Optional[asyncio.Future[None]] = None
-        self._busy = False
 
     async def read(
         self, timeout: Optional[float] = None
@@ -395,54 +413,40 @@ class AsyncMonitor(_MonitorBase):
             return None
         if self._busy:
             raise RuntimeError("another task is reading this monitor")
-        self._loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else self._loop.time() + timeout
+        loop = self._loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
         self._busy = True
         try:
-            return await self._read(deadline)
+            while True:
+                left = None if deadline is None else deadline - loop.time()
+                plan = self._plan(left)
+                if not isinstance(plan, _Wait):
+                    return plan
+                if plan.readable:
+                    records = _sys.watch_read(self._fd, -1, 0)
+                    if records:
+                        self._push(records)
+                        continue
+                await self._wait(loop, plan)
         finally:
             self._busy = False
             if self._closed:
                 self._release()
 
-    async def _read(self, deadline: Optional[float]) -> Optional[NetnsEvent]:
-        loop = self._loop
-        assert loop is not None
-        while not self.closed:
-            step = self._step()
-            if isinstance(step, NetnsEvent):
-                return step
-            if self._ended:
-                return None
-            left = None if deadline is None else deadline - loop.time()
-            if left is not None and left <= 0:
-                return None
-            if step is not None:  # an add that is not ready yet
-                await self._wait(
-                    False, step if left is None else min(step, left)
-                )
-                continue
-            records = _sys.watch_read(self._fd, -1, 0)
-            if records:
-                self._push(records)
-            else:
-                await self._wait(True, left)
-        return None
-
-    async def _wait(self, readable: bool, timeout: Optional[float]) -> None:
-        """Until the fd is readable (if asked), timeout, or close()."""
+    async def _wait(
+        self, loop: asyncio.AbstractEventLoop, plan: _Wait
+    ) -> None:
+        """As the plan says, or until close()."""
         import asyncio  # noqa: PLC0415 (lazy: keeps import netns_fast light)
 
-        loop = self._loop
-        assert loop is not None
         waiter: asyncio.Future[None] = loop.create_future()
         self._waiter = waiter
-        if readable:
+        if plan.readable:
             loop.add_reader(self._fd, _wake_future, waiter)
         try:
-            await asyncio.wait((waiter,), timeout=timeout)
+            await asyncio.wait((waiter,), timeout=plan.timeout)
         finally:
-            if readable:
+            if plan.readable:
                 loop.remove_reader(self._fd)
             self._waiter = None
             if not waiter.done():
@@ -490,12 +494,7 @@ class AsyncMonitor(_MonitorBase):
     async def __aenter__(self) -> AsyncMonitor:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         self.close()
 
     def __del__(self) -> None:
@@ -509,35 +508,10 @@ def _wake_future(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-def monitor(
-    *,
-    run_dir: Optional[Name] = None,
-    ready: bool = False,
-    ready_timeout: float = 1.0,
-) -> Monitor:
-    """Watch RUN_DIR for names coming and going (ip netns monitor).
+monitor = Monitor
+"""``monitor(*, run_dir=None, ready=False, ready_timeout=1.0)``: a
+:class:`Monitor` (``for event in monitor(): ...``)."""
 
-    Creates RUN_DIR (mode 0755) if it is missing, as ip does. Every entry
-    created or removed is reported, in order: ``add`` fires when the file
-    appears, which is *before* ``ip netns add`` has bound the namespace to
-    it. With ``ready=True``, an ``add`` is held back until the name can be
-    entered (an nsfs network namespace), for at most ``ready_timeout``
-    seconds; a name that never gets there (a plain file, a failed add) is
-    not reported, nor is its ``delete``. Later events wait behind a held
-    ``add``.
-
-    Use it as an iterator (``for event in monitor(): ...``), with
-    :meth:`Monitor.read` for a timeout, and close it (from any thread) to
-    stop. The iteration also ends if RUN_DIR is removed or unmounted.
-    """
-    return Monitor(run_dir, ready=ready, ready_timeout=ready_timeout)
-
-
-def monitor_async(
-    *,
-    run_dir: Optional[Name] = None,
-    ready: bool = False,
-    ready_timeout: float = 1.0,
-) -> AsyncMonitor:
-    """monitor() as an asyncio async iterator (``async for event in ...``)."""
-    return AsyncMonitor(run_dir, ready=ready, ready_timeout=ready_timeout)
+monitor_async = AsyncMonitor
+"""``monitor_async(*, run_dir=None, ready=False, ready_timeout=1.0)``: an
+:class:`AsyncMonitor` (``async for event in monitor_async(): ...``)."""

@@ -1,15 +1,21 @@
 """Helpers for the pids / identify / monitor tests (imported as
-``procs_helpers``): processes started inside a namespace, killed by pid."""
+``procs_helpers``): processes started inside a namespace, killed by pid.
+
+Test modules import the fixtures ``spawner`` and ``netns`` by their
+function names (spawner_fixture, netns_fixture)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Optional
 
+import pytest
 from nsft_helpers import IP, RUN_DIR
+
+import netns_fast
 
 
 def wait_in_netns(pid: int, name: str, timeout: float = 10.0) -> None:
@@ -62,3 +68,20 @@ def readdir_order(names: Sequence[str]) -> list[str]:
     """names, in the order readdir gives them in RUN_DIR."""
     wanted = set(names)
     return [n for n in os.listdir(RUN_DIR) if n in wanted]
+
+
+@pytest.fixture(name="spawner")
+def spawner_fixture() -> Iterator[Spawner]:
+    """Processes started by the test, all killed by pid afterwards."""
+    spawn = Spawner()
+    try:
+        yield spawn
+    finally:
+        spawn.kill_all()
+
+
+@pytest.fixture(name="netns")
+def netns_fixture(fresh_name: str) -> str:
+    """A namespace added for the test (removed by fresh_name's cleanup)."""
+    netns_fast.add(fresh_name)
+    return fresh_name

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Union
 
 import pytest
@@ -20,7 +20,11 @@ from nsft_helpers import (
     run_ip,
     unique_name,
 )
-from procs_helpers import Spawner
+from procs_helpers import (  # the fixtures are used by name
+    Spawner,
+    netns_fixture,  # noqa: F401
+    spawner_fixture,  # noqa: F401
+)
 
 import netns_fast
 
@@ -32,23 +36,6 @@ NO_CAPS = ["setpriv", "--bounding-set=-all", "--inh-caps=-all"]
 AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 Arg = Union[str, bytes]
-
-
-@pytest.fixture
-def spawner() -> Iterator[Spawner]:
-    """Processes started by the test, all killed by pid afterwards."""
-    spawn = Spawner()
-    try:
-        yield spawn
-    finally:
-        spawn.kill_all()
-
-
-@pytest.fixture
-def netns(fresh_name: str) -> str:
-    """A namespace added for the test (removed by fresh_name's cleanup)."""
-    netns_fast.add(fresh_name)
-    return fresh_name
 
 
 def _env() -> dict[str, str]:

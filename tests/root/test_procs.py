@@ -8,34 +8,21 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from nsft_helpers import IP, RUN_DIR, requires_ip, unique_name
-from procs_helpers import Spawner, readdir_order
+from procs_helpers import (  # the fixtures are used by name
+    Spawner,
+    netns_fixture,  # noqa: F401
+    readdir_order,
+    spawner_fixture,  # noqa: F401
+)
 
 import netns_fast
 from netns_fast import _sys
 from netns_fast.procs import NetnsEvent
 
 pytestmark = pytest.mark.root
-
-
-@pytest.fixture
-def spawner() -> Iterator[Spawner]:
-    """Processes started by the test, all killed by pid afterwards."""
-    spawn = Spawner()
-    try:
-        yield spawn
-    finally:
-        spawn.kill_all()
-
-
-@pytest.fixture
-def netns(fresh_name: str) -> str:
-    """A namespace added for the test (removed by fresh_name's cleanup)."""
-    netns_fast.add(fresh_name)
-    return fresh_name
 
 
 @requires_ip

@@ -441,7 +441,7 @@ def test_monitor_ends_when_the_run_dir_goes(run_dir: Path) -> None:
 def test_monitor_state_machine_overflow_and_suppression(run_dir: Path) -> None:
     """Overflow records become "overflow" events; a suppressed name's
     delete is dropped once, not forever."""
-    base = _MonitorBase(os.fsencode(run_dir), ready=False, ready_timeout=0)
+    base = _MonitorBase(run_dir=run_dir, ready_timeout=0)
     try:
         base._suppressed.add(b"s")
         base._push([(b"o", b""), (b"d", b"s"), (b"d", b"s"), (b"a", b"t")])
