@@ -109,9 +109,9 @@ def pids(
         NamespaceNotFoundError: RUN_DIR/NAME does not exist.
         NetnsOSError: any other failure; ``.step`` names the syscall.
     """
-    rd = run_dir_bytes(run_dir)
-    key = _sys.ns_key(rd + b"/" + encode_name(name))
-    return _sys.scan_pids([key], _threads(threads))[0]
+    nthreads = _threads(threads)
+    path = run_dir_bytes(run_dir) + b"/" + encode_name(name)
+    return _sys.scan_pids([_sys.ns_key(path)], nthreads)[0]
 
 
 def identify(
@@ -144,6 +144,7 @@ def pids_by_netns(
     Names that share a namespace each get the same pids. A stale name (no
     namespace behind it) maps to []; a name removed meanwhile is left out.
     """
+    nthreads = _threads(threads)
     entries = [
         (name, key)
         for name, key in _run_dir_keys(run_dir_bytes(run_dir))
@@ -152,7 +153,7 @@ def pids_by_netns(
     index: dict[_sys.NsKey, int] = {}
     for _, key in entries:
         index.setdefault(key, len(index))
-    groups = _sys.scan_pids(list(index), _threads(threads))
+    groups = _sys.scan_pids(list(index), nthreads)
     return {
         os.fsdecode(name): list(groups[index[key]]) for name, key in entries
     }
