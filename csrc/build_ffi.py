@@ -15,9 +15,9 @@ from cffi import FFI
 HERE = Path(__file__).resolve().parent
 
 # Headers that are the cdef (declarations only, no preprocessor lines).
-CDEF_HEADERS = ["core.h", "exec.h", "farm.h", "nsid.h"]
+CDEF_HEADERS = ["core.h", "exec.h", "farm.h", "nsid.h", "procs.h"]
 # C sources compiled into the extension.
-SOURCES = ["core.c", "exec.c", "farm.c", "nsid.c"]
+SOURCES = ["core.c", "exec.c", "farm.c", "nsid.c", "procs.c"]
 
 CFLAGS = ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror"]
 # NETNS_FAST_SANITIZE=address,undefined builds the core instrumented.

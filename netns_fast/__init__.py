@@ -44,6 +44,16 @@ if TYPE_CHECKING:
         set_nsid,
     )
     from .pool import Pool, PoolStats
+    from .procs import (
+        AsyncMonitor,
+        Monitor,
+        NetnsEvent,
+        identify,
+        monitor,
+        monitor_async,
+        pids,
+        pids_by_netns,
+    )
     from .spawn import Process, run, spawn
 
 __version__ = "0.1.0"
@@ -67,6 +77,14 @@ _LAZY = {
     "set_nsid": "nsid",
     "Pool": "pool",
     "PoolStats": "pool",
+    "AsyncMonitor": "procs",
+    "Monitor": "procs",
+    "NetnsEvent": "procs",
+    "identify": "procs",
+    "monitor": "procs",
+    "monitor_async": "procs",
+    "pids": "procs",
+    "pids_by_netns": "procs",
 }
 
 
@@ -82,7 +100,9 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "AsyncMonitor",
     "InvalidNameError",
+    "Monitor",
     "NamespaceBusyError",
     "NamespaceExistsError",
     "NamespaceLimitError",
@@ -91,6 +111,7 @@ __all__ = [
     "Netns",
     "NetnsEntry",
     "NetnsError",
+    "NetnsEvent",
     "NetnsOSError",
     "NetnsPermissionError",
     "NotANamespaceError",
@@ -109,9 +130,14 @@ __all__ = [
     "enter",
     "gc",
     "get_nsid",
+    "identify",
     "list_ids",
     "list_names",
     "list_netns",
+    "monitor",
+    "monitor_async",
+    "pids",
+    "pids_by_netns",
     "run",
     "run_in",
     "set_nsid",

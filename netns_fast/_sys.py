@@ -7,6 +7,7 @@ a negative return (-errno plus the failing step) into the matching
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Sequence
 from typing import Optional
@@ -587,3 +588,159 @@ def nsid_get(run_dir: bytes, name: bytes) -> int:
             exc.strerror = os.fsdecode(text)
         raise exc
     return int(nsid[0])
+
+
+# == procs: the /proc scanner and the inotify watcher (csrc/procs.c) =========
+# Used by netns_fast.procs (API) and netns_fast._cli_procs (CLI).
+
+PROC_DIR = b"/proc"
+
+NsKey = tuple[int, int]
+"""(st_dev, st_ino) of a namespace file: what ip compares."""
+
+# Record kinds of nsf_watch_read.
+WATCH_ADD = b"a"
+WATCH_DELETE = b"d"
+WATCH_OVERFLOW = b"o"
+WATCH_GONE = b"x"
+_WATCH_BUF = 4096
+
+
+def _procs_error(rc: int, step: int, path: bytes) -> NetnsOSError:
+    return error_for(-rc, step_name(step), os.fsdecode(path))
+
+
+def ns_key(path: bytes) -> NsKey:
+    """open + fstat of a namespace file, as ip's pids and identify do."""
+    dev = ffi.new("unsigned long long *")
+    ino = ffi.new("unsigned long long *")
+    step = ffi.new("int *")
+    rc = lib.nsf_ns_key(path, dev, ino, step)
+    if rc < 0:
+        raise _procs_error(rc, step[0], path)
+    return (int(dev[0]), int(ino[0]))
+
+
+def scan_pids(
+    keys: Sequence[NsKey], threads: int = 0, proc_dir: bytes = PROC_DIR
+) -> list[list[int]]:
+    """One scan of proc_dir: the pids (in /proc order) of every key."""
+    n = len(keys)
+    if n == 0:
+        return []
+    devs = ffi.new("unsigned long long[]", [k[0] for k in keys])
+    inos = ffi.new("unsigned long long[]", [k[1] for k in keys])
+    counts = ffi.new("int[]", n)
+    step = ffi.new("int *")
+    try:
+        # procfs counts a link per process: no match list is longer.
+        cap = os.stat(proc_dir).st_nlink + 64
+    except OSError:
+        cap = 1024
+    while True:
+        out = ffi.new("int[]", cap)
+        rc = lib.nsf_scan_pids(
+            proc_dir, devs, inos, n, threads, out, cap, counts, step
+        )
+        if rc < 0:
+            raise _procs_error(rc, step[0], proc_dir)
+        if rc <= cap:
+            break
+        cap = rc + 64  # processes appeared since the estimate: scan again
+    flat: list[int] = ffi.unpack(out, rc)
+    if n == 1:
+        return [flat]
+    groups: list[list[int]] = []
+    pos = 0
+    for count in ffi.unpack(counts, n):
+        groups.append(flat[pos : pos + count])
+        pos += count
+    return groups
+
+
+def stat_names(run_dir: bytes, names: Sequence[bytes]) -> list[NsKey]:
+    """The key of run_dir/NAME for each name; (0, 0) if its stat fails."""
+    n = len(names)
+    if n == 0:
+        return []
+    devs = ffi.new("unsigned long long[]", n)
+    inos = ffi.new("unsigned long long[]", n)
+    step = ffi.new("int *")
+    rc = lib.nsf_stat_names(
+        run_dir, b"\0".join(names) + b"\0", n, devs, inos, step
+    )
+    if rc < 0:
+        raise _procs_error(rc, step[0], run_dir)
+    return list(zip(ffi.unpack(devs, n), ffi.unpack(inos, n)))
+
+
+def identify(ns_path: bytes, run_dir: bytes) -> list[bytes]:
+    """The names in run_dir bound to the namespace of ns_path, in
+    directory order; [] when run_dir is missing."""
+    cap = 1024
+    step = ffi.new("int *")
+    while True:
+        buf = ffi.new("char[]", cap)
+        rc = lib.nsf_identify(ns_path, run_dir, buf, cap, step)
+        if rc < 0:
+            which = step_name(step[0])
+            where = ns_path if which == "ns_open" else run_dir
+            raise error_for(-rc, which, os.fsdecode(where))
+        if rc <= cap:
+            break
+        cap = rc  # more names than room: read them again
+    data: bytes = ffi.unpack(buf, rc)
+    return data.split(b"\0")[:-1]
+
+
+def watch_open(run_dir: bytes) -> int:
+    """ip netns monitor's setup: an inotify fd watching run_dir."""
+    step = ffi.new("int *")
+    rc = lib.nsf_watch_open(run_dir, step)
+    if rc < 0:
+        raise _procs_error(rc, step[0], run_dir)
+    return int(rc)
+
+
+def wake_fd() -> int:
+    """An eventfd that wakes watch_read and wait_fd when written to."""
+    step = ffi.new("int *")
+    rc = lib.nsf_wake_fd(step)
+    if rc < 0:
+        raise error_for(-rc, step_name(step[0]))
+    return int(rc)
+
+
+def watch_read(
+    fd: int, wake: int, timeout_ms: int
+) -> Optional[list[tuple[bytes, bytes]]]:
+    """Wait for inotify events: (kind, name) records, [] on timeout or a
+    signal, None when woken through ``wake`` (-1: no wake fd)."""
+    buf = ffi.new("char[]", _WATCH_BUF)
+    step = ffi.new("int *")
+    rc = lib.nsf_watch_read(fd, wake, timeout_ms, buf, _WATCH_BUF, step)
+    if rc == -errno.ECANCELED:
+        return None
+    if rc == -errno.EINTR:
+        return []
+    if rc < 0:
+        raise error_for(-rc, step_name(step[0]))
+    data: bytes = ffi.unpack(buf, rc)
+    return [(rec[:1], rec[1:]) for rec in data.split(b"\0")[:-1]]
+
+
+def wait_fd(fd: int, timeout_ms: int) -> bool:
+    """True when fd became readable within timeout_ms."""
+    rc = lib.nsf_wait_fd(fd, timeout_ms)
+    if rc < 0 and rc != -errno.EINTR:
+        raise error_for(-rc, "watch_poll")
+    return rc > 0
+
+
+def netns_ready(run_dir: bytes, name: bytes) -> Optional[bool]:
+    """Whether run_dir/name can be entered now; None when it is gone."""
+    step = ffi.new("int *")
+    rc = lib.nsf_netns_ready(run_dir, name, step)
+    if rc == -errno.ENOENT:
+        return None
+    return rc > 0
