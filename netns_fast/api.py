@@ -51,14 +51,32 @@ def attach(name: Name, pid: int, *, run_dir: Optional[Name] = None) -> None:
     _sys.attach(run_dir_bytes(run_dir), encode_name(name), pid)
 
 
-def delete(name: Name, *, run_dir: Optional[Name] = None) -> None:
+def delete(
+    name: Name, *, run_dir: Optional[Name] = None, kill: bool = False
+) -> None:
     """Remove a name (ip netns delete).
 
     Every mount stacked on RUN_DIR/NAME is lazily unmounted, then the file
     is unlinked; a stale file with no mount behind it is removed too. The
     namespace itself lives on while processes or open fds still use it.
+
+    With ``kill=True``, every process inside the namespace is killed first
+    (SIGKILL, and waited for), as the ip-netns man page advises: physical
+    devices moved into the namespace return to the initial one only when
+    the namespace is freed.
     """
-    _sys.delete(run_dir_bytes(run_dir), encode_name(name))
+    rd, raw = run_dir_bytes(run_dir), encode_name(name)
+    if kill:
+        from .procs import kill_all  # noqa: PLC0415 (start-up)
+
+        path = rd + b"/" + raw
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise error_for(exc.errno or 0, "stat", os.fsdecode(path)) from exc
+        # A stale file's (dev, ino) is no process's namespace: no match.
+        kill_all((st.st_dev, st.st_ino))
+    _sys.delete(rd, raw)
 
 
 def list_names(*, run_dir: Optional[Name] = None) -> list[str]:

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket as _socket
 import threading
-import time
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union
@@ -28,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union
 from . import _sys
 from ._names import Name, encode_name, run_dir_bytes
 from .exceptions import NamespaceRestoreError, error_for
+from .procs import kill_all
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -501,50 +500,14 @@ def lo_up(ns: NsLike) -> None:
 def pids_in(ns: Netns) -> list[int]:
     """Processes whose network namespace is ``ns`` (thread-group leaders).
 
-    Uses the C scan of netns_fast.procs when it is there, else a small
-    scan of /proc/*/ns/net. The calling process is included if it is in.
+    One C scan of /proc; the calling process is included if it is in.
     """
-    key = (ns.dev, ns.inode)
-    scan = getattr(_sys, "scan_pids", None)
-    if scan is not None:
-        return [int(p) for p in scan([key], 0)[0]]
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            st = os.stat(f"/proc/{entry.name}/ns/net")
-        except OSError:
-            continue
-        if (st.st_dev, st.st_ino) == key:
-            found.append(int(entry.name))
-    return found
+    return _sys.scan_pids([(ns.dev, ns.inode)], 0)[0]
 
 
 def kill_all_in(ns: Netns, timeout: float = 5.0) -> list[int]:
     """SIGKILL every process in ``ns`` (never this one) and wait for them.
 
-    Returns the pids killed. Killed children of this process are left for
-    their owner (e.g. subprocess.Popen) to reap: a zombie no longer holds
-    the namespace. Raises TimeoutError if some still run after
-    ``timeout`` seconds.
+    Returns the pids killed (see :func:`netns_fast.procs.kill_all`).
     """
-    me = os.getpid()
-    killed: list[int] = []
-    deadline = time.monotonic() + timeout
-    delay = 0.0005
-    while True:
-        pids = [pid for pid in pids_in(ns) if pid != me]
-        if not pids:
-            return killed
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"processes still in {ns!r}: {pids}")
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                continue
-            if pid not in killed:
-                killed.append(pid)
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
+    return kill_all((ns.dev, ns.inode), timeout)

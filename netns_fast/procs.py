@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import os
+import signal
 import threading
 import time
 from typing import TYPE_CHECKING, Literal, NamedTuple, Optional, Union
@@ -112,6 +113,36 @@ def pids(
     nthreads = _threads(threads)
     path = run_dir_bytes(run_dir) + b"/" + encode_name(name)
     return _sys.scan_pids([_sys.ns_key(path)], nthreads)[0]
+
+
+def kill_all(key: _sys.NsKey, timeout: float = 5.0) -> list[int]:
+    """SIGKILL every process whose network namespace is ``key`` (its nsfs
+    (dev, ino)), never this one, and wait until none is left.
+
+    Returns the pids killed. Killed children of this process are left for
+    their owner (e.g. subprocess.Popen) to reap: a zombie no longer holds
+    the namespace. Raises TimeoutError if some still run after
+    ``timeout`` seconds.
+    """
+    me = os.getpid()
+    killed: list[int] = []
+    deadline = time.monotonic() + timeout
+    delay = 0.0005
+    while True:
+        found = [p for p in _sys.scan_pids([key], 0)[0] if p != me]
+        if not found:
+            return killed
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"processes still in the namespace: {found}")
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            if pid not in killed:
+                killed.append(pid)
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def identify(
