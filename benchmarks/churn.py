@@ -161,20 +161,39 @@ def names_for(prefix: str, n: int) -> list[str]:
     return [f"{prefix}{i}" for i in range(n)]
 
 
+def two_phases(
+    n: int, make: Callable[[], object], remove: Callable[[], object]
+) -> Timing:
+    """Time make(), settle untimed, then time remove()."""
+    t0 = time.perf_counter()
+    make()
+    t_add = time.perf_counter() - t0
+    settle(n)
+    t1 = time.perf_counter()
+    remove()
+    return t_add, time.perf_counter() - t1
+
+
+def each(
+    func: Callable[[str], object], names: list[str]
+) -> Callable[[], None]:
+    """A callable that applies func to every name."""
+
+    def run() -> None:
+        for name in names:
+            func(name)
+
+    return run
+
+
 def time_api_serial(n: int) -> Timing:
     """netns_fast.add / delete, one call per namespace."""
     import netns_fast
 
     names = names_for("api", n)
-    t0 = time.perf_counter()
-    for name in names:
-        netns_fast.add(name)
-    t_add = time.perf_counter() - t0
-    settle(n)
-    t1 = time.perf_counter()
-    for name in names:
-        netns_fast.delete(name)
-    return t_add, time.perf_counter() - t1
+    return two_phases(
+        n, each(netns_fast.add, names), each(netns_fast.delete, names)
+    )
 
 
 def time_api_many(n: int) -> Timing:
@@ -182,50 +201,46 @@ def time_api_many(n: int) -> Timing:
     import netns_fast
 
     names = names_for("many", n)
-    t0 = time.perf_counter()
-    added = netns_fast.add_many(names)
-    t_add = time.perf_counter() - t0
-    settle(n)
-    t1 = time.perf_counter()
-    deleted = netns_fast.delete_many(names)
-    t2 = time.perf_counter()
-    if not all(o.ok for o in added) or not all(o.ok for o in deleted):
-        raise SystemExit("add_many/delete_many failed")
-    return t_add, t2 - t1
+
+    def check(outcomes: list[netns_fast.Outcome]) -> None:
+        if not all(o.ok for o in outcomes):
+            raise SystemExit("add_many/delete_many failed")
+
+    return two_phases(
+        n,
+        lambda: check(netns_fast.add_many(names)),
+        lambda: check(netns_fast.delete_many(names)),
+    )
 
 
 def time_ip_process(n: int) -> Timing:
     """``ip netns add`` and ``ip netns del`` as one process each."""
+
+    def ip(verb: str) -> Callable[[str], object]:
+        return lambda name: subprocess.run(
+            ["ip", "netns", verb, name], check=True
+        )
+
     names = names_for("ipp", n)
-    t0 = time.perf_counter()
-    for name in names:
-        subprocess.run(["ip", "netns", "add", name], check=True)
-    t_add = time.perf_counter() - t0
-    settle(n)
-    t1 = time.perf_counter()
-    for name in names:
-        subprocess.run(["ip", "netns", "del", name], check=True)
-    return t_add, time.perf_counter() - t1
+    return two_phases(n, each(ip("add"), names), each(ip("del"), names))
 
 
 def time_ip_batch(n: int) -> Timing:
     """``ip -batch`` with N add lines, then one with N del lines."""
     names = names_for("ipb", n)
-    with (
-        tempfile.NamedTemporaryFile("w", suffix=".batch") as add,
-        tempfile.NamedTemporaryFile("w", suffix=".batch") as rm,
-    ):
-        add.write("".join(f"netns add {x}\n" for x in names))
-        rm.write("".join(f"netns del {x}\n" for x in names))
-        add.flush()
-        rm.flush()
-        t0 = time.perf_counter()
-        subprocess.run(["ip", "-batch", add.name], check=True)
-        t_add = time.perf_counter() - t0
-        settle(n)
-        t1 = time.perf_counter()
-        subprocess.run(["ip", "-batch", rm.name], check=True)
-        return t_add, time.perf_counter() - t1
+    tmp = tempfile.mkdtemp(prefix="nsft-churn-")
+    files = {}
+    for verb in ("add", "del"):
+        files[verb] = os.path.join(tmp, f"{verb}.batch")
+        with open(files[verb], "w") as f:
+            f.write("".join(f"netns {verb} {x}\n" for x in names))
+
+    def batch(verb: str) -> Callable[[], object]:
+        return lambda: subprocess.run(
+            ["ip", "-batch", files[verb]], check=True
+        )
+
+    return two_phases(n, batch("add"), batch("del"))
 
 
 def time_pyroute2(n: int) -> Timing:
@@ -233,15 +248,7 @@ def time_pyroute2(n: int) -> Timing:
     from pyroute2 import netns as pr2
 
     names = names_for("pr2", n)
-    t0 = time.perf_counter()
-    for name in names:
-        pr2.create(name)
-    t_add = time.perf_counter() - t0
-    settle(n)
-    t1 = time.perf_counter()
-    for name in names:
-        pr2.remove(name)
-    return t_add, time.perf_counter() - t1
+    return two_phases(n, each(pr2.create, names), each(pr2.remove, names))
 
 
 def c_loop(binary: str, threads: int) -> Callable[[int], Timing]:

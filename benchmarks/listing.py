@@ -21,7 +21,9 @@ no id is assigned in the host's namespace.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -59,10 +61,16 @@ def python_env() -> dict[str, str]:
 
 
 def timed(func: Callable[[], object]) -> float:
-    """Wall seconds of one call."""
-    start = time.perf_counter()
-    func()
-    return time.perf_counter() - start
+    """Wall seconds of one call, without cyclic GC (like timeit), so that
+    garbage one rival left is not collected on another's clock."""
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        func()
+        return time.perf_counter() - start
+    finally:
+        gc.enable()
 
 
 def main() -> None:
@@ -116,9 +124,11 @@ def main() -> None:
         "pyroute2 get_netns_info()": lambda: list(ipr.get_netns_info()),
     }
     times: dict[str, list[float]] = {k: [] for k in rivals}
-    for _ in range(opts.rounds):
-        for label, func in rivals.items():
-            times[label].append(timed(func))
+    order = list(rivals)
+    for rnd in range(opts.rounds):
+        random.Random(rnd).shuffle(order)
+        for label in order:
+            times[label].append(timed(rivals[label]))
     ipr.close()
 
     ip_time = median(times["ip netns list"])

@@ -25,7 +25,9 @@ Prints the median µs per operation and the ratio to ip's wall time.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
+import random
 import shutil
 import signal
 import statistics
@@ -214,8 +216,8 @@ def run_rounds(
     rivals: dict[str, Rival], rounds: int, target_us: float
 ) -> dict[str, float]:
     """Median µs per op of each rival. A warm-up call sets how many ops
-    one measurement takes (about target_us); the order rotates every
-    round."""
+    one measurement takes (about target_us); the order is shuffled every
+    round, so no rival always runs after the same one."""
     counts = {
         name: max(1, min(2000, int(target_us / max(rival(1), 1.0))))
         for name, rival in rivals.items()
@@ -223,7 +225,8 @@ def run_rounds(
     names = list(rivals)
     times: dict[str, list[float]] = {n: [] for n in names}
     for r in range(rounds):
-        order = names[r % len(names) :] + names[: r % len(names)]
+        order = list(names)
+        random.Random(r).shuffle(order)
         for name in order:
             times[name].append(rivals[name](counts[name]))
     return {n: statistics.median(t) for n, t in times.items()}
@@ -233,10 +236,18 @@ def timed(func: Callable[[], object]) -> Rival:
     """A rival that runs func count times; µs per call."""
 
     def run(count: int) -> float:
-        t0 = time.perf_counter()
-        for _ in range(count):
-            func()
-        return (time.perf_counter() - t0) * 1e6 / count
+        # Like timeit: no cyclic GC inside the timing, so that garbage one
+        # rival left (pyroute2 makes plenty) is not collected on another's
+        # clock.
+        gc.collect()
+        gc.disable()
+        try:
+            t0 = time.perf_counter()
+            for _ in range(count):
+                func()
+            return (time.perf_counter() - t0) * 1e6 / count
+        finally:
+            gc.enable()
 
     return run
 

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Sequence
-from typing import Optional
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple, Optional
 
 from ._netns import ffi, lib
-from .exceptions import NetnsOSError, error_for
+from .exceptions import (
+    NamespaceRestoreError,
+    NetnsOSError,
+    NotANamespaceError,
+    error_for,
+)
 
 THREAD_NS_NET = "/proc/thread-self/ns/net"
 
@@ -279,13 +284,6 @@ def enter_mnt(fd: int) -> None:
 
 # -- farm: anonymous namespaces, enter/leave, sockets, pool (csrc/farm.c) ---
 # (imports kept here so that this section merges on its own)
-import errno as _errno  # noqa: E402
-from typing import NamedTuple  # noqa: E402
-
-from .exceptions import (  # noqa: E402
-    NamespaceRestoreError,
-    NotANamespaceError,
-)
 
 _RESTORE_STEPS = frozenset(("handle_restore", "handle_verify"))
 _THREAD_NS_STEPS = frozenset(("handle_save", "handle_open", "handle_stat"))
@@ -303,7 +301,7 @@ def farm_error(rc: int, step: int, path: Optional[str] = None) -> NetnsOSError:
         return NamespaceRestoreError(
             err, os.strerror(err), THREAD_NS_NET, which
         )
-    if which == "handle_setns" and err == _errno.EINVAL:
+    if which == "handle_setns" and err == errno.EINVAL:
         return NotANamespaceError(err, os.strerror(err), path, which)
     if which in _THREAD_NS_STEPS:
         path = THREAD_NS_NET
@@ -505,7 +503,6 @@ def release_item(run_dir: Optional[bytes], item: PoolItem) -> None:
 # -- nsid: ids of the names in a run directory (csrc/nsid.h) -----------------
 
 # (imports kept here so that this section merges on its own)
-from typing import Any, NamedTuple  # noqa: E402
 
 
 class RawNsidEntry(NamedTuple):
@@ -527,29 +524,28 @@ _NSID_QUERY_FAILED = lib.NSF_NSID_QUERY_FAILED
 _NSID_FIELDS = lib.NSF_NSID_FIELDS
 
 
-def _nsid_entries(raw: Any) -> list[RawNsidEntry]:
+def _nsid_fields(raw: Any) -> Iterator[tuple[int, int, int, bytes, bytes]]:
+    """(kind, nsid, errno, name, message) of every entry of a listing."""
     count = raw.count
     if count == 0:
-        return []
-    recs: list[int] = ffi.unpack(raw.recs, count * _NSID_FIELDS)
-    text = bytes(ffi.buffer(raw.text, raw.text_len))
-    entries = []
+        return
+    recs = iter(ffi.unpack(raw.recs, count * _NSID_FIELDS))
+    text = ffi.buffer(raw.text, raw.text_len)[:]
     pos = 0
-    for i in range(0, count * _NSID_FIELDS, _NSID_FIELDS):
-        kind, nsid, err, name_len, msg_len = recs[i : i + _NSID_FIELDS]
+    # Five ints per entry, in the order of enum nsf_nsid_layout's comment.
+    for kind, nsid, err, name_len, msg_len in zip(*[recs] * _NSID_FIELDS):
         end = pos + name_len
-        name = text[pos:end]
+        yield kind, nsid, err, text[pos:end], text[end : end + msg_len]
         pos = end + msg_len
-        entries.append(
-            RawNsidEntry(
-                name,
-                nsid,
-                err if kind == _NSID_OPEN_FAILED else 0,
-                err if kind == _NSID_QUERY_FAILED else 0,
-                text[end:pos],
-            )
-        )
-    return entries
+
+
+def _nsid_listing(run_dir: bytes) -> Any:
+    out = ffi.new("struct nsf_nsid_list **")
+    step = ffi.new("int *")
+    rc = lib.nsf_nsid_list(run_dir, out, step)
+    if rc < 0:
+        raise error_for(-rc, step_name(step[0]), os.fsdecode(run_dir))
+    return ffi.gc(out[0], lib.nsf_nsid_list_free)
 
 
 def nsid_list(run_dir: bytes) -> list[RawNsidEntry]:
@@ -558,15 +554,28 @@ def nsid_list(run_dir: bytes) -> list[RawNsidEntry]:
     Raises the error of opendir(run_dir) (step "nsid_open_dir") or of the
     netlink socket; a failure of one entry is reported in its RawNsidEntry.
     """
-    out = ffi.new("struct nsf_nsid_list **")
-    step = ffi.new("int *")
-    rc = lib.nsf_nsid_list(run_dir, out, step)
-    if rc < 0:
-        raise error_for(-rc, step_name(step[0]), os.fsdecode(run_dir))
-    try:
-        return _nsid_entries(out[0])
-    finally:
-        lib.nsf_nsid_list_free(out[0])
+    raw = _nsid_listing(run_dir)
+    return [
+        RawNsidEntry(
+            name,
+            nsid,
+            err if kind == _NSID_OPEN_FAILED else 0,
+            err if kind == _NSID_QUERY_FAILED else 0,
+            msg,
+        )
+        for kind, nsid, err, name, msg in _nsid_fields(raw)
+    ]
+
+
+def nsid_names(run_dir: bytes) -> list[tuple[bytes, int]]:
+    """(name, nsid or -1) of every entry of run_dir that still exists, in
+    directory order: the fast path of the listing API."""
+    raw = _nsid_listing(run_dir)
+    return [
+        (name, nsid)
+        for kind, nsid, err, name, _ in _nsid_fields(raw)
+        if kind != _NSID_OPEN_FAILED or err != errno.ENOENT
+    ]
 
 
 def nsid_get(run_dir: bytes, name: bytes) -> int:

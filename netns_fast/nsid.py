@@ -86,13 +86,12 @@ def list_netns(*, run_dir: Optional[Name] = None) -> list[NetnsEntry]:
     """
     rd = run_dir_bytes(run_dir)
     try:
-        entries = _sys.nsid_list(rd)
+        entries = _sys.nsid_names(rd)
     except FileNotFoundError:
         return []
     return [
-        NetnsEntry(os.fsdecode(e.name), e.nsid if e.nsid >= 0 else None)
-        for e in entries
-        if e.open_errno != errno.ENOENT
+        NetnsEntry(os.fsdecode(name), nsid if nsid >= 0 else None)
+        for name, nsid in entries
     ]
 
 
