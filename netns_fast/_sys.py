@@ -539,6 +539,20 @@ def _nsid_fields(raw: Any) -> Iterator[tuple[int, int, int, bytes, bytes]]:
         pos = end + msg_len
 
 
+def _nsid_entries(raw: Any) -> list[RawNsidEntry]:
+    """A listing's records as RawNsidEntry tuples."""
+    return [
+        RawNsidEntry(
+            name,
+            nsid,
+            err if kind == _NSID_OPEN_FAILED else 0,
+            err if kind == _NSID_QUERY_FAILED else 0,
+            msg,
+        )
+        for kind, nsid, err, name, msg in _nsid_fields(raw)
+    ]
+
+
 def _nsid_listing(run_dir: bytes) -> Any:
     out = ffi.new("struct nsf_nsid_list **")
     step = ffi.new("int *")
@@ -554,17 +568,7 @@ def nsid_list(run_dir: bytes) -> list[RawNsidEntry]:
     Raises the error of opendir(run_dir) (step "nsid_open_dir") or of the
     netlink socket; a failure of one entry is reported in its RawNsidEntry.
     """
-    raw = _nsid_listing(run_dir)
-    return [
-        RawNsidEntry(
-            name,
-            nsid,
-            err if kind == _NSID_OPEN_FAILED else 0,
-            err if kind == _NSID_QUERY_FAILED else 0,
-            msg,
-        )
-        for kind, nsid, err, name, msg in _nsid_fields(raw)
-    ]
+    return _nsid_entries(_nsid_listing(run_dir))
 
 
 def nsid_names(run_dir: bytes) -> list[tuple[bytes, int]]:
