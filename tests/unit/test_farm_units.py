@@ -23,7 +23,7 @@ from netns_fast.exceptions import (
     NotANamespaceError,
 )
 
-ROOT = Path(netns_fast.__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FARM_H = ROOT / "csrc" / "farm.h"
 
 
