@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <linux/net_namespace.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -26,6 +27,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core.h"
 #include "nsid.h"
 #include "util.h"
 
@@ -53,6 +55,8 @@
 #define WINDOW 32
 /* Room for one reply datagram. */
 #define REPLY_MAX 2048
+/* Threads of one listing, the calling one not counted. */
+#define MAX_LIST_THREADS 15
 
 /* RTM_GETNSID {NETNSA_FD}: header, rtgenmsg padded to 4, one u32 attr. */
 #define GETNSID_LEN                                                           \
@@ -398,7 +402,8 @@ static void close_slots(struct slot *slots, int n)
     }
 }
 
-/* Fill up to WINDOW slots from the directory; *eof is set at its end. */
+/* Take up to WINDOW names from the directory into the slots; *eof is set
+ * at its end. The entries are opened later, outside the listing's lock. */
 static int fill_window(struct ctx *c, DIR *dir, int *n, int *eof, int *step)
 {
     struct dirent *de;
@@ -420,27 +425,189 @@ static int fill_window(struct ctx *c, DIR *dir, int *n, int *eof, int *step)
         if (len > NAME_MAX)
             len = NAME_MAX; /* cannot happen on Linux */
         slot_init(&c->slots[*n], de->d_name, len);
-        slot_open(&c->slots[*n], dirfd(dir));
         (*n)++;
     }
     return 0;
 }
 
-static int list_into(struct ctx *c, DIR *dir, struct builder *b, int *step)
-{
-    int n, i, rc, eof = 0;
+/* A listing shared by its threads. Each takes the next window of names
+ * under the lock, opens and queries them on its own socket, and files the
+ * window's records under the window's number; the windows are joined in
+ * order at the end, so the result is in directory order. */
+struct shared {
+    pthread_mutex_t lock;
+    DIR *dir;
+    int eof;
+    int rc, step;                /* the first failure; it stops them all */
+    int next;                    /* the number of the next window */
+    struct nsf_nsid_list *parts; /* window w's records: parts[w] */
+    int nparts;
+};
 
-    while (!eof) {
-        rc = fill_window(c, dir, &n, &eof, step);
-        if (rc == 0)
-            rc = query(c, c->slots, n, 1, step);
-        close_slots(c->slots, n);
-        if (rc < 0)
-            return rc;
-        for (i = 0; i < n; i++)
-            if (append(b, &c->slots[i]) < 0)
-                return nsf_set_step(step, NSF_STEP_NSID_ALLOC, -ENOMEM);
+static void fail_shared(struct shared *sh, int rc, int step)
+{
+    pthread_mutex_lock(&sh->lock);
+    if (sh->rc == 0) {
+        sh->rc = rc;
+        sh->step = step;
     }
+    sh->eof = 1;
+    pthread_mutex_unlock(&sh->lock);
+}
+
+/* File a window's records as parts[w]; takes ownership of part. */
+static int file_part(struct shared *sh, int w, struct nsf_nsid_list *part)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&sh->lock);
+    if (w >= sh->nparts) {
+        int n = sh->nparts ? sh->nparts : 16;
+        struct nsf_nsid_list *p;
+
+        while (n <= w)
+            n *= 2;
+        p = realloc(sh->parts, (size_t)n * sizeof(*p));
+        if (!p) {
+            rc = -ENOMEM;
+        } else {
+            memset(p + sh->nparts, 0,
+                   (size_t)(n - sh->nparts) * sizeof(*p));
+            sh->parts = p;
+            sh->nparts = n;
+        }
+    }
+    if (rc == 0)
+        sh->parts[w] = *part;
+    pthread_mutex_unlock(&sh->lock);
+    if (rc < 0) {
+        free(part->recs);
+        free(part->text);
+    }
+    return rc;
+}
+
+/* One window: take names, open, query, record. Returns 1 when the listing
+ * is done (or failed), 0 to go on. */
+static int one_window(struct shared *sh, struct ctx *c)
+{
+    struct nsf_nsid_list part = {0, NULL, NULL, 0};
+    struct builder b = {&part, 0, 0};
+    int n = 0, i, w, rc, step = 0, eof = 0;
+
+    pthread_mutex_lock(&sh->lock);
+    if (sh->eof) {
+        pthread_mutex_unlock(&sh->lock);
+        return 1;
+    }
+    w = sh->next++;
+    rc = fill_window(c, sh->dir, &n, &eof, &step);
+    if (rc < 0 || eof)
+        sh->eof = 1;
+    pthread_mutex_unlock(&sh->lock);
+    if (rc < 0) {
+        fail_shared(sh, rc, step);
+        return 1;
+    }
+    for (i = 0; i < n; i++)
+        slot_open(&c->slots[i], dirfd(sh->dir));
+    rc = query(c, c->slots, n, 1, &step);
+    close_slots(c->slots, n);
+    for (i = 0; rc >= 0 && i < n; i++)
+        if (append(&b, &c->slots[i]) < 0)
+            rc = nsf_set_step(&step, NSF_STEP_NSID_ALLOC, -ENOMEM);
+    if (rc >= 0) {
+        rc = file_part(sh, w, &part);
+        if (rc < 0)
+            step = NSF_STEP_NSID_ALLOC;
+    } else {
+        free(part.recs);
+        free(part.text);
+    }
+    if (rc < 0) {
+        fail_shared(sh, rc, step);
+        return 1;
+    }
+    return eof;
+}
+
+/* Windows until the listing is done, or `max` of them (max < 0: no
+ * bound), with a ctx and socket of the caller's. */
+static void windows(struct shared *sh, struct ctx *c, int max)
+{
+    while (max-- != 0 && !one_window(sh, c))
+        ;
+}
+
+/* A ctx with its own socket; NULL (and the listing failed) if not. */
+static struct ctx *new_ctx(struct shared *sh)
+{
+    struct ctx *c = malloc(sizeof(*c));
+    int step = 0;
+
+    if (!c) {
+        fail_shared(sh, -ENOMEM, NSF_STEP_NSID_ALLOC);
+        return NULL;
+    }
+    c->seq = 0;
+    c->sock = open_socket(&step);
+    if (c->sock < 0) {
+        fail_shared(sh, c->sock, step);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void free_ctx(struct ctx *c)
+{
+    if (c) {
+        close(c->sock);
+        free(c);
+    }
+}
+
+/* A helper thread of a listing. */
+static void *list_worker(void *arg)
+{
+    struct shared *sh = arg;
+    struct ctx *c = new_ctx(sh);
+
+    if (c)
+        windows(sh, c, -1);
+    free_ctx(c);
+    return NULL;
+}
+
+/* Join the windows' records, in window order, into one listing. */
+static int join_parts(struct shared *sh, struct nsf_nsid_list *out)
+{
+    size_t count = 0, text = 0, r = 0, t = 0;
+    int w, last = sh->next < sh->nparts ? sh->next : sh->nparts;
+
+    for (w = 0; w < last; w++) {
+        count += (size_t)sh->parts[w].count;
+        text += sh->parts[w].text_len;
+    }
+    if (count > INT_MAX)
+        return -EOVERFLOW;
+    out->recs = malloc((count ? count : 1) * NSF_NSID_FIELDS * sizeof(int));
+    out->text = malloc(text ? text : 1);
+    if (!out->recs || !out->text)
+        return -ENOMEM;
+    for (w = 0; w < last; w++) {
+        struct nsf_nsid_list *p = &sh->parts[w];
+
+        if (p->count)
+            memcpy(out->recs + r, p->recs,
+                   (size_t)p->count * NSF_NSID_FIELDS * sizeof(int));
+        if (p->text_len)
+            memcpy(out->text + t, p->text, p->text_len);
+        r += (size_t)p->count * NSF_NSID_FIELDS;
+        t += p->text_len;
+    }
+    out->count = (int)count;
+    out->text_len = text;
     return 0;
 }
 
@@ -455,39 +622,55 @@ void nsf_nsid_list_free(struct nsf_nsid_list *list)
 
 int nsf_nsid_list(const char *run_dir, struct nsf_nsid_list **out, int *step)
 {
-    struct builder b = {NULL, 0, 0};
-    struct ctx *c = NULL;
-    DIR *dir;
-    int rc;
+    struct shared sh;
+    pthread_t tids[MAX_LIST_THREADS];
+    struct ctx *c;
+    int i, rc, started = 0, want;
 
     *step = 0; /* NSF_STEP_NONE */
     *out = NULL;
-    dir = opendir(run_dir);
-    if (!dir)
+    memset(&sh, 0, sizeof(sh));
+    sh.dir = opendir(run_dir);
+    if (!sh.dir)
         return nsf_fail(step, NSF_STEP_NSID_OPEN_DIR);
-    c = malloc(sizeof(*c));
-    b.list = calloc(1, sizeof(*b.list));
-    if (!c || !b.list) {
-        rc = nsf_set_step(step, NSF_STEP_NSID_ALLOC, -ENOMEM);
-        goto out;
+    pthread_mutex_init(&sh.lock, NULL);
+    /* The calling thread does the first window. Only a directory with
+     * more than a window of entries gets more threads, one per CPU. */
+    c = new_ctx(&sh);
+    if (c) {
+        windows(&sh, c, 1);
+        /* No other thread runs yet: sh.eof can be read without the lock. */
+        want = sh.eof ? 0 : nsf_cpu_count() - 1;
+        if (want > MAX_LIST_THREADS)
+            want = MAX_LIST_THREADS;
+        for (i = 0; i < want; i++)
+            if (pthread_create(&tids[started], NULL, list_worker, &sh) == 0)
+                started++;
+        windows(&sh, c, -1);
+        for (i = 0; i < started; i++)
+            pthread_join(tids[i], NULL);
+        free_ctx(c);
     }
-    c->seq = 0;
-    c->sock = open_socket(step);
-    if (c->sock < 0) {
-        rc = c->sock;
-        goto out;
+    rc = sh.rc;
+    if (rc == 0) {
+        *out = calloc(1, sizeof(**out));
+        rc = *out ? join_parts(&sh, *out) : -ENOMEM;
+        if (rc < 0) {
+            nsf_nsid_list_free(*out);
+            *out = NULL;
+            sh.step = NSF_STEP_NSID_ALLOC;
+        }
     }
-    rc = list_into(c, dir, &b, step);
-    close(c->sock);
-out:
-    closedir(dir);
-    free(c);
-    if (rc < 0) {
-        nsf_nsid_list_free(b.list);
-        return rc;
+    for (i = 0; i < sh.nparts; i++) {
+        free(sh.parts[i].recs);
+        free(sh.parts[i].text);
     }
-    *out = b.list;
-    return 0;
+    free(sh.parts);
+    closedir(sh.dir);
+    pthread_mutex_destroy(&sh.lock);
+    if (rc < 0)
+        *step = sh.step;
+    return rc;
 }
 
 int nsf_nsid_get(const char *run_dir, const char *name, int *nsid, char *msg,

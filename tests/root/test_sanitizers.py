@@ -17,6 +17,7 @@ pytestmark = pytest.mark.root
 ROOT = Path(__file__).resolve().parents[2]
 CSRC = ROOT / "csrc"
 DRIVER = ROOT / "tests" / "c" / "core_driver.c"
+NSID_DRIVER = ROOT / "tests" / "c" / "nsid_driver.c"
 SANITIZE = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
 CFLAGS = [
     "-std=gnu11",
@@ -141,3 +142,72 @@ def test_core_is_clean_under_sanitizers(
     for word in SANITIZER_WORDS:
         assert word not in run.stderr, run.stderr
     assert os.listdir(run_dir) == []
+
+
+def _build(
+    out: Path, name: str, sanitize: list[str], sources: list[Path]
+) -> Path:
+    """Build sources with the given sanitizer flags; skip if gcc cannot."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc is not installed")
+    exe = out / name
+    built = subprocess.run(
+        [
+            gcc,
+            "-std=gnu11",
+            "-O1",
+            "-g",
+            *sanitize,
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            f"-I{CSRC}",
+            *map(str, sources),
+            "-pthread",
+            "-o",
+            str(exe),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if built.returncode != 0:
+        pytest.skip(f"gcc cannot build with {sanitize}: {built.stderr}")
+    return exe
+
+
+@pytest.mark.parametrize(
+    "sanitize",
+    [
+        [*SANITIZE, "-fno-sanitize-recover=all"],
+        ["-fsanitize=thread", "-fno-omit-frame-pointer"],
+    ],
+    ids=["asan-ubsan", "tsan"],
+)
+def test_threaded_listing_is_clean_under_sanitizers(
+    tmp_path: Path, lsan_works: bool, run_dir: Path, sanitize: list[str]
+) -> None:
+    """nsf_nsid_list on more than one window (several threads), with live
+    and stale entries, in directory order: no ASan, UBSan, LSan or TSan
+    report."""
+    exe = _build(
+        tmp_path,
+        "nsid_driver",
+        sanitize,
+        [CSRC / "nsid.c", CSRC / "core.c", NSID_DRIVER],
+    )
+    env = _env(lsan_works)
+    env["TSAN_OPTIONS"] = "halt_on_error=1:second_deadlock_stack=1"
+    run = subprocess.run(
+        [str(exe), str(run_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "nsid_driver: ok\n"
+    for word in (*SANITIZER_WORDS, "ThreadSanitizer"):
+        assert word not in run.stderr
