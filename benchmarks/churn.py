@@ -283,6 +283,47 @@ def c_loop(binary: str, threads: int) -> Callable[[int], Timing]:
     return run
 
 
+def plot(path: str, medians: dict[str, tuple[float, float]], n: int) -> None:
+    """A horizontal bar chart of µs per add and per delete (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(medians)
+    fig, ax = plt.subplots(figsize=(9, 0.55 * len(labels) + 1.6))
+    ys = range(len(labels))
+    ax.barh(
+        [y - 0.2 for y in ys],
+        [medians[k][0] for k in labels],
+        height=0.4,
+        label="add",
+    )
+    ax.barh(
+        [y + 0.2 for y in ys],
+        [medians[k][1] for k in labels],
+        height=0.4,
+        label="delete",
+    )
+    for y, k in zip(ys, labels):
+        ax.text(
+            medians[k][0] * 1.05,
+            y - 0.2,
+            f"{medians[k][0]:.0f}",
+            va="center",
+            fontsize=8,
+        )
+    ax.set_yticks(list(ys), labels)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("µs per namespace (median, log scale)")
+    ax.set_title(f"netns churn: {n} adds then {n} deletes")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"plot written to {path}")
+
+
 def main() -> None:
     """Run every rival, interleaved, and print the table and ratios."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -290,6 +331,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument(
         "--quick", action="store_true", help="N=50, 1 round: a smoke run"
+    )
+    parser.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="also draw the medians as a bar chart (needs matplotlib)",
     )
     parser.add_argument(
         "--skip-slow",
@@ -364,6 +410,8 @@ def main() -> None:
     print(
         f"parallel C loop / serial C loop throughput: {serial_c / par_c:.2f}x"
     )
+    if args.plot:
+        plot(args.plot, {k: (us(k, 0), us(k, 1)) for k in rivals}, args.n)
     if "ip netns add/del (process each)" in rivals:
         ipp = us("ip netns add/del (process each)", 0)
         print(f"ip netns add (process) / API add: {ipp / api:.1f}x slower")
