@@ -18,8 +18,14 @@ ROOT = os.path.dirname(os.path.dirname(netns_fast.__file__))
 
 
 def _autoloaded() -> bool:
-    eps = importlib.metadata.entry_points(group="pytest11")
-    return any(ep.value == "netns_fast.pytest_plugin" for ep in eps)
+    eps = importlib.metadata.entry_points()
+    # Python 3.9's entry_points() takes no group= and returns a dict.
+    group = (
+        eps.select(group="pytest11")
+        if hasattr(eps, "select")
+        else eps.get("pytest11", [])
+    )
+    return any(ep.value == "netns_fast.pytest_plugin" for ep in group)
 
 
 # -p only when the entry point is not installed (it would load it twice).
