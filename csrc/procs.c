@@ -63,10 +63,21 @@ struct proc_ent {
     int key;
 };
 
+/* A scan. While the calling thread still reads /proc, workers already
+ * look at the entries it has published: ents never moves while they run
+ * (it is sized from /proc's link count up front); if /proc grew past that,
+ * the rest is read after the workers are done and scanned in a second
+ * round. */
 struct scan {
     int pfd;
     struct proc_ent *ents;
-    int n;
+    int n;                 /* entries read so far (the reader's count) */
+    int cap;               /* room in ents */
+    int est;               /* processes /proc's link count announced */
+    int *over;             /* pids read once ents was full (reader only) */
+    int nover, capover;
+    atomic_int published;  /* entries workers may look at */
+    atomic_int reading;    /* 1 while the reader may publish more */
     struct key *keys;
     int nkeys;
     unsigned long long nsfs_dev;
@@ -172,17 +183,29 @@ static int entry_key(const struct scan *s, int pid)
                     (unsigned long long)st.st_ino);
 }
 
+/* Claim chunks of entries and look each one up. A chunk past what the
+ * reader has published is waited for while the reader is still going. */
 static void *scan_worker(void *arg)
 {
     struct scan *s = arg;
-    int i, end;
+    int i, end, avail;
 
-    while ((i = atomic_fetch_add(&s->next, SCAN_CHUNK)) < s->n) {
-        end = i + SCAN_CHUNK < s->n ? i + SCAN_CHUNK : s->n;
+    for (;;) {
+        i = atomic_fetch_add(&s->next, SCAN_CHUNK);
+        for (;;) {
+            int still = atomic_load(&s->reading);
+
+            avail = atomic_load(&s->published);
+            if (avail >= i + SCAN_CHUNK || !still)
+                break;
+            sched_yield();
+        }
+        if (i >= avail)
+            return NULL;
+        end = i + SCAN_CHUNK < avail ? i + SCAN_CHUNK : avail;
         for (; i < end; i++)
             s->ents[i].key = entry_key(s, s->ents[i].pid);
     }
-    return NULL;
 }
 
 /* A dirent name made only of digits, as a pid; -1 for anything else. */
@@ -217,60 +240,79 @@ static int each_dirent(int dfd, char *buf, size_t size,
                 return rc;
             off += d->d_reclen;
         }
+        if (fn(NULL, arg) < 0) /* end of a batch */
+            return -ECANCELED;
     }
 }
 
-static int push_ent(struct scan *s, int *cap, int pid)
+/* One more pid: into ents while there is room (workers may be reading
+ * it, so it never moves then), else into the reader's own overflow list. */
+static int add_pid_entry(const char *name, void *arg)
 {
-    if (s->n == *cap) {
-        int ncap = *cap * 2;
-        struct proc_ent *more = realloc(s->ents, sizeof(*more) * (size_t)ncap);
+    struct scan *s = arg;
+    int pid = pid_of(name);
+
+    if (pid < 0)
+        return 0;
+    if (s->n < s->cap) {
+        s->ents[s->n].pid = pid;
+        s->ents[s->n].key = NO_KEY;
+        s->n++;
+        return 0;
+    }
+    if (s->nover == s->capover) {
+        int ncap = s->capover ? s->capover * 2 : 1024;
+        int *more = realloc(s->over, sizeof(*more) * (size_t)ncap);
+
         if (!more)
             return -ENOMEM;
-        s->ents = more;
-        *cap = ncap;
+        s->over = more;
+        s->capover = ncap;
     }
-    s->ents[s->n].pid = pid;
-    s->ents[s->n].key = NO_KEY;
-    s->n++;
+    s->over[s->nover++] = pid;
     return 0;
 }
 
-struct pid_reader {
-    struct scan *s;
-    int cap;
-};
-
-static int add_pid_entry(const char *name, void *arg)
+/* Move the overflow list to the end of ents (no worker runs now). */
+static int take_overflow(struct scan *s)
 {
-    struct pid_reader *r = arg;
-    int pid = pid_of(name);
+    struct proc_ent *more;
+    int i;
 
-    return pid < 0 ? 0 : push_ent(r->s, &r->cap, pid);
+    more = realloc(s->ents, sizeof(*more) * (size_t)(s->n + s->nover));
+    if (!more)
+        return -ENOMEM;
+    s->ents = more;
+    for (i = 0; i < s->nover; i++) {
+        s->ents[s->n + i].pid = s->over[i];
+        s->ents[s->n + i].key = NO_KEY;
+    }
+    s->n += s->nover;
+    s->cap = s->n;
+    s->nover = 0;
+    return 0;
 }
 
-/* Every all-digit entry of the open directory s->pfd, in order. */
-static int read_pids(struct scan *s, int *step)
+/* The reader's callback: a name, or NULL at the end of a getdents batch,
+ * when what was read so far is handed to the workers. */
+static int read_entry(const char *name, void *arg)
 {
-    struct pid_reader r = {s, 1024};
-    struct stat st;
-    char *buf;
-    int rc;
+    struct scan *s = arg;
 
-    /* procfs counts one link per process: a good first capacity. */
-    if (fstat(s->pfd, &st) == 0 && st.st_nlink < 1000000)
-        r.cap = (int)st.st_nlink + 64;
-    s->ents = malloc(sizeof(*s->ents) * (size_t)r.cap);
-    buf = malloc(DENTS_BUF);
-    if (!s->ents || !buf) {
-        free(buf);
-        return nsf_set_step(step, NSF_STEP_SCAN_MEMORY, -ENOMEM);
-    }
-    rc = each_dirent(s->pfd, buf, DENTS_BUF, add_pid_entry, &r);
-    free(buf);
-    if (rc == -ENOMEM)
-        return nsf_set_step(step, NSF_STEP_SCAN_MEMORY, rc);
-    return rc < 0 ? nsf_set_step(step, NSF_STEP_PROC_READ, rc) : 0;
+    if (name)
+        return add_pid_entry(name, arg);
+    atomic_store(&s->published, s->n);
+    return 0;
+}
+
+/* Read the all-digit entries of s->pfd, in order, publishing those in
+ * ents batch by batch. 0 or -errno. */
+static int read_pids(struct scan *s, char *buf, size_t size)
+{
+    int rc = each_dirent(s->pfd, buf, size, read_entry, s);
+
+    atomic_store(&s->published, s->n);
+    return rc;
 }
 
 static int auto_threads(int n)
@@ -280,20 +322,46 @@ static int auto_threads(int n)
     return want < cpus ? want : cpus;
 }
 
-/* Run scan_worker on nthreads threads, the calling one included. */
-static void run_workers(struct scan *s, int nthreads)
+/* Read /proc and scan it on nthreads threads (0: chosen from /proc's
+ * size), the calling one included: the other threads start at once and
+ * scan what the calling thread has read while it reads on. */
+static int read_and_scan(struct scan *s, int nthreads, int *step)
 {
     pthread_t tids[SCAN_MAX_THREADS];
-    int i, started = 0;
+    char *buf = malloc(DENTS_BUF);
+    int i, rc, started = 0;
 
+    if (!buf)
+        return nsf_set_step(step, NSF_STEP_SCAN_MEMORY, -ENOMEM);
+    if (nthreads <= 0)
+        nthreads = auto_threads(s->est);
     if (nthreads > SCAN_MAX_THREADS)
         nthreads = SCAN_MAX_THREADS;
+    atomic_store(&s->reading, 1);
     for (i = 1; i < nthreads; i++)
         if (pthread_create(&tids[started], NULL, scan_worker, s) == 0)
             started++;
+    /* Small batches first, so that the workers get going early. */
+    rc = read_pids(s, buf, started ? DENTS_BUF / 8 : DENTS_BUF);
+    atomic_store(&s->reading, 0);
     scan_worker(s);
     for (i = 0; i < started; i++)
         pthread_join(tids[i], NULL);
+    /* /proc outgrew ents: scan the rest now that no worker runs. */
+    if (rc == 0 && s->nover > 0) {
+        int from = s->n;
+
+        rc = take_overflow(s);
+        if (rc == 0) {
+            atomic_store(&s->published, s->n);
+            atomic_store(&s->next, from);
+            scan_worker(s);
+        }
+    }
+    free(buf);
+    if (rc == -ENOMEM)
+        return nsf_set_step(step, NSF_STEP_SCAN_MEMORY, rc);
+    return rc < 0 ? nsf_set_step(step, NSF_STEP_PROC_READ, rc) : 0;
 }
 
 static int setup_keys(struct scan *s, const unsigned long long *devs,
@@ -363,18 +431,29 @@ int nsf_scan_pids(const char *proc_dir, const unsigned long long *devs,
     if (s.pfd < 0)
         return nsf_fail(step, NSF_STEP_PROC_OPEN);
     rc = setup_keys(&s, devs, inos, nkeys);
+    if (rc == 0) {
+        struct stat st;
+
+        /* procfs counts one link per process: room for all, and some. */
+        if (fstat(s.pfd, &st) == 0 && st.st_nlink < 1000000)
+            s.est = (int)st.st_nlink;
+        s.cap = 1024 + s.est + s.est / 8;
+        s.ents = malloc(sizeof(*s.ents) * (size_t)s.cap);
+        if (!s.ents)
+            rc = -ENOMEM;
+    }
     if (rc < 0)
         rc = nsf_set_step(step, NSF_STEP_SCAN_MEMORY, rc);
     else
-        rc = read_pids(&s, step);
+        rc = read_and_scan(&s, nthreads, step);
     if (rc == 0) {
-        run_workers(&s, nthreads > 0 ? nthreads : auto_threads(s.n));
         rc = collect(&s, pids, cap, counts);
         if (rc < 0)
             rc = nsf_set_step(step, NSF_STEP_SCAN_MEMORY, rc);
     }
     close(s.pfd);
     free(s.ents);
+    free(s.over);
     free(s.keys);
     return rc;
 }
@@ -417,7 +496,7 @@ static int match_name(const char *name, void *arg)
     struct stat st;
     int len;
 
-    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+    if (!name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         return 0;
     if (fstatat(m->dfd, name, &st, 0) < 0 || st.st_dev != m->want.st_dev ||
         st.st_ino != m->want.st_ino)

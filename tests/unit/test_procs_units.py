@@ -151,6 +151,26 @@ def test_scan_retries_when_the_estimate_is_short(tmp_path: Path) -> None:
     assert sorted(got) == list(range(1, 301))
 
 
+@pytest.mark.parametrize("threads", [1, 2, 0])
+def test_scan_reads_on_when_proc_outgrows_its_link_count(
+    tmp_path: Path, threads: int
+) -> None:
+    """/proc holding far more entries than its link count announced: the
+    entries past the first array are read after the workers are done, and
+    every match is found, in /proc order."""
+    shared = tmp_path / "shared"
+    (shared / "ns").mkdir(parents=True)
+    os.symlink(f"net:[{MY_KEY[1]}]", shared / "ns" / "net")
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    for i in range(5000):  # symlinks do not raise the directory's nlink
+        os.symlink(shared, proc / str(i + 1))
+    assert os.stat(proc).st_nlink < 1000
+    got = _sys.scan_pids([MY_KEY], threads, os.fsencode(proc))[0]
+    assert got == [int(n) for n in os.listdir(proc)]
+    assert sorted(got) == list(range(1, 5001))
+
+
 def test_scan_missing_proc_dir(tmp_path: Path) -> None:
     """An unreadable /proc raises with step proc_open."""
     with pytest.raises(FileNotFoundError) as info:
