@@ -182,6 +182,24 @@ def _build(
     return exe
 
 
+def _run_clean(exe: Path, args: list[str], lsan_works: bool) -> None:
+    """Run a driver: it must say "<name>: ok" and no sanitizer may speak."""
+    env = _env(lsan_works)
+    env["TSAN_OPTIONS"] = "halt_on_error=1:second_deadlock_stack=1"
+    run = subprocess.run(
+        [str(exe), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == f"{exe.name}: ok\n"
+    for word in (*SANITIZER_WORDS, "ThreadSanitizer"):
+        assert word not in run.stderr
+
+
 @pytest.mark.parametrize(
     "sanitize", THREAD_SANITIZERS, ids=["asan-ubsan", "tsan"]
 )
@@ -197,20 +215,7 @@ def test_threaded_listing_is_clean_under_sanitizers(
         sanitize,
         [CSRC / "nsid.c", CSRC / "core.c", NSID_DRIVER],
     )
-    env = _env(lsan_works)
-    env["TSAN_OPTIONS"] = "halt_on_error=1:second_deadlock_stack=1"
-    run = subprocess.run(
-        [str(exe), str(run_dir)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stderr
-    assert run.stdout == "nsid_driver: ok\n"
-    for word in (*SANITIZER_WORDS, "ThreadSanitizer"):
-        assert word not in run.stderr
+    _run_clean(exe, [str(run_dir)], lsan_works)
 
 
 @pytest.mark.parametrize(
@@ -237,17 +242,4 @@ def test_threaded_proc_scan_is_clean_under_sanitizers(
     count = 6000
     for i in range(1, count + 1):
         os.symlink(shared, fake / str(i))
-    env = _env(lsan_works)
-    env["TSAN_OPTIONS"] = "halt_on_error=1"
-    run = subprocess.run(
-        [str(exe), str(fake), str(count)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stderr
-    assert run.stdout == "procs_driver: ok\n"
-    for word in (*SANITIZER_WORDS, "ThreadSanitizer"):
-        assert word not in run.stderr
+    _run_clean(exe, [str(fake), str(count)], lsan_works)

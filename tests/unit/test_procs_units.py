@@ -136,16 +136,24 @@ def test_scan_threads_give_the_same_answer(tmp_path: Path) -> None:
         assert _sys.scan_pids(keys, threads, proc) == one
 
 
-def test_scan_retries_when_the_estimate_is_short(tmp_path: Path) -> None:
-    """More matches than the first array holds: the scan is redone with a
-    larger one and nothing is lost."""
+def _symlinked_proc(tmp_path: Path, count: int) -> Path:
+    """A fake /proc of entries 1..count, each a symlink to one process
+    directory in MY_KEY's namespace (symlinks do not raise the directory's
+    link count, so /proc's estimate falls short)."""
     shared = tmp_path / "shared"
     (shared / "ns").mkdir(parents=True)
     os.symlink(f"net:[{MY_KEY[1]}]", shared / "ns" / "net")
     proc = tmp_path / "proc"
     proc.mkdir()
-    for i in range(300):  # symlinks do not raise the directory's nlink
+    for i in range(count):
         os.symlink(shared, proc / str(i + 1))
+    return proc
+
+
+def test_scan_retries_when_the_estimate_is_short(tmp_path: Path) -> None:
+    """More matches than the first array holds: the scan is redone with a
+    larger one and nothing is lost."""
+    proc = _symlinked_proc(tmp_path, 300)
     assert os.stat(proc).st_nlink < 300
     got = _sys.scan_pids([MY_KEY], 0, os.fsencode(proc))[0]
     assert sorted(got) == list(range(1, 301))
@@ -158,13 +166,7 @@ def test_scan_reads_on_when_proc_outgrows_its_link_count(
     """/proc holding far more entries than its link count announced: the
     entries past the first array are read after the workers are done, and
     every match is found, in /proc order."""
-    shared = tmp_path / "shared"
-    (shared / "ns").mkdir(parents=True)
-    os.symlink(f"net:[{MY_KEY[1]}]", shared / "ns" / "net")
-    proc = tmp_path / "proc"
-    proc.mkdir()
-    for i in range(5000):  # symlinks do not raise the directory's nlink
-        os.symlink(shared, proc / str(i + 1))
+    proc = _symlinked_proc(tmp_path, 5000)
     assert os.stat(proc).st_nlink < 1000
     got = _sys.scan_pids([MY_KEY], threads, os.fsencode(proc))[0]
     assert got == [int(n) for n in os.listdir(proc)]
