@@ -221,3 +221,15 @@ def fresh_name(name_factory: list[str]) -> str:
     name = unique_name()
     name_factory.append(name)
     return name
+
+
+@pytest.fixture
+def ns(name_factory: list[str]) -> Iterator[str]:
+    """A live namespace with a generated name, deleted afterwards."""
+    import netns_fast
+
+    name = unique_name()
+    name_factory.append(name)
+    netns_fast.add(name)
+    yield name
+    netns_fast.delete(name)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import subprocess
 import sys
 import uuid
 from collections.abc import Sequence
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import pytest
 
@@ -82,3 +83,39 @@ requires_ip = pytest.mark.skipif(
     not HAVE_IP,
     reason="iproute2's ip is not installed (apt-get install iproute2)",
 )
+
+
+# -- capabilities of the calling thread (capget/capset) -----------------------
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class CapHeader(ctypes.Structure):
+    """struct __user_cap_header_struct."""
+
+    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
+
+
+class CapData(ctypes.Structure):
+    """struct __user_cap_data_struct (two of them: capabilities 0-63)."""
+
+    _fields_ = (
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    )
+
+
+def update_capabilities(
+    change: Callable[[ctypes.Array[CapData]], None],
+) -> None:
+    """capget the calling thread's capabilities, let change() edit them,
+    capset them back; OSError if either call fails."""
+    header = CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (CapData * 2)()
+    if _libc.capget(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capget")
+    change(data)
+    if _libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")

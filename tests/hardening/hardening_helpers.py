@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, Callable, Optional
 
 import pytest
-from nsft_helpers import IP, cli_argv
+from nsft_helpers import IP, CapData, cli_argv, update_capabilities
 
 RUN_DIR = "/run/netns"
 MNT_DETACH = 2
@@ -163,19 +163,6 @@ def tool_argv(tool: str) -> list[str]:
 
 CAP_SYS_ADMIN = 21
 PR_CAPBSET_DROP = 24
-_LINUX_CAPABILITY_VERSION_3 = 0x20080522
-
-
-class _CapHeader(ctypes.Structure):
-    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = (
-        ("effective", ctypes.c_uint32),
-        ("permitted", ctypes.c_uint32),
-        ("inheritable", ctypes.c_uint32),
-    )
 
 
 def drop_capability(cap: int) -> None:
@@ -183,15 +170,14 @@ def drop_capability(cap: int) -> None:
     if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
         err = ctypes.get_errno()
         raise OSError(err, "prctl(PR_CAPBSET_DROP)")
-    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (_CapData * 2)()
-    if _libc.capget(ctypes.byref(header), data) != 0:
-        raise OSError(ctypes.get_errno(), "capget")
     word, bit = divmod(cap, 32)
-    for field in ("effective", "permitted", "inheritable"):
-        setattr(data[word], field, getattr(data[word], field) & ~(1 << bit))
-    if _libc.capset(ctypes.byref(header), data) != 0:
-        raise OSError(ctypes.get_errno(), "capset")
+
+    def clear(data: ctypes.Array[CapData]) -> None:
+        for field in ("effective", "permitted", "inheritable"):
+            value = getattr(data[word], field) & ~(1 << bit)
+            setattr(data[word], field, value)
+
+    update_capabilities(clear)
 
 
 def in_child(func: Callable[[], Any]) -> Any:

@@ -64,16 +64,6 @@ def _compare_same(args: Args) -> subprocess.CompletedProcess[bytes]:
 
 
 @pytest.fixture
-def ns(name_factory: list[str]) -> Iterator[str]:
-    """A live namespace, deleted afterwards."""
-    name = unique_name()
-    name_factory.append(name)
-    api.add(name)
-    yield name
-    api.delete(name)
-
-
-@pytest.fixture
 def ns2(ns: str, name_factory: list[str]) -> Iterator[tuple[str, str]]:
     """Two live namespaces."""
     other = unique_name()

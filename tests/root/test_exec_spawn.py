@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,16 +29,6 @@ RUN_DIR = "/run/netns"
 
 def _inode(path: str) -> int:
     return os.stat(path).st_ino
-
-
-@pytest.fixture
-def ns(name_factory: list[str]) -> Iterator[str]:
-    """A live namespace, deleted afterwards."""
-    name = unique_name()
-    name_factory.append(name)
-    api.add(name)
-    yield name
-    api.delete(name)
 
 
 def _namespaces_of(name: str, *, full: bool = True) -> tuple[str, str]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from farm_helpers import run_threads
-from nsft_helpers import RUN_DIR, unique_name
+from nsft_helpers import RUN_DIR, CapData, unique_name, update_capabilities
 
 from netns_fast import NamespaceRestoreError, api
 from netns_fast.exceptions import NotANamespaceError
@@ -33,31 +33,18 @@ pytestmark = pytest.mark.root
 
 CAP_SYS_ADMIN = 21
 SIOCGIFFLAGS = 0x8913
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-class _CapHeader(ctypes.Structure):
-    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = (
-        ("effective", ctypes.c_uint32),
-        ("permitted", ctypes.c_uint32),
-        ("inheritable", ctypes.c_uint32),
-    )
 
 
 def _set_sys_admin(on: bool) -> None:
     """Raise or drop CAP_SYS_ADMIN in the calling thread's effective set."""
-    hdr = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
-    data = (_CapData * 2)()
-    assert _libc.capget(ctypes.byref(hdr), data) == 0
-    if on:
-        data[0].effective |= 1 << CAP_SYS_ADMIN
-    else:
-        data[0].effective &= ~(1 << CAP_SYS_ADMIN)
-    assert _libc.capset(ctypes.byref(hdr), data) == 0
+
+    def change(data: ctypes.Array[CapData]) -> None:
+        if on:
+            data[0].effective |= 1 << CAP_SYS_ADMIN
+        else:
+            data[0].effective &= ~(1 << CAP_SYS_ADMIN)
+
+    update_capabilities(change)
 
 
 @pytest.fixture
