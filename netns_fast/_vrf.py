@@ -47,7 +47,7 @@ def _base_path(cgroup: bytes) -> bytes:
     return b""
 
 
-def _unescape(field: bytes) -> bytes:
+def unescape_mount_field(field: bytes) -> bytes:
     """A /proc/mounts field with its octal escapes (\\040) decoded."""
     out = bytearray()
     i = 0
@@ -66,7 +66,7 @@ def cgroup2_mount(mounts: bytes) -> Optional[bytes]:
     for line in mounts.splitlines():
         fields = line.split(b" ")
         if len(fields) > 2 and fields[2] == b"cgroup2":
-            return _unescape(fields[1])
+            return unescape_mount_field(fields[1])
     return None
 
 

@@ -33,6 +33,8 @@ from typing import Callable, Optional, Union
 import pytest
 from nsft_helpers import IP, cli_argv, ip_to_cli, run_cli, run_ip, unique_name
 
+from netns_fast._vrf import unescape_mount_field
+
 RUN = b"/run"
 RUN_DIR = b"/run/netns"
 MNT_DETACH = 2
@@ -77,27 +79,13 @@ def _detach(where: bytes) -> None:
     _check(_libc.umount2(where, MNT_DETACH), f"umount -l {where!r}")
 
 
-def _unescape_mountinfo(raw: bytes) -> bytes:
-    """Mount points in mountinfo have space, tab, newline, '\\' as \\ooo."""
-    out = bytearray()
-    i = 0
-    while i < len(raw):
-        if raw[i : i + 1] == b"\\" and raw[i + 1 : i + 4].isdigit():
-            out.append(int(raw[i + 1 : i + 4], 8))
-            i += 4
-        else:
-            out.append(raw[i])
-            i += 1
-    return bytes(out)
-
-
 def mounts_under(run_dir: bytes) -> tuple[int, dict[bytes, int]]:
     """Mounts on run_dir itself, and nsfs mounts per name inside it."""
     on_dir = 0
     per_name: dict[bytes, int] = {}
     with open("/proc/self/mountinfo", "rb") as f:
         for line in f:
-            point = _unescape_mountinfo(line.split(b" ")[4])
+            point = unescape_mount_field(line.split(b" ")[4])
             fstype = line.split(b" - ", 1)[1].split(b" ")[0]
             if point == run_dir:
                 on_dir += 1
