@@ -226,6 +226,40 @@ run("remove", m.remove, A)
 run("listed after", mine)
 m.close()
 """,
+    "user_script": r"""
+# a script written for pyroute2.netns, as a user writes one
+run("create", netns.create, A)
+run("create again", netns.create, A)
+run("list", mine)
+run("setns missing", netns.setns, B, flags=0)
+run("getnsfd excl", netns.getnsfd, A, flags=os.O_CREAT | os.O_EXCL)
+fd = netns.getnsfd(A)
+run("getnsfd is A", lambda: os.fstat(fd).st_ino == named(A))
+os.close(fd)
+netns.pushns(A)
+run("pushed into A", lambda: here() == named(A))
+import subprocess
+child = subprocess.Popen(["sleep", "30"])
+netns.popns()
+run("popped home", lambda: here() == HOME)
+run("ns_pids", lambda: netns.ns_pids().get(A) == [child.pid])
+run("pid_to_ns", netns.pid_to_ns, child.pid)
+run("attach", netns.attach, C, child.pid)
+run("same ns", lambda: named(C) == named(A))
+child.kill()
+child.wait()
+netns.pushns()
+run("setns creates", netns.setns, B)
+run("in B", lambda: here() == named(B))
+netns.popns()
+netns.pushns()
+netns.dropns()
+run("dropns empty", netns.dropns)
+run("pid_to_ns none", netns.pid_to_ns, os.getpid())
+for name in (A, B, C):
+    run("remove " + name[len(P):], netns.remove, name)
+run("list empty", mine)
+""",
     "functions": r"""
 # the names pyroute2's modules use, called as they call them
 run("_get_netnspath str", netns._get_netnspath, A)
