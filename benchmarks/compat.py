@@ -74,9 +74,8 @@ def run(n: int, rounds: int) -> None:
     from netns_fast import compat
 
     ops: dict[str, Callable[[int], float]] = {
-        "IPRoute(netns=) open+close" + (" +dump" if query else ""): lambda k: (
-            _ipr_open_close(k, query)
-        ),
+        "IPRoute(netns=) open+close": lambda k: _ipr_open_close(k, False),
+        "IPRoute(netns=) open+dump+close": lambda k: _ipr_open_close(k, True),
         "netns.create + remove": _create_remove,
         "netns.create_socket + close": _create_socket,
     }
