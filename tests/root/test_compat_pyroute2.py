@@ -569,3 +569,122 @@ def test_pyroute2_link_fixtures_same_outcomes(
     if why is not None:
         pytest.skip(why)
     _compare_fixture_runs(pytester, DUMMY_TESTS)
+
+
+# -- install() / uninstall() ------------------------------------------------
+
+SWITCH_SCRIPT = r"""
+import sys
+from types import ModuleType
+import pyroute2
+import pyroute2.netns.manager
+real, real_manager = pyroute2.netns, pyroute2.netns.manager
+import netns_fast.compat as compat
+from netns_fast.compat import pyroute2_netns as ours
+
+
+def snapshot():
+    return {
+        (name, attr): id(value)
+        for name, mod in sorted(sys.modules.items())
+        if name.startswith("pyroute2") and isinstance(mod, ModuleType)
+        for attr, value in vars(mod).items()
+    }
+
+
+def ours_held():
+    return sorted(
+        f"{name}.{attr}"
+        for name, mod in sys.modules.items()
+        if name.startswith("pyroute2") and isinstance(mod, ModuleType)
+        for attr, value in vars(mod).items()
+        if getattr(value, "__module__", getattr(value, "__name__", ""))
+        .startswith("netns_fast")
+    )
+
+
+before = snapshot()
+run_dir = real.NETNS_RUN_DIR = "/run/netns"
+compat.install()
+compat.install()  # idempotent
+print("installed", compat.is_installed())
+print("sys.modules", sys.modules["pyroute2.netns"] is ours)
+print("attribute", pyroute2.netns is ours)
+print("manager", sys.modules["pyroute2.netns.manager"].__name__)
+print("run dir carried", ours.NETNS_RUN_DIR == run_dir)
+from pyroute2 import netns as again
+print("import gives ours", again is ours)
+from pyroute2.netns import setns
+print("from-import gives ours", setns is ours.setns)
+print("held", ours_held())
+# a pyroute2 module imported while installed binds the drop-in
+import pyroute2.nslink.nspopen
+del sys.modules["pyroute2.nslink.nspopen"]
+import pyroute2.nslink.nspopen as late
+print("late module", late.setns is ours.setns)
+compat.uninstall()
+compat.uninstall()  # idempotent
+print("installed", compat.is_installed())
+print("late module restored", late.setns is real.setns)
+print("held after", ours_held())
+print("sys.modules restored", sys.modules["pyroute2.netns"] is real,
+      sys.modules["pyroute2.netns.manager"] is real_manager)
+print("ours' run dir", ours.NETNS_RUN_DIR)
+after = snapshot()
+changed = sorted(k for k in before if after.get(k) != before[k])
+# (the re-imported nspopen is a new module object, by this script's doing)
+print("changed", [k for k in changed if "nspopen" not in k[0] + k[1]])
+with compat.installed():
+    print("with", pyroute2.netns is ours)
+print("after with", pyroute2.netns is real)
+"""
+
+
+def test_install_switches_pyroute2_and_uninstall_restores_it() -> None:
+    """install() puts the drop-in everywhere pyroute2 holds pyroute2.netns
+    (also in modules imported later); uninstall() restores every global of
+    every pyroute2 module as it was."""
+    import netns_fast
+
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(netns_fast.__file__))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(
+        [sys.executable, "-c", SWITCH_SCRIPT],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.splitlines()
+    held = next(line for line in out if line.startswith("held ["))
+    for name in (
+        "pyroute2.netlink.core.netns",
+        "pyroute2.netlink.nlsocket.netns",
+        "pyroute2.netlink.rtnl.iprsocket.setns",
+        "pyroute2.ndb.main.getnsfd",
+        "pyroute2.iproute.linux.netns",
+        "pyroute2.netns",
+    ):
+        assert f"'{name}'" in held, name
+    assert out == [
+        "installed True",
+        "sys.modules True",
+        "attribute True",
+        "manager netns_fast.compat.pyroute2_netns.manager",
+        "run dir carried True",
+        "import gives ours True",
+        "from-import gives ours True",
+        held,
+        "late module True",
+        "installed False",
+        "late module restored True",
+        "held after []",
+        "sys.modules restored True True",
+        "ours' run dir /var/run/netns",
+        "changed [('pyroute2.netns', 'NETNS_RUN_DIR')]",
+        "with True",
+        "after with True",
+    ]
