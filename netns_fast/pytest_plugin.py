@@ -78,6 +78,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("netns_pool_size", "pool size", default="8")
     parser.addini("netns_named", "named fixture namespaces", type="bool")
     parser.addini("netns_leak_check", "auto, all or off", default="auto")
+    _addoption_pyroute2(group, parser)
 
 
 class _Farm:
@@ -278,3 +279,35 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     farm = session.config.stash.get(_FARM, None)
     if farm is not None and farm.leaks and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# -- pyroute2 switch ---------------------------------------------------------
+
+
+def _addoption_pyroute2(
+    group: pytest.OptionGroup, parser: pytest.Parser
+) -> None:
+    group.addoption(
+        "--netns-pyroute2",
+        action="store_true",
+        default=None,
+        help="make pyroute2 itself use netns_fast's pyroute2.netns "
+        "(netns_fast.compat.install(): no fork per namespace socket)",
+    )
+    parser.addini(
+        "netns_pyroute2", "make pyroute2 use netns_fast", type="bool"
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """With --netns-pyroute2 / netns_pyroute2, install the switch before
+    any conftest imports pyroute2; uninstall it at the end."""
+    ns = early_config.known_args_namespace
+    if getattr(ns, "netns_pyroute2", None) or early_config.getini(
+        "netns_pyroute2"
+    ):
+        from .compat import install, uninstall
+
+        install()
+        early_config.add_cleanup(uninstall)

@@ -1,12 +1,12 @@
-"""netns_fast.compat.pyroute2_netns against pyroute2.netns (needs root)."""
+"""netns_fast.compat.pyroute2_netns on its own (needs root).
+
+The comparisons with pyroute2.netns are in test_compat_pyroute2.py.
+"""
 
 from __future__ import annotations
 
 import fcntl
 import os
-import subprocess
-import sys
-import uuid
 
 import pytest
 from farm_helpers import run_threads
@@ -17,113 +17,6 @@ from netns_fast.compat import pyroute2_netns as compat
 pytestmark = pytest.mark.root
 
 SIOCGSKNS = 0x894C
-
-# The same script for both modules; only the import differs.
-SCRIPT = r"""
-import os, subprocess, sys
-
-if sys.argv[1] == "pyroute2":
-    from pyroute2 import netns
-else:
-    from netns_fast.compat import pyroute2_netns as netns
-
-P = sys.argv[2]
-A, B, C = P + "a", P + "b", P + "c"
-KINDS = (FileExistsError, FileNotFoundError, IndexError, RuntimeError,
-         OSError, Exception)
-
-
-def ino(path):
-    return os.stat(path).st_ino
-
-
-def here():
-    return ino("/proc/thread-self/ns/net")
-
-
-def named(name):
-    return ino(netns.NETNS_RUN_DIR + "/" + name)
-
-
-def mine():
-    return sorted(n for n in netns.listnetns() if n.startswith(P))
-
-
-def run(label, fn, *args, **kw):
-    try:
-        print(label, "ok", fn(*args, **kw))
-    except Exception as exc:
-        kind = next(k.__name__ for k in KINDS if isinstance(exc, k))
-        print(label, "error", kind, getattr(exc, "errno", None))
-
-
-home = here()
-run("create", netns.create, A)
-run("create again", netns.create, A)
-run("list", mine)
-run("setns missing", netns.setns, B, flags=0)
-run("getnsfd excl", netns.getnsfd, A, flags=os.O_CREAT | os.O_EXCL)
-run("getnsfd bad", netns.getnsfd, 1.5)
-fd = netns.getnsfd(A)
-run("getnsfd is A", lambda: os.fstat(fd).st_ino == named(A))
-os.close(fd)
-netns.pushns(A)
-run("pushed into A", lambda: here() == named(A))
-child = subprocess.Popen(["sleep", "30"])
-netns.popns()
-run("popped home", lambda: here() == home)
-run("ns_pids", lambda: netns.ns_pids().get(A) == [child.pid])
-run("pid_to_ns", netns.pid_to_ns, child.pid)
-run("attach", netns.attach, C, child.pid)
-run("same ns", lambda: named(C) == named(A))
-child.kill()
-child.wait()
-netns.pushns()
-run("setns creates", netns.setns, B)
-run("in B", lambda: here() == named(B))
-netns.popns()
-run("home again", lambda: here() == home)
-netns.pushns()
-netns.dropns()
-run("popns empty", netns.popns)
-run("dropns empty", netns.dropns)
-run("pid_to_ns none", netns.pid_to_ns, os.getpid())
-for name in (A, B, C):
-    run("remove " + name[len(P):], netns.remove, name)
-run("remove missing", netns.remove, A)
-run("list empty", mine)
-"""
-
-
-def _run(module: str, prefix: str) -> str:
-    import netns_fast
-
-    env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(netns_fast.__file__))
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, module, prefix],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.replace(prefix, "P-")
-
-
-def test_same_script_same_results_as_pyroute2() -> None:
-    """A pyroute2.netns script gives the same results with the compat
-    module: only the import changes."""
-    pytest.importorskip("pyroute2")
-    prefix = f"nsft-{uuid.uuid4().hex[:6]}-"
-    theirs = _run("pyroute2", prefix)
-    ours = _run("compat", prefix)
-    assert ours == theirs
-    assert "create again error FileExistsError 17" in ours
-    assert "popns empty error IndexError None" in ours
-    assert "ns_pids ok True" in ours
 
 
 def test_pushns_popns_are_per_thread() -> None:
