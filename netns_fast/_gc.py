@@ -211,7 +211,9 @@ class _Mounted:
             fields = line.split(b" ")
             if len(fields) < 5:
                 continue
-            point = unescape_mount_field(fields[4])
+            point = fields[4]
+            if b"\\" in point:
+                point = unescape_mount_field(point)
             parent, _, base = point.rpartition(b"/")
             if base not in self.names or base in self.mounted:
                 continue

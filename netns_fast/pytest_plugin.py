@@ -137,7 +137,7 @@ class _Farm:
                 from ._owner import owner_name
                 from .pool import Pool
 
-                prefix = owner_name(_KIND, f"pool{next(_serials)}-")
+                prefix = owner_name(_KIND, f"p{next(_serials)}-")
                 pool = Pool(self.pool_size, named=named, prefix=prefix)
                 self.pools[named] = pool
             return pool.acquire()
