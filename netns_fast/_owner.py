@@ -15,7 +15,9 @@ default prefix, the pytest plugin's named namespaces) have this form::
 - PIDNS: the inode of the pid namespace whose pids /proc shows, in base
   36: an owner is only judged through a /proc of that same pid namespace
   (in another one, e.g. a container's own /proc, the pid means another
-  process or none);
+  process or none). 0 when it cannot be known (a pid namespace that uses
+  its parent's /proc may not read the parent's namespace links): such
+  names are never judged;
 - REST: what the maker adds (a pool's serial and counter, a fixture's
   random tag).
 

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from hardening_helpers import (
     child_env,
     is_live,
+    needs,
     nsfs_mounts_under,
     run_argv,
     tool_argv,
@@ -144,6 +146,56 @@ def test_names_of_a_killed_pool_are_reclaimed(
     assert _removed(proc.stdout) == left
     assert os.listdir(rd) == []
     assert nsfs_mounts_under(rd) == []
+
+
+PIDNS_CHILD = """
+import os, sys, time, netns_fast
+from netns_fast import _owner
+name = _owner.owner_name("pool", "1-0")
+netns_fast.add(name, run_dir=sys.argv[1])
+print(os.getpid(), _owner.proc_pid(), name, flush=True)
+time.sleep(600)
+"""
+
+
+@needs("unshare")
+def test_owner_in_a_pid_namespace_without_its_own_proc(
+    scratch_run_dir: str,
+) -> None:
+    """Under unshare -p -f without a new /proc, a name carries the pid /proc
+    shows (not os.getpid()): gc dead-owners keeps it while the owner
+    lives. After, it goes if the owner could tell /proc's pid namespace;
+    if not (this kernel denies /proc/1/ns/pid there), it is never judged."""
+    rd = scratch_run_dir
+    argv = ["unshare", "-p", "-f", "--kill-child", sys.executable]
+    proc = subprocess.Popen(
+        [*argv, "-c", PIDNS_CHILD, rd], stdout=subprocess.PIPE, env=child_env()
+    )
+    assert proc.stdout is not None
+    with proc.stdout:
+        own_pid, proc_pid, name = proc.stdout.readline().decode().split()
+        try:
+            assert own_pid == "1"
+            owner = _owner.parse(name.encode())
+            assert owner is not None
+            assert owner.pid == int(proc_pid) != 1
+            assert owner.pidns in (0, _owner.proc_pidns())
+
+            assert _gc_dead_owners(rd).stdout == b""
+            assert os.listdir(rd) == [name]
+        finally:
+            proc.kill()
+            assert proc.wait(30) == -signal.SIGKILL
+    for _ in range(1000):  # --kill-child: the child dies with unshare
+        if _owner.start_time(owner.pid) != owner.start:
+            break
+        time.sleep(0.005)
+    if owner.pidns:
+        assert _removed(_gc_dead_owners(rd).stdout) == [name]
+    else:
+        assert _gc_dead_owners(rd).stdout == b""
+        assert os.listdir(rd) == [name]
+        netns_fast.delete(name, run_dir=rd)
 
 
 @pytest.fixture
