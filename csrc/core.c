@@ -240,7 +240,7 @@ int nsf_attach(const char *run_dir, const char *name, int pid, int *step)
 
 static int delete_path(const char *path, int *step)
 {
-    int i;
+    int i, unmounted = 0;
 
     *step = NSF_STEP_NONE;
     /* Like iproute2: a lazy umount whose error is not fatal (EINVAL for a
@@ -249,8 +249,14 @@ static int delete_path(const char *path, int *step)
      * one too and try again, so every stacked mount goes. A second umount
      * on the common path would cost a wait on the mount lock. */
     for (i = 0;; i++) {
-        (void)umount2(path, MNT_DETACH);
+        if (umount2(path, MNT_DETACH) == 0)
+            unmounted = 1;
         if (unlink(path) == 0)
+            return 0;
+        /* Once unmounted, the file is an empty stale entry that a gc (or
+         * another delete) may unlink before we do: the name is gone, as
+         * asked. ENOENT without an unmount is a name that did not exist. */
+        if (errno == ENOENT && unmounted)
             return 0;
         if (errno != EBUSY || i >= MAX_STACKED_MOUNTS)
             return nsf_fail(step, NSF_STEP_UNLINK);

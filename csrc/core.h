@@ -42,7 +42,8 @@ int nsf_add(const char *run_dir, const char *name, int *step);
 int nsf_attach(const char *run_dir, const char *name, int pid, int *step);
 
 /* ip netns delete NAME: lazily unmount every mount stacked on
- * run_dir/name, then unlink it. A stale file with no mount is removed. */
+ * run_dir/name, then unlink it. A stale file with no mount is removed. A
+ * file that someone else unlinks after our unmount counts as deleted. */
 int nsf_delete(const char *run_dir, const char *name, int *step);
 
 /* add/delete for names[0..n-1] on nthreads C threads (<= 0: one per CPU).

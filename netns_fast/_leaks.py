@@ -2,18 +2,23 @@
 
 A snapshot is what a test could leak: entries of the run directory, nsfs
 mounts, open fds (less those a pool holds), and descendant processes in a
-network namespace other than this process's.
+network namespace other than this process's. After a leak is reported,
+:func:`reclaim` kills the leaked processes and deletes the leaked names
+(killing the processes inside them), so a failing test leaves no work
+running; leaked fds and other mounts are only reported.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import signal
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 from ._names import run_dir_bytes
+from ._owner import proc_pid
 
 HeldFds = Callable[[], frozenset[int]]
 HeldPaths = Callable[[], frozenset[str]]
@@ -85,8 +90,9 @@ def _stat_fields(pid: str) -> tuple[int, str]:
 
 
 def foreign_descendants() -> frozenset[str]:
-    """ "PID net:[INODE]" of live descendants in another network namespace."""
-    me = os.getpid()
+    """ "PID net:[INODE]" of live descendants in another network namespace
+    (pids as /proc shows them)."""
+    me = proc_pid()
     parent: dict[int, int] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -125,33 +131,104 @@ def snapshot(held: HeldFds, held_paths: HeldPaths) -> Snapshot:
     return Snapshot(names - pool, mounts - pool, fds, procs)
 
 
-def _diff(before: Snapshot, now: Snapshot) -> str:
+def _diff(before: Snapshot, now: Snapshot) -> Snapshot:
+    return Snapshot(*(frozenset(new - old) for old, new in zip(before, now)))
+
+
+def describe(extra: Snapshot) -> str:
+    """The leaks in ``extra`` as one line ("" for none)."""
     parts = []
-    for label, old, new in zip(
-        ("names", "nsfs mounts", "fds", "processes in another netns"),
-        before,
-        now,
+    for label, found in zip(
+        ("names", "nsfs mounts", "fds", "processes in another netns"), extra
     ):
-        extra = sorted(set(new) - set(old))
-        if extra:
-            parts.append(f"{label} {extra}")
+        if found:
+            parts.append(f"{label} {sorted(found)}")
     return "; ".join(parts)
 
 
-def compare(before: Snapshot, held: HeldFds, held_paths: HeldPaths) -> str:
-    """What was leaked since ``before`` ("" for nothing).
+def leaked(before: Snapshot, held: HeldFds, held_paths: HeldPaths) -> Snapshot:
+    """What was leaked since ``before`` (every field empty for nothing).
 
     Rechecked a few times over about 0.1 s, after a garbage collection,
     so that handles waiting for the collector and exiting children are
     not reported.
     """
-    found = ""
+    found = _diff(before, before)
     for attempt in range(_TRIES):
         found = _diff(before, snapshot(held, held_paths))
-        if not found:
-            return ""
+        if not any(found):
+            break
         if attempt == 0:
             gc.collect()
         else:
             time.sleep(_SETTLE)
     return found
+
+
+def compare(before: Snapshot, held: HeldFds, held_paths: HeldPaths) -> str:
+    """What was leaked since ``before``, as one line ("" for nothing)."""
+    return describe(leaked(before, held, held_paths))
+
+
+def _kill(proc: str) -> Optional[int]:
+    """SIGKILL one "PID net:[INODE]" process if it is still that one;
+    its /proc directory fd (a pidfd for pidfd_send_signal), or None."""
+    pid, _, ns = proc.partition(" ")
+    try:
+        fd = os.open(f"/proc/{pid}", os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None  # gone already
+    try:
+        if os.readlink("ns/net", dir_fd=fd) == ns:
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+            return fd
+    except OSError:
+        pass  # gone meanwhile, or no longer in that namespace
+    os.close(fd)
+    return None
+
+
+def _dead(fd: int) -> bool:
+    """True once the process of a /proc directory fd is gone or a zombie
+    (a zombie holds no namespace and runs nothing)."""
+    try:
+        sfd = os.open("stat", os.O_RDONLY, dir_fd=fd)
+        try:
+            data = os.read(sfd, 4096)
+        finally:
+            os.close(sfd)
+    except OSError:
+        return True
+    return data[data.rindex(b")") + 2 :][:1] in (b"Z", b"X", b"")
+
+
+def reclaim(extra: Snapshot, timeout: float = 5.0) -> list[str]:
+    """Kill the leaked processes of ``extra`` and delete its leaked names
+    (the processes inside them killed first); returns what could not be
+    reclaimed."""
+    from .api import delete  # noqa: PLC0415 (start-up)
+
+    killed: dict[str, int] = {}
+    for proc in sorted(extra.procs):
+        fd = _kill(proc)
+        if fd is not None:
+            killed[proc] = fd
+    deadline = time.monotonic() + timeout
+    while killed and time.monotonic() < deadline:
+        for proc, fd in list(killed.items()):
+            if _dead(fd):
+                os.close(killed.pop(proc))
+        if killed:
+            time.sleep(_SETTLE / 10)
+    left = [f"process {proc} still runs" for proc in killed]
+    for fd in killed.values():
+        os.close(fd)
+    for path in sorted(extra.names):
+        run_dir, _, name = path.rpartition("/")
+        try:
+            delete(name, run_dir=run_dir or "/", kill=True)
+        except FileNotFoundError:
+            continue  # gone meanwhile
+        except (OSError, ValueError) as exc:
+            left.append(f"name {path}: {exc}")
+    return left

@@ -136,8 +136,17 @@ def delete_all(*, run_dir: Optional[Name] = None) -> list[Outcome]:
 
     Unlike ip, a failure does not stop the others: every entry is tried and
     reported. Only use this on a run directory that is yours.
+
+    Raises:
+        NetnsPermissionError: (step ``check_run_dir``) RUN_DIR is a
+            symlink, not owned by root (or the caller), or writable by
+            others: nothing is deleted (ip deletes what it points to).
     """
+    from ._gc import check_run_dir  # noqa: PLC0415 (start-up)
+
     rd = run_dir_bytes(run_dir)
+    if not check_run_dir(rd):
+        return []
     names = [os.fsencode(n) for n in list_names(run_dir=rd)]
     errors = _sys.delete_many(rd, names, 0)
     return [Outcome(os.fsdecode(n), e) for n, e in zip(names, errors)]

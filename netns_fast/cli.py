@@ -265,6 +265,16 @@ def delete_one(ctx: Ctx, name: bytes) -> bool:
     return True
 
 
+def listing_failed(ctx: Ctx, exc: OSError) -> None:
+    """netns_foreach's message when the run directory cannot be read."""
+    ctx.error(
+        b"Failed to open directory "
+        + ctx.run_dir
+        + b": "
+        + strerror(exc.errno)
+    )
+
+
 def foreach_entry(ctx: Ctx) -> Optional[list[bytes]]:
     """netns_foreach's listing: None (after the message) if it fails."""
     try:
@@ -272,12 +282,7 @@ def foreach_entry(ctx: Ctx) -> Optional[list[bytes]]:
     except FileNotFoundError:
         return []
     except OSError as exc:
-        ctx.error(
-            b"Failed to open directory "
-            + ctx.run_dir
-            + b": "
-            + strerror(exc.errno)
-        )
+        listing_failed(ctx, exc)
         return None
 
 
@@ -298,6 +303,14 @@ def do_delete(ctx: Ctx, args: list[bytes]) -> int:
             + b'". Use "netns-fast delete NAME" or "netns-fast -all delete".'
         )
         raise CliExit(255)
+    from ._cli_gc import open_checked
+
+    # Deviation: ip deletes in whatever the run directory points to.
+    fd = open_checked(ctx)
+    if fd is None:
+        return 1
+    if fd >= 0:
+        os.close(fd)
     entries = foreach_entry(ctx)
     if entries is None:
         return 1

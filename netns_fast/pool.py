@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, NamedTuple, Optional
 
 from . import _sys
 from ._names import Name, encode_name, run_dir_bytes
+from ._owner import owner_name
 from .handle import Netns, Resource
 
 if TYPE_CHECKING:
@@ -106,7 +107,8 @@ class Pool(Resource):
         named: make named namespaces (RUN_DIR/PREFIX<n>) instead of
             anonymous ones.
         run_dir: the run directory of named ones.
-        prefix: the name prefix (default ``nsf-pool-<pid>-<n>-``).
+        prefix: the name prefix (default ``nsf-pool-<owner>-<n>-``, see
+            netns_fast._owner).
         threads: creator threads.
         lo_up: bring each namespace's loopback up.
         max_pending: the backlog bound (see the module doc).
@@ -137,7 +139,9 @@ class Pool(Resource):
     ) -> None:
         self._closing = True  # until the C pool runs (see __del__)
         if prefix is None:
-            prefix = f"nsf-pool-{os.getpid()}-{next(_serials)}-"
+            # nsf-pool-OWNER-SERIAL-: gc dead-owners reclaims the names
+            # of a pool whose process died (netns_fast._owner).
+            prefix = owner_name("pool", f"{next(_serials)}-")
         raw_prefix = os.fsencode(prefix)
         if len(raw_prefix) > 40:
             raise ValueError("prefix must be at most 40 bytes long")

@@ -23,16 +23,27 @@ Without the privilege (probed once by a forked child that tries
 ``unshare(CLONE_NEWNET)``, not by looking at the uid) tests that use them
 are skipped with the real reason.
 
+Named namespaces (fixtures and the plugin's pools) are called
+``nsf-pytest-<owner>-...`` (netns_fast._owner): at session start the plugin
+unmounts and removes the names of that form whose owner process is gone
+(a session killed by SIGKILL, SIGTERM or SIGHUP), as ``netns-fast gc
+dead-owners`` does, and lists them in the summary. It never touches a name
+of a live session or of another form.
+
 Leak check (``--netns-leak-check=auto|all|off``, ini ``netns_leak_check``,
 default ``auto``: only tests that use these fixtures): a test that leaves a
 new name in the run directory, a new nsfs mount, a new open fd, or a new
 child process in another network namespace fails at teardown, and the run
-fails, with a summary of every leak at the end.
+fails, with a summary of every leak at the end. After reporting them, the
+check kills the leaked processes and deletes the leaked names (killing
+the processes inside them), so no work of a failing test keeps running.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Optional
 
@@ -44,6 +55,9 @@ if TYPE_CHECKING:
 
 _MODES = ("auto", "all", "off")
 _FIXTURES = frozenset(("netns", "netns_factory"))
+_KIND = "pytest"
+"""The owner kind of the plugin's names: nsf-pytest-<owner>-..."""
+_serials = itertools.count(1)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -100,6 +114,7 @@ class _Farm:
         self._probed = False
         self.pools: dict[bool, Pool] = {}
         self.leaks: list[tuple[str, str]] = []
+        self.reclaimed: list[str] = []
 
     def unavailable(self) -> Optional[str]:
         """Why namespaces cannot be made here (None: they can)."""
@@ -120,19 +135,58 @@ class _Farm:
         if self.use_pool:
             pool = self.pools.get(named)
             if pool is None:
+                from ._owner import owner_name
                 from .pool import Pool
 
-                pool = Pool(self.pool_size, named=named)
+                prefix = owner_name(_KIND, f"p{next(_serials)}-")
+                pool = Pool(self.pool_size, named=named, prefix=prefix)
                 self.pools[named] = pool
             return pool.acquire()
         from .handle import Netns
 
         if named:
             from ._names import run_dir_bytes
+            from ._owner import owner_name
 
-            name = f"nsf-pytest-{os.getpid()}-{os.urandom(4).hex()}"
+            name = owner_name(_KIND, os.urandom(4).hex())
             return Netns.create(name, run_dir=run_dir_bytes())
         return Netns.new()
+
+    def reclaim(self) -> None:
+        """Remove the names of the plugin's kind whose owner is gone.
+
+        One listdir of the run directory; the dead-owner pass (which may
+        load the C core) runs only when a name of that kind is there.
+        """
+        from ._names import run_dir_bytes
+
+        rd = run_dir_bytes()
+        try:
+            entries = os.listdir(rd)
+        except OSError:
+            return
+        mine = f"nsf-{_KIND}-".encode()
+        if not any(n.startswith(mine) for n in entries):
+            return
+        from . import _gc
+
+        failed: list[OSError] = []
+        try:
+            for name, error in _gc.reclaim_dead_owners(
+                run_dir=rd, kinds=(_KIND,)
+            ):
+                if error is None:
+                    self.reclaimed.append(os.fsdecode(name))
+                else:
+                    failed.append(error)
+        except OSError as exc:
+            failed.append(exc)
+        for why in failed:
+            warnings.warn(
+                "netns_fast: cannot remove a name left by a dead session: "
+                f"{why}",
+                stacklevel=1,
+            )
 
     def held_fds(self) -> frozenset[int]:
         """Fds held by this session's pools (not leaks)."""
@@ -163,6 +217,11 @@ def _farm(config: pytest.Config) -> _Farm:
     if farm is None:
         farm = config.stash[_FARM] = _Farm(config)
     return farm
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Reclaim the names that dead sessions left (see the module doc)."""
+    _farm(session.config).reclaim()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -254,9 +313,13 @@ def _netns_leak_check(request: pytest.FixtureRequest) -> Iterator[None]:
 
     before = _leaks.snapshot(farm.held_fds, farm.held_paths)
     yield
-    leaked = _leaks.compare(before, farm.held_fds, farm.held_paths)
+    extra = _leaks.leaked(before, farm.held_fds, farm.held_paths)
+    leaked = _leaks.describe(extra)
     if leaked:
         farm.leaks.append((request.node.nodeid, leaked))
+        left = _leaks.reclaim(extra)
+        if left:
+            farm.leaks.append((request.node.nodeid, f"not reclaimed: {left}"))
         pytest.fail(f"leaked: {leaked}", pytrace=False)
 
 
@@ -265,9 +328,16 @@ def pytest_terminal_summary(
     exitstatus: int,
     config: pytest.Config,
 ) -> None:
-    """List every leak found in the session."""
+    """List every leak found in the session, and the names reclaimed."""
     farm = config.stash.get(_FARM, None)
-    if farm is None or not farm.leaks:
+    if farm is None:
+        return
+    if farm.reclaimed:
+        terminalreporter.line(
+            "netns_fast: removed names left by dead sessions: "
+            + " ".join(sorted(farm.reclaimed))
+        )
+    if not farm.leaks:
         return
     terminalreporter.section("netns_fast leak check", red=True)
     for nodeid, what in farm.leaks:
