@@ -115,16 +115,68 @@ def pids(
     return _sys.scan_pids([_sys.ns_key(path)], nthreads)[0]
 
 
+# (pid as returned by os.getpid(), pid as /proc shows it), for the cache.
+_proc_self: list[tuple[int, int]] = []
+
+
+def proc_pid() -> int:
+    """This process's pid as /proc shows it (``readlink /proc/self``).
+
+    In a pid namespace that still uses its parent's /proc (``unshare -p
+    -f`` without ``--mount-proc``), os.getpid() is the number of the new
+    namespace and /proc/<os.getpid()> is another process; every /proc
+    path and every pid compared with a /proc scan uses this number.
+    Computed once per process (a forked child computes its own); without
+    a readable /proc it is os.getpid().
+    """
+    pid = os.getpid()
+    if _proc_self and _proc_self[0][0] == pid:
+        return _proc_self[0][1]
+    try:
+        seen = int(os.readlink("/proc/self"))
+    except (OSError, ValueError):
+        seen = pid
+    _proc_self[:] = [(pid, seen)]
+    return seen
+
+
+def _kill_proc(pid: int, key: _sys.NsKey) -> bool:
+    """SIGKILL /proc/PID if its network namespace is still ``key``.
+
+    The process is named through its /proc directory (a pidfd), not by
+    kill(2): /proc's numbers are not this pid namespace's when they
+    differ, and a pid reused since the scan is never hit. False when it
+    is gone or is no longer in the namespace.
+    """
+    try:
+        fd = os.open(
+            f"/proc/{pid}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+        )
+    except FileNotFoundError:
+        return False
+    try:
+        st = os.stat("ns/net", dir_fd=fd)
+        if (st.st_dev, st.st_ino) != key:
+            return False
+        signal.pidfd_send_signal(fd, signal.SIGKILL)
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
 def kill_all(key: _sys.NsKey, timeout: float = 5.0) -> list[int]:
     """SIGKILL every process whose network namespace is ``key`` (its nsfs
     (dev, ino)), never this one, and wait until none is left.
 
-    Returns the pids killed. Killed children of this process are left for
-    their owner (e.g. subprocess.Popen) to reap: a zombie no longer holds
-    the namespace. Raises TimeoutError if some still run after
-    ``timeout`` seconds.
+    Returns the pids killed, as /proc shows them. Killed children of this
+    process are left for their owner (e.g. subprocess.Popen) to reap: a
+    zombie no longer holds the namespace. Raises TimeoutError if some
+    still run after ``timeout`` seconds (e.g. processes of a parent pid
+    namespace, which a pid namespace below cannot signal).
     """
-    me = os.getpid()
+    me = proc_pid()
     killed: list[int] = []
     deadline = time.monotonic() + timeout
     delay = 0.0005
@@ -136,10 +188,12 @@ def kill_all(key: _sys.NsKey, timeout: float = 5.0) -> list[int]:
             raise TimeoutError(f"processes still in the namespace: {found}")
         for pid in found:
             try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
+                hit = _kill_proc(pid, key)
+            except OSError:
+                # Not ours to signal (EPERM; EINVAL from a pid namespace
+                # below its own): the TimeoutError reports it.
                 continue
-            if pid not in killed:
+            if hit and pid not in killed:
                 killed.append(pid)
         time.sleep(delay)
         delay = min(delay * 2, 0.05)

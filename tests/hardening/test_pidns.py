@@ -27,6 +27,7 @@ import netns_fast
 from netns_fast import Netns, Pool, enter
 from netns_fast.handle import kill_all_in
 out = {}
+SELF_NET = "/proc/self/ns/net"
 assert os.getpid() != int(os.readlink("/proc/self")), "not in a new pid ns"
 def ino(path):
     try:
@@ -47,9 +48,9 @@ with Pool(2, named=True, prefix="nsft-pidns-") as pool:
         if out["named_name"] and IP:
             # Only once the name is known to be ours: ip netns exec on a
             # wrong one would run in some other process's namespace.
+            argv = [IP, "netns", "exec", ns.name, "readlink", SELF_NET]
             got = subprocess.run(
-                [IP, "netns", "exec", ns.name, "readlink", "/proc/self/ns/net"],
-                capture_output=True, text=True, check=True,
+                argv, capture_output=True, text=True, check=True,
             ).stdout.strip()
             out["named_ip_exec"] = got == f"net:[{ns.inode}]"
 with Pool(2) as pool:
@@ -68,7 +69,7 @@ with Netns.new() as ns:
     out["anon_path_inode"] = ino(ns.path) == ns.inode
     if out["anon_path_inode"] and NSENTER:
         got = subprocess.run(
-            [NSENTER, "--net=" + ns.path, "readlink", "/proc/self/ns/net"],
+            [NSENTER, "--net=" + ns.path, "readlink", SELF_NET],
             capture_output=True, text=True, check=True,
         ).stdout.strip()
         out["anon_nsenter"] = got == f"net:[{ns.inode}]"
