@@ -185,7 +185,7 @@ def getnsfd(
                 raise OSError(errno.EEXIST, "netns exists", netns)
         elif flags & os.O_CREAT:
             create(netns, libc=libc)
-        return os.open(path, os.O_RDONLY)
+        return _sys.open_ns(path)
     if isinstance(netns, io.IOBase):
         return netns.fileno()
     if isinstance(netns, int) and not isinstance(netns, bool):
@@ -212,9 +212,7 @@ def setns(
 
 def pushns(newns: Optional[NsArg] = None, libc: Any = None) -> None:
     """Save the calling thread's namespace; then enter ``newns`` if given."""
-    _saved.stack.append(
-        os.open(_sys.THREAD_NS_NET, os.O_RDONLY | os.O_CLOEXEC)
-    )
+    _saved.stack.append(_sys.open_ns(_sys.THREAD_NS_NET.encode()))
     if newns is not None:
         setns(newns, libc=libc)
 
