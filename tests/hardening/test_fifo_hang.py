@@ -1,0 +1,262 @@
+"""A FIFO in the run directory hangs nothing.
+
+open(O_RDONLY) of a FIFO blocks until a writer comes, ignoring timeouts
+and SIGINT, and a vfork child blocked there has every signal masked. Each
+entry point that opens a namespace file runs in a child Python with a
+deadline; it must return at once with NotANamespaceError. On a hang the
+FIFO is opened read-write, which releases every opener, so nothing is
+left blocked after the test either way.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hardening_helpers import RUN_DIR, child_env
+from nsft_helpers import IP, cli_argv, requires_ip, unique_name
+
+pytestmark = pytest.mark.root
+
+DEADLINE = 20.0  # seconds: far above "at once", far below "forever"
+
+_SCENARIO = """
+import json, os, sys, time
+import netns_fast
+from netns_fast import Netns, enter, run_in, socket
+from netns_fast.compat import pyroute2_netns as compat
+NAME = sys.argv[1]
+PATH = "/run/netns/" + NAME
+def call():
+    {call}
+start = time.monotonic()
+try:
+    call()
+    out = {{"raised": None}}
+except Exception as exc:
+    out = {{
+        "raised": type(exc).__name__,
+        "not_ns": isinstance(exc, netns_fast.NotANamespaceError),
+        "errno": getattr(exc, "errno", None),
+        "step": getattr(exc, "step", None),
+        "filename": getattr(exc, "filename", None),
+    }}
+out["seconds"] = time.monotonic() - start
+print(json.dumps(out))
+"""
+
+# entry point -> (the call, the step it fails at)
+ENTRY_POINTS = {
+    "run": ('netns_fast.run(NAME, ["true"])', "setns"),
+    "run full=False": ('netns_fast.run(NAME, ["true"], full=False)', "setns"),
+    "spawn().wait(timeout)": (
+        'netns_fast.spawn(NAME, ["sleep", "5"]).wait(timeout=2)',
+        "setns",
+    ),
+    "enter": ("with enter(NAME): pass", "handle_not_ns"),
+    "Netns.open": ("Netns.open(NAME).close()", "handle_not_ns"),
+    "Netns.from_path": ("Netns.from_path(PATH).close()", "handle_not_ns"),
+    "run_in": ("run_in(NAME, lambda: None)", "handle_not_ns"),
+    "socket": ("socket(NAME).close()", "handle_not_ns"),
+    "compat setns": ("compat.setns(PATH, flags=0)", "handle_not_ns"),
+    "compat pushns": ("compat.pushns(PATH)", "handle_not_ns"),
+    "compat create_socket": (
+        "compat.create_socket(PATH).close()",
+        "handle_not_ns",
+    ),
+}
+
+
+def release(fifo: str) -> None:
+    """Open the FIFO read-write: every opener blocked on it goes on."""
+    try:
+        fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return
+    os.close(fd)
+
+
+@pytest.fixture
+def fifo() -> Iterator[str]:
+    """A FIFO RUN_DIR/NAME; openers still blocked on it are released."""
+    name = unique_name("nsft-fifo")
+    path = os.path.join(RUN_DIR, name)
+    os.mkfifo(path)
+    try:
+        yield name
+    finally:
+        release(path)
+        os.unlink(path)
+
+
+def run_bounded(
+    argv: list[str], fifo: str, what: str
+) -> subprocess.CompletedProcess[str]:
+    """Run argv; past DEADLINE, release the FIFO and fail as a hang."""
+    try:
+        return subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            env=child_env(),
+            check=False,
+            timeout=DEADLINE,
+        )
+    except subprocess.TimeoutExpired:
+        pass
+    release(os.path.join(RUN_DIR, fifo))
+    pytest.fail(f"{what} hung for {DEADLINE} s on a FIFO")
+
+
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS))
+def test_entry_point_on_a_fifo_returns_at_once(fifo: str, entry: str) -> None:
+    """Each entry point that opens a namespace file refuses a FIFO at
+    once with NotANamespaceError (EINVAL) naming the file."""
+    call, step = ENTRY_POINTS[entry]
+    code = _SCENARIO.format(call=call)
+    proc = run_bounded([sys.executable, "-c", code, fifo], fifo, entry)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.splitlines()[-1])
+    assert out.pop("seconds") < 5
+    assert out == {
+        "raised": "NotANamespaceError",
+        "not_ns": True,
+        "errno": errno.EINVAL,
+        "step": step,
+        "filename": os.path.join(RUN_DIR, fifo),
+    }
+
+
+_KILLED_CALLER = """
+import sys, time
+import netns_fast
+print("started", flush=True)
+end = time.monotonic() + 30
+while time.monotonic() < end:
+    try:
+        netns_fast.spawn(sys.argv[1], ["true"])
+    except netns_fast.NotANamespaceError:
+        pass
+"""
+
+
+def _with_marker(marker: str) -> list[int]:
+    """Pids whose command line holds ``marker`` (a CLONE_VM child shows
+    its parent's until it execs)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path("/proc", entry, "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in cmdline.split(b"\0"):
+            found.append(int(entry))
+    return found
+
+
+def test_killed_caller_leaves_no_spawn_child_behind(fifo: str) -> None:
+    """A caller killed while it spawns on a FIFO leaves no vfork child
+    blocked in open() with every signal masked."""
+    marker = f"nsft-marker-{uuid.uuid4().hex}"
+    path = os.path.join(RUN_DIR, fifo)
+    caller = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_CALLER, fifo, marker],
+        stdout=subprocess.PIPE,
+        env=child_env(),
+    )
+    try:
+        assert caller.stdout is not None
+        assert caller.stdout.readline() == b"started\n"
+        time.sleep(0.5)
+    finally:
+        caller.kill()
+        caller.wait()
+        assert caller.stdout is not None
+        caller.stdout.close()
+    deadline = time.monotonic() + 2
+    while _with_marker(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = _with_marker(marker)
+    if left:
+        release(path)  # let them go before failing
+        for _ in range(100):
+            if not _with_marker(marker):
+                break
+            time.sleep(0.05)
+    assert left == [], "a spawn child outlived its killed caller"
+
+
+def _exec_cli(name: str, fifo: str) -> tuple[int, str, str]:
+    proc = run_bounded(
+        [*cli_argv(), "exec", name, "true"], fifo, "netns-fast exec"
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@requires_ip
+def test_cli_exec_on_a_fifo_is_a_stale_entry(fifo: str) -> None:
+    """netns-fast exec on a FIFO prints and exits as for a stale entry,
+    which is what ip prints for one (ip itself hangs on a FIFO)."""
+    stale = unique_name("nsft-stale")
+    stale_path = os.path.join(RUN_DIR, stale)
+    Path(stale_path).touch()
+    try:
+        on_fifo = _exec_cli(fifo, fifo)
+        on_stale = _exec_cli(stale, fifo)
+        ip = subprocess.run(
+            [IP, "netns", "exec", stale, "true"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=DEADLINE,
+        )
+    finally:
+        os.unlink(stale_path)
+    assert on_stale == (ip.returncode, ip.stdout, ip.stderr)
+    assert on_fifo == (
+        on_stale[0],
+        on_stale[1],
+        on_stale[2].replace(stale, fifo),
+    )
+    assert on_fifo[2] == (
+        f'setting the network namespace "{fifo}" failed: Invalid argument\n'
+    )
+
+
+def test_sigint_ends_a_caller_spawning_on_a_fifo(fifo: str) -> None:
+    """SIGINT to a caller that spawns on a FIFO in a loop ends it with
+    KeyboardInterrupt (nothing holds the signal off for long)."""
+    caller = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_CALLER, fifo, "nsft-sigint"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_env(),
+    )
+    try:
+        assert caller.stdout is not None
+        assert caller.stdout.readline() == b"started\n"
+        time.sleep(0.2)
+        caller.send_signal(signal.SIGINT)
+        _, err = caller.communicate(timeout=DEADLINE)
+    except subprocess.TimeoutExpired:
+        release(os.path.join(RUN_DIR, fifo))
+        caller.kill()
+        caller.communicate()
+        pytest.fail("SIGINT did not end a caller spawning on a FIFO")
+    finally:
+        if caller.stdout is not None:
+            caller.stdout.close()
+    # An unhandled KeyboardInterrupt: Python dies of SIGINT.
+    assert caller.returncode == -signal.SIGINT
+    assert b"KeyboardInterrupt" in err
