@@ -165,25 +165,31 @@ def _with_marker(marker: str) -> list[int]:
     return found
 
 
+def _start_spawner(fifo: str, marker: str) -> subprocess.Popen[bytes]:
+    """A Python that spawns on the FIFO in a loop, once it has started."""
+    caller = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_CALLER, fifo, marker],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_env(),
+    )
+    assert caller.stdout is not None
+    if caller.stdout.readline() != b"started\n":
+        caller.kill()
+        caller.communicate()
+        pytest.fail("the spawning caller did not start")
+    return caller
+
+
 def test_killed_caller_leaves_no_spawn_child_behind(fifo: str) -> None:
     """A caller killed while it spawns on a FIFO leaves no vfork child
     blocked in open() with every signal masked."""
     marker = f"nsft-marker-{uuid.uuid4().hex}"
     path = os.path.join(RUN_DIR, fifo)
-    caller = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_CALLER, fifo, marker],
-        stdout=subprocess.PIPE,
-        env=child_env(),
-    )
-    try:
-        assert caller.stdout is not None
-        assert caller.stdout.readline() == b"started\n"
-        time.sleep(0.5)
-    finally:
-        caller.kill()
-        caller.wait()
-        assert caller.stdout is not None
-        caller.stdout.close()
+    caller = _start_spawner(fifo, marker)
+    time.sleep(0.5)
+    caller.kill()
+    caller.communicate()
     deadline = time.monotonic() + 2
     while _with_marker(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -237,26 +243,16 @@ def test_cli_exec_on_a_fifo_is_a_stale_entry(fifo: str) -> None:
 def test_sigint_ends_a_caller_spawning_on_a_fifo(fifo: str) -> None:
     """SIGINT to a caller that spawns on a FIFO in a loop ends it with
     KeyboardInterrupt (nothing holds the signal off for long)."""
-    caller = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_CALLER, fifo, "nsft-sigint"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=child_env(),
-    )
+    caller = _start_spawner(fifo, "nsft-sigint")
+    time.sleep(0.2)
+    caller.send_signal(signal.SIGINT)
     try:
-        assert caller.stdout is not None
-        assert caller.stdout.readline() == b"started\n"
-        time.sleep(0.2)
-        caller.send_signal(signal.SIGINT)
         _, err = caller.communicate(timeout=DEADLINE)
     except subprocess.TimeoutExpired:
         release(os.path.join(RUN_DIR, fifo))
         caller.kill()
         caller.communicate()
         pytest.fail("SIGINT did not end a caller spawning on a FIFO")
-    finally:
-        if caller.stdout is not None:
-            caller.stdout.close()
     # An unhandled KeyboardInterrupt: Python dies of SIGINT.
     assert caller.returncode == -signal.SIGINT
     assert b"KeyboardInterrupt" in err
