@@ -410,6 +410,7 @@ struct nsf_pool {
     int have_deleter, have_observer;
     unsigned long long serial;
     long long fail_since_ms; /* start of the failing window (see acquire) */
+    unsigned long long failures; /* every failed creation, ever */
     struct nsf_pool_stats st;
 };
 
@@ -656,6 +657,7 @@ static void note_failure(struct nsf_pool *p, int rc, int step,
      * free room. */
     if (p->st.failing++ == 0 || (limit && backlog(p) > 0))
         p->fail_since_ms = now_ms();
+    p->failures++;
     if (limit)
         p->st.enospc++;
     p->st.last_error = rc;
@@ -1048,12 +1050,14 @@ int nsf_pool_acquire(struct nsf_pool *p, int timeout_ms,
                      struct nsf_pool_item *item, int *step)
 {
     struct timespec ts;
+    unsigned long long seen;
     int rc = 0;
 
     *step = NSF_STEP_NONE;
     if (timeout_ms >= 0)
         deadline_in(&ts, timeout_ms);
     pthread_mutex_lock(&p->lock);
+    seen = p->failures;
     for (;;) {
         if (p->closing) {
             rc = nsf_set_step(step, NSF_STEP_POOL_CLOSED, -ESHUTDOWN);
@@ -1073,9 +1077,16 @@ int nsf_pool_acquire(struct nsf_pool *p, int timeout_ms,
             break;
         }
         if (pool_failing(p)) {
-            rc = nsf_set_step(step, p->st.last_step, p->st.last_error);
-            memcpy(item->name, p->st.last_name, sizeof(item->name));
-            break;
+            /* Only a failure seen during this call counts: once the cause
+             * is gone, the next acquire waits for a fresh attempt (woken
+             * now, not after the backoff) instead of raising a stale
+             * error. */
+            if (p->failures != seen) {
+                rc = nsf_set_step(step, p->st.last_step, p->st.last_error);
+                memcpy(item->name, p->st.last_name, sizeof(item->name));
+                break;
+            }
+            pthread_cond_broadcast(&p->need);
         }
         if (timeout_ms < 0) {
             pthread_cond_wait(&p->have, &p->lock);

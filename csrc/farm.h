@@ -136,8 +136,10 @@ int nsf_pool_open(const struct nsf_pool_config *cfg, struct nsf_pool **out,
  * at least cfg.fail_ms; for the namespace limit (ENOSPC at unshare) those
  * fail_ms count from the last failure seen while something the pool gave
  * back still waited for its teardown (which frees room under the limit).
- * One success ends it. With that error, item->name is the name the
- * failed creation was making ("" for an anonymous pool). */
+ * One success ends it, and only a failure during the call counts (a
+ * failing pool is woken for a fresh attempt first). With that error,
+ * item->name is the name the failed creation was making ("" for an
+ * anonymous pool). */
 int nsf_pool_acquire(struct nsf_pool *p, int timeout_ms,
                      struct nsf_pool_item *item, int *step);
 
