@@ -63,11 +63,18 @@ def summary(pool):
     out["enospc"] = st.enospc
 """
 
+# block() makes creation impossible and returns what undoes that.
+_LIMIT = """
+def block():
+    limit(1)  # below what exists: no namespace can be made now
+    return lambda: limit(1000)
+"""
+
 _FULL_FS = """
 libc = ctypes.CDLL(None, use_errno=True)
 assert libc.mount(b"tmpfs", b"/run/netns", b"tmpfs", 0,
                   b"mode=755,nr_inodes=8") == 0
-def fill():
+def block():
     made = []
     while True:
         path = f"/run/netns/filler-{len(made)}"
@@ -75,91 +82,57 @@ def fill():
             open(path, "w").close()
         except OSError as exc:
             assert exc.errno == 28, exc
-            return made
+            break
         made.append(path)
-def unfill(made):
-    for path in made:
-        os.unlink(path)
+    def unblock():
+        for path in made:
+            os.unlink(path)
+    return unblock
 """
 
-_LIMIT_RAISES = (
-    _COMMON
-    + """
-with Pool(2, fail_after=0.5) as pool:
+# Blocked with nothing ready: acquire(None) must raise; then it recovers.
+_RAISES = """
+with Pool(2{named}, fail_after=0.5) as pool:
     wait_ready(pool, 2)
-    limit(1)  # below what exists: no namespace can be made now
+    unblock = block()
     held = [pool.acquire(timeout=5) for _ in range(2)]  # the ready ones
     acquire_forever(pool)
     summary(pool)
-    limit(1000)
+    unblock()
     with pool.acquire(timeout=10):
         out["recovered"] = pool.stats().failing == 0
     for ns in held:
         ns.close()
 print(json.dumps(out))
 """
-)
 
-_LIMIT_TRANSIENT = (
-    _COMMON
-    + """
-with Pool(1, fail_after=2.0) as pool:
+# Blocked for less than fail_after: acquire(None) must wait and succeed.
+_TRANSIENT = """
+with Pool(1{named}, fail_after=2.0) as pool:
     wait_ready(pool, 1)
-    limit(1)
+    unblock = block()
     first = pool.acquire(timeout=5)
-    threading.Timer(0.3, limit, (1000,)).start()
+    threading.Timer(0.3, unblock).start()
     acquire_forever(pool)
     summary(pool)
     first.close()
 print(json.dumps(out))
 """
-)
 
-_FULL_RAISES = (
-    _COMMON
-    + _FULL_FS
-    + """
-with Pool(2, named=True, prefix="p-", fail_after=0.5) as pool:
-    wait_ready(pool, 2)
-    made = fill()
-    held = [pool.acquire(timeout=5) for _ in range(2)]
-    acquire_forever(pool)
-    summary(pool)
-    unfill(made)
-    with pool.acquire(timeout=10):
-        out["recovered"] = pool.stats().failing == 0
-    for ns in held:
-        ns.close()
-print(json.dumps(out))
-"""
-)
-
-_FULL_TRANSIENT = (
-    _COMMON
-    + _FULL_FS
-    + """
-with Pool(1, named=True, prefix="p-", fail_after=2.0) as pool:
-    wait_ready(pool, 1)
-    made = fill()
-    first = pool.acquire(timeout=5)
-    threading.Timer(0.3, unfill, (made,)).start()
-    acquire_forever(pool)
-    summary(pool)
-    first.close()
-print(json.dumps(out))
-"""
-)
+NAMED = ', named=True, prefix="p-"'
 
 
 def _limited(code: str) -> dict[str, object]:
     if run_argv([*LIMITED, "true"]).returncode != 0:
         pytest.skip("cannot create a user namespace here")
-    out: dict[str, object] = run_python(code, LIMITED, DEADLINE)
+    out: dict[str, object] = run_python(_COMMON + code, LIMITED, DEADLINE)
     return out
 
 
 def _full(code: str) -> dict[str, object]:
-    out: dict[str, object] = run_python(code, PRIVATE_MOUNTS, DEADLINE)
+    out: dict[str, object] = run_python(
+        _COMMON + code, PRIVATE_MOUNTS, DEADLINE
+    )
     return out
 
 
@@ -167,7 +140,7 @@ def test_namespace_limit_raises_instead_of_waiting_forever() -> None:
     """At user.max_net_namespaces with nothing ready, acquire(None)
     raises NamespaceLimitError after fail_after; stats() keeps it; the
     pool recovers once the limit is raised."""
-    out = _limited(_LIMIT_RAISES)
+    out = _limited(_LIMIT + _RAISES.format(named=""))
     limit = ["NamespaceLimitError", errno.ENOSPC, "handle_unshare", None]
     assert out.pop("raised") == limit
     assert out.pop("last_error") == limit
@@ -180,7 +153,7 @@ def test_namespace_limit_raises_instead_of_waiting_forever() -> None:
 def test_transient_namespace_limit_does_not_raise() -> None:
     """ENOSPC at the limit for less than fail_after: acquire(None) waits
     and returns a namespace; the error stays in stats()."""
-    out = _limited(_LIMIT_TRANSIENT)
+    out = _limited(_LIMIT + _TRANSIENT.format(named=""))
     limit = ["NamespaceLimitError", errno.ENOSPC, "handle_unshare", None]
     assert out["raised"] is None
     assert out["last_error"] == limit
@@ -192,7 +165,7 @@ def test_full_run_dir_raises_enospc_with_the_path() -> None:
     """A named pool whose run directory has no inode left: acquire(None)
     raises OSError(ENOSPC) at step create naming the file (not
     NamespaceLimitError), once the ready ones are handed out."""
-    out = _full(_FULL_RAISES)
+    out = _full(_FULL_FS + _RAISES.format(named=NAMED))
     raised = out.pop("raised")
     assert isinstance(raised, list)
     cls, err, step, filename = raised
@@ -208,7 +181,7 @@ def test_full_run_dir_raises_enospc_with_the_path() -> None:
 def test_transient_full_run_dir_does_not_raise() -> None:
     """Inodes freed before fail_after: acquire(None) returns a named
     namespace; the ENOSPC stays in stats() with its path."""
-    out = _full(_FULL_TRANSIENT)
+    out = _full(_FULL_FS + _TRANSIENT.format(named=NAMED))
     assert out["raised"] is None
     last = out["last_error"]
     assert isinstance(last, list)
