@@ -98,7 +98,12 @@ with Netns.create("nsft-pidns-kill") as ns:
         killed = kill_all_in(ns, timeout=10)
     out["killed_one"] = len(killed) == 1
     out["sleeper_killed"] = sleeper.wait(timeout=10) == -9
-    out["survived"] = True
+netns_fast.add("nsft-pidns-del")
+sleeper = netns_fast.spawn("nsft-pidns-del", ["sleep", "60"])
+with Netns.open("nsft-pidns-del") as ns, enter(ns):
+    netns_fast.delete("nsft-pidns-del", kill=True)
+out["delete_kill"] = sleeper.wait(timeout=10) == -9
+out["survived"] = True
 print(json.dumps(out))
 """
 )
@@ -144,9 +149,10 @@ def test_anonymous_handle_path_in_a_pid_namespace() -> None:
 
 @needs("unshare")
 def test_kill_all_spares_the_caller_in_a_pid_namespace() -> None:
-    """kill_all, called from inside the namespace it empties, kills the
-    other process there and never the caller, in a pid namespace."""
+    """kill_all and delete(kill=True), called from inside the namespace
+    they empty, kill the other process there and never the caller, in a
+    pid namespace."""
     out = _run(_KILL)
     assert out == dict.fromkeys(
-        ["killed_one", "sleeper_killed", "survived"], True
+        ["killed_one", "sleeper_killed", "delete_kill", "survived"], True
     )
