@@ -91,8 +91,12 @@ print(json.dumps(out))
 _KILL = (
     _PRELUDE
     + """
+from netns_fast._leaks import foreign_descendants
 with Netns.create("nsft-pidns-kill") as ns:
     sleeper = netns_fast.spawn("nsft-pidns-kill", ["sleep", "60"])
+    # The plugin's leak check finds this child by /proc's parent pids.
+    seen = foreign_descendants()
+    out["leak_check"] = any(p.endswith(f"[{ns.inode}]") for p in seen)
     with enter(ns):
         # This process is inside too now: kill_all must spare it.
         killed = kill_all_in(ns, timeout=10)
@@ -150,9 +154,8 @@ def test_anonymous_handle_path_in_a_pid_namespace() -> None:
 @needs("unshare")
 def test_kill_all_spares_the_caller_in_a_pid_namespace() -> None:
     """kill_all and delete(kill=True), called from inside the namespace
-    they empty, kill the other process there and never the caller, in a
-    pid namespace."""
+    they empty, kill the other process there and never the caller, and
+    the leak check sees that process, in a pid namespace."""
     out = _run(_KILL)
-    assert out == dict.fromkeys(
-        ["killed_one", "sleeper_killed", "delete_kill", "survived"], True
-    )
+    checks = ["leak_check", "killed_one", "sleeper_killed", "delete_kill"]
+    assert out == dict.fromkeys([*checks, "survived"], True)
