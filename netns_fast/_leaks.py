@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from ._names import run_dir_bytes
+from .procs import proc_pid
 
 HeldFds = Callable[[], frozenset[int]]
 HeldPaths = Callable[[], frozenset[str]]
@@ -85,8 +86,11 @@ def _stat_fields(pid: str) -> tuple[int, str]:
 
 
 def foreign_descendants() -> frozenset[str]:
-    """ "PID net:[INODE]" of live descendants in another network namespace."""
-    me = os.getpid()
+    """ "PID net:[INODE]" of live descendants in another network namespace.
+
+    PIDs are /proc's, and so is this process's own (proc_pid()).
+    """
+    me = proc_pid()
     parent: dict[int, int] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
