@@ -23,26 +23,25 @@
 #define TAKEN 8
 
 static const char *run_dir;
+static int rd; /* an fd of run_dir: entries are made and looked at by it */
 
-static const char *path_of(const char *name)
-{
-    static char buf[PATH_MAX];
-
-    snprintf(buf, sizeof(buf), "%s/%s", run_dir, name);
-    return buf;
-}
-
-static ino_t inode_of(const char *path)
+/* Inode of the entry name of run_dir (0 if there is none). */
+static ino_t ino_in(const char *name)
 {
     struct stat st;
 
-    return stat(path, &st) == 0 ? st.st_ino : 0;
+    return fstatat(rd, name, &st, 0) == 0 ? st.st_ino : 0;
 }
 
+/* nsf_open_ns(path) fails with -err at want_step; path is relative to
+ * run_dir unless it starts with "/". */
 static void check_refused(const char *path, int err, int want_step)
 {
-    int step = -1, fd = nsf_open_ns(path, &step);
+    char buf[PATH_MAX];
+    int step = -1, fd;
 
+    snprintf(buf, sizeof(buf), "%s/%s", run_dir, path);
+    fd = nsf_open_ns(path[0] == '/' ? path : buf, &step);
     CHECK(fd == -err);
     CHECK(step == want_step);
     if (fd >= 0)
@@ -58,12 +57,12 @@ static void open_ns_cases(void)
     CHECK(fd >= 0 && fcntl(fd, F_GETFD) == FD_CLOEXEC);
     if (fd >= 0)
         close(fd);
-    CHECK(mkfifo(path_of("fifo"), 0600) == 0);
-    check_refused(path_of("fifo"), EINVAL, NSF_STEP_HANDLE_NOT_NS);
-    close(open(path_of("plain"), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
-    check_refused(path_of("plain"), EINVAL, NSF_STEP_HANDLE_NOT_NS);
+    CHECK(mkfifoat(rd, "fifo", 0600) == 0);
+    check_refused("fifo", EINVAL, NSF_STEP_HANDLE_NOT_NS);
+    close(openat(rd, "plain", O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+    check_refused("plain", EINVAL, NSF_STEP_HANDLE_NOT_NS);
     check_refused("/proc/thread-self/ns/mnt", EINVAL, NSF_STEP_HANDLE_NOT_NS);
-    check_refused(path_of("missing"), ENOENT, NSF_STEP_HANDLE_OPEN_NS);
+    check_refused("missing", ENOENT, NSF_STEP_HANDLE_OPEN_NS);
 }
 
 /* nsf_spawn on a FIFO entry: EINVAL at setns, as for a stale entry. */
@@ -87,8 +86,8 @@ static void spawn_on_fifo(void)
         CHECK(nsf_spawn(&req, &step) == -ENOENT);
         CHECK(step == NSF_STEP_OPEN_NS);
     }
-    unlink(path_of("fifo"));
-    unlink(path_of("plain"));
+    unlinkat(rd, "fifo", 0);
+    unlinkat(rd, "plain", 0);
 }
 
 static struct nsf_pool *open_pool(const char *dir, const char *prefix,
@@ -122,10 +121,11 @@ static void named_pool(void)
     for (i = 0; p && i < 3; i++) {
         CHECK(nsf_pool_acquire(p, 10000, &it, &step) == 0);
         CHECK(fstat(it.fd, &st) == 0 && st.st_ino == it.ino);
-        CHECK(inode_of(path_of(it.name)) == it.ino);
-        CHECK(it.ino != inode_of("/proc/thread-self/ns/net"));
+        CHECK(ino_in(it.name) == it.ino);
+        CHECK(stat("/proc/thread-self/ns/net", &st) == 0);
+        CHECK(it.ino != st.st_ino);
         nsf_pool_release(p, &it);
-        CHECK(inode_of(path_of(it.name)) == 0);
+        CHECK(ino_in(it.name) == 0);
     }
     if (p)
         close_pool(p);
@@ -144,7 +144,7 @@ static void failing_pool(void)
 
     for (i = 1; i <= TAKEN; i++) {
         snprintf(name, sizeof(name), "f-%d", i);
-        close(open(path_of(name), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+        close(openat(rd, name, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
     }
     p = open_pool(run_dir, "f-", 0);
     for (i = 0; p && i <= TAKEN && rc != 0; i++) {
@@ -171,21 +171,28 @@ static void failing_pool(void)
         struct stat fst;
 
         snprintf(name, sizeof(name), "f-%d", i);
-        CHECK(stat(path_of(name), &fst) == 0 && S_ISREG(fst.st_mode));
-        unlink(path_of(name));
+        CHECK(fstatat(rd, name, &fst, 0) == 0 && S_ISREG(fst.st_mode));
+        unlinkat(rd, name, 0);
     }
 }
 
 int main(int argc, char **argv)
 {
+    int step;
+
     if (argc != 2)
         return 2;
     run_dir = argv[1];
-    CHECK(mkdir(run_dir, 0755) == 0 || errno == EEXIST);
+    /* Made a mount point first: an fd opened before would see the
+     * directory under the self-bind, without the names mounted on it. */
+    CHECK(nsf_prepare_run_dir(run_dir, &step) == 0);
+    rd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CHECK(rd >= 0);
     open_ns_cases();
     spawn_on_fifo();
     named_pool();
     failing_pool();
+    close(rd);
     if (failures)
         return 1;
     printf("farm_driver: ok\n");
