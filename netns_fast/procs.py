@@ -12,6 +12,7 @@ or task.
 from __future__ import annotations
 
 import collections
+import errno
 import os
 import signal
 import threading
@@ -158,7 +159,14 @@ def _kill_proc(pid: int, key: _sys.NsKey) -> bool:
         st = os.stat("ns/net", dir_fd=fd)
         if (st.st_dev, st.st_ino) != key:
             return False
-        signal.pidfd_send_signal(fd, signal.SIGKILL)
+        try:
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+        except OSError as exc:
+            # Linux < 5.1 has no pidfd_send_signal: kill(2) is right only
+            # where /proc's numbers are this pid namespace's.
+            if exc.errno != errno.ENOSYS or proc_pid() != os.getpid():
+                raise
+            os.kill(pid, signal.SIGKILL)
     except (FileNotFoundError, ProcessLookupError):
         return False
     finally:
