@@ -164,12 +164,16 @@ static void vrf_reset(const char *cgroup_procs)
     close(fd);
 }
 
+/* A file that is no network namespace (a stale entry, a FIFO) fails at
+ * the setns step with EINVAL, as setns itself would refuse it: the same
+ * error, without ever blocking in open. */
 static int enter_netns(const char *ns_path, int *step)
 {
-    int fd = open(ns_path, O_RDONLY | O_CLOEXEC);
+    int fd =
+        nsf_open_ns_file(ns_path, step, NSF_STEP_OPEN_NS, NSF_STEP_SETNS);
 
     if (fd < 0)
-        return nsf_fail(step, NSF_STEP_OPEN_NS);
+        return fd;
     if (setns(fd, CLONE_NEWNET) < 0) {
         int rc = nsf_fail(step, NSF_STEP_SETNS);
         close(fd);

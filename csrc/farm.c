@@ -33,6 +33,15 @@
  * memory for that batch's duration (a few ms to a few hundred ms) after
  * they left the count. ENOSPC from unshare (the limit itself) makes
  * producers back off as well.
+ *
+ * Failures: a producer whose creation fails keeps the error (with its
+ * step and name) in the stats and retries with a doubling backoff
+ * (BACKOFF_MIN_MS .. BACKOFF_MAX_MS). An acquirer with nothing ready gets
+ * that error once the pool is failing (see nsf_pool_acquire in farm.h):
+ * FAIL_ATTEMPTS failures in a row over cfg.fail_ms, so one transient
+ * failure (an fd limit, a teardown that is about to free room under
+ * user.max_net_namespaces) never reaches the caller, and a pool that can
+ * make nothing never leaves acquire(timeout=forever) waiting forever.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -55,7 +64,6 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,6 +78,7 @@
 #define BACKOFF_MIN_MS 1
 #define BACKOFF_MAX_MS 100
 #define RECHECK_MS 50
+#define FAIL_ATTEMPTS 5
 
 /* -- threads and namespaces ----------------------------------------------- */
 
@@ -90,6 +99,13 @@ static int restore_checked(int saved, int *step)
     if (want.st_ino != now.st_ino || want.st_dev != now.st_dev)
         return nsf_set_step(step, NSF_STEP_HANDLE_VERIFY, -EIO);
     return 0;
+}
+
+int nsf_open_ns(const char *path, int *step)
+{
+    *step = NSF_STEP_NONE;
+    return nsf_open_ns_file(path, step, NSF_STEP_HANDLE_OPEN_NS,
+                            NSF_STEP_HANDLE_NOT_NS);
 }
 
 int nsf_thread_ns_ino(unsigned long long *ino, int *step)
@@ -393,6 +409,8 @@ struct nsf_pool {
     pthread_t deleter, observer;
     int have_deleter, have_observer;
     unsigned long long serial;
+    long long fail_since_ms; /* start of the failing window (see acquire) */
+    unsigned long long failures; /* every failed creation, ever */
     struct nsf_pool_stats st;
 };
 
@@ -524,30 +542,68 @@ static int assign_nsid(struct nsf_pool *p, int fd)
     return rc;
 }
 
-/* One new namespace, made by a producer thread that returns to saved. */
-static int make_one(struct nsf_pool *p, int saved, struct nsf_pool_item *it,
-                    int *step)
+/* An anonymous namespace: unshare on this thread, loopback up, hold an
+ * fd of it, and back to saved. */
+static int make_anon(struct nsf_pool *p, int saved, struct nsf_pool_item *it,
+                     int *step)
 {
     int back, rc = 0, back_step = NSF_STEP_NONE;
 
-    *step = NSF_STEP_NONE;
     if (unshare(CLONE_NEWNET) < 0)
         return nsf_fail(step, NSF_STEP_HANDLE_UNSHARE);
     it->fd = hold_new_ns(p->cfg.flags, &it->ino, step);
     if (it->fd < 0)
         rc = it->fd;
-    if (rc == 0 && p->cfg.run_dir) {
-        snprintf(it->name, sizeof(it->name), "%s%llu", p->prefix,
-                 it->serial);
-        rc = nsf_attach(p->run_dir, it->name, (int)syscall(SYS_gettid), step);
-        if (rc < 0)
-            it->name[0] = '\0';
-    }
     back = restore_checked(saved, &back_step);
     if (back < 0 && rc == 0) {
         rc = back;
         *step = back_step;
     }
+    return rc;
+}
+
+/* A named namespace: made and bound by nsf_add, exactly as add makes one
+ * (bound from /proc/thread-self, never from a pid, which in a pid
+ * namespace with its parent's /proc names another process), then held
+ * by an fd of the name and its loopback brought up from outside. The
+ * thread never leaves its namespace here (nsf_add and nsf_lo_up return). */
+static int make_named(struct nsf_pool *p, struct nsf_pool_item *it, int *step)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    int rc = nsf_add(p->run_dir, it->name, step);
+
+    if (rc < 0) {
+        /* Nothing was made, and a file of that name (EEXIST) is not
+         * ours: nothing to delete. */
+        it->name[0] = '\0';
+        return rc;
+    }
+    if (nsf_join(path, p->run_dir, it->name) < 0)
+        return nsf_set_step(step, NSF_STEP_PATH, -ENAMETOOLONG);
+    it->fd = nsf_open_ns(path, step);
+    if (it->fd < 0)
+        return it->fd;
+    if (fstat(it->fd, &st) < 0)
+        return nsf_fail(step, NSF_STEP_HANDLE_STAT);
+    it->ino = st.st_ino;
+    if (p->cfg.flags & NSF_LO_UP)
+        return nsf_lo_up(it->fd, step);
+    return 0;
+}
+
+/* One new namespace (named it->name if that is set), made by a producer
+ * thread that returns to saved. On failure nothing of it is left. */
+static int make_one(struct nsf_pool *p, int saved, struct nsf_pool_item *it,
+                    int *step)
+{
+    int rc;
+
+    *step = NSF_STEP_NONE;
+    if (p->cfg.run_dir)
+        rc = make_named(p, it, step);
+    else
+        rc = make_anon(p, saved, it, step);
     if (rc == 0 && p->nl_req >= 0) {
         int nsid = assign_nsid(p, it->fd);
         if (nsid >= 0) {
@@ -582,6 +638,42 @@ static int may_create(struct nsf_pool *p)
     return 1;
 }
 
+/* ENOSPC from unshare: user.max_net_namespaces (or the kernel's own
+ * bound) is reached. */
+static int is_ns_limit(int rc, int step)
+{
+    return rc == -ENOSPC &&
+           (step == NSF_STEP_HANDLE_UNSHARE || step == NSF_STEP_UNSHARE);
+}
+
+/* Under lock: a creation of name failed with rc at step. */
+static void note_failure(struct nsf_pool *p, int rc, int step,
+                         const char *name)
+{
+    int limit = is_ns_limit(rc, step);
+
+    /* The failing window starts with the first failure in a row; at the
+     * limit, again with every failure while our own teardowns may still
+     * free room. */
+    if (p->st.failing++ == 0 || (limit && backlog(p) > 0))
+        p->fail_since_ms = now_ms();
+    p->failures++;
+    if (limit)
+        p->st.enospc++;
+    p->st.last_error = rc;
+    p->st.last_step = step;
+    snprintf(p->st.last_name, sizeof(p->st.last_name), "%s", name);
+    pthread_cond_broadcast(&p->have);
+}
+
+/* Under lock: have the creations failed long enough for acquire to give
+ * up (see nsf_pool_acquire in farm.h)? */
+static int pool_failing(const struct nsf_pool *p)
+{
+    return p->st.failing >= FAIL_ATTEMPTS &&
+           now_ms() - p->fail_since_ms >= p->cfg.fail_ms;
+}
+
 struct producer_arg {
     struct nsf_pool *p;
     int index;
@@ -598,6 +690,7 @@ static void *producer(void *arg)
     while (!p->closing) {
         struct nsf_pool_item it;
         struct timespec ts;
+        char name[sizeof(it.name)];
         int rc, step;
 
         if (!may_create(p)) {
@@ -614,6 +707,10 @@ static void *producer(void *arg)
         it.fd = -1;
         it.nsid = -1;
         it.serial = ++p->serial;
+        if (p->cfg.run_dir)
+            snprintf(it.name, sizeof(it.name), "%s%llu", p->prefix,
+                     it.serial);
+        memcpy(name, it.name, sizeof(name));
         pthread_mutex_unlock(&p->lock);
         rc = make_one(p, saved, &it, &step);
         pthread_mutex_lock(&p->lock);
@@ -623,19 +720,12 @@ static void *producer(void *arg)
             p->ready[slot] = it;
             p->nready++;
             p->st.created++;
-            p->st.last_error = 0;
-            p->st.last_step = 0;
+            p->st.failing = 0;
             backoff = 0;
             pthread_cond_signal(&p->have);
             continue;
         }
-        if (rc == -ENOSPC)
-            p->st.enospc++;
-        else {
-            p->st.last_error = rc;
-            p->st.last_step = step;
-        }
-        pthread_cond_broadcast(&p->have);
+        note_failure(p, rc, step, name);
         backoff = backoff ? backoff * 2 : BACKOFF_MIN_MS;
         if (backoff > BACKOFF_MAX_MS)
             backoff = BACKOFF_MAX_MS;
@@ -870,7 +960,8 @@ static void pool_init_sync(struct nsf_pool *p)
 static int check_config(const struct nsf_pool_config *cfg)
 {
     if (cfg->size < 1 || cfg->threads < 1 || cfg->max_pending < 1 ||
-        cfg->batch < 1 || cfg->batch_delay_us < 0 || cfg->stuck_ms < 1)
+        cfg->batch < 1 || cfg->batch_delay_us < 0 || cfg->stuck_ms < 1 ||
+        cfg->fail_ms < 0)
         return -EINVAL;
     if (cfg->run_dir && (strlen(cfg->run_dir) >= PATH_MAX || !cfg->prefix ||
                          strlen(cfg->prefix) > 40))
@@ -959,12 +1050,14 @@ int nsf_pool_acquire(struct nsf_pool *p, int timeout_ms,
                      struct nsf_pool_item *item, int *step)
 {
     struct timespec ts;
+    unsigned long long seen;
     int rc = 0;
 
     *step = NSF_STEP_NONE;
     if (timeout_ms >= 0)
         deadline_in(&ts, timeout_ms);
     pthread_mutex_lock(&p->lock);
+    seen = p->failures;
     for (;;) {
         if (p->closing) {
             rc = nsf_set_step(step, NSF_STEP_POOL_CLOSED, -ESHUTDOWN);
@@ -983,9 +1076,17 @@ int nsf_pool_acquire(struct nsf_pool *p, int timeout_ms,
                 pthread_cond_broadcast(&p->need);
             break;
         }
-        if (p->st.last_error && p->inflight == 0) {
-            rc = nsf_set_step(step, p->st.last_step, p->st.last_error);
-            break;
+        if (pool_failing(p)) {
+            /* Only a failure seen during this call counts: once the cause
+             * is gone, the next acquire waits for a fresh attempt (woken
+             * now, not after the backoff) instead of raising a stale
+             * error. */
+            if (p->failures != seen) {
+                rc = nsf_set_step(step, p->st.last_step, p->st.last_error);
+                memcpy(item->name, p->st.last_name, sizeof(item->name));
+                break;
+            }
+            pthread_cond_broadcast(&p->need);
         }
         if (timeout_ms < 0) {
             pthread_cond_wait(&p->have, &p->lock);

@@ -27,6 +27,10 @@ enum nsf_farm_step {
     NSF_STEP_HANDLE_NETLINK = 409, /* rtnetlink socket, send or receive */
     NSF_STEP_HANDLE_NSID = 410,    /* the kernel refused an nsid request */
     NSF_STEP_HANDLE_PROBE = 411,   /* fork/wait of the privilege probe */
+    NSF_STEP_HANDLE_OPEN_NS = 412, /* open of a namespace file by path */
+    NSF_STEP_HANDLE_NOT_NS = 413,  /* that file is no network namespace
+                                      (not nsfs: a FIFO, a stale entry;
+                                      or another type), EINVAL */
     NSF_STEP_POOL_THREAD = 420,    /* pthread_create, malloc, eventfd */
     NSF_STEP_POOL_CLOSED = 421,    /* the pool is closed (ESHUTDOWN) */
     NSF_STEP_POOL_TIMEOUT = 422    /* acquire timed out (ETIMEDOUT) */
@@ -36,6 +40,11 @@ enum nsf_farm_step {
 enum nsf_farm_flags {
     NSF_LO_UP = 1 /* bring the new namespace's loopback up */
 };
+
+/* Open the network namespace file at path for setns: never blocks (a
+ * FIFO or a device is opened O_NONBLOCK), and refuses a file that is no
+ * network namespace (-EINVAL at NSF_STEP_HANDLE_NOT_NS). Returns the fd. */
+int nsf_open_ns(const char *path, int *step);
 
 /* A new anonymous network namespace, held only by the returned fd (no
  * name, no mount). *ino receives its inode. */
@@ -80,6 +89,8 @@ struct nsf_pool_config {
     int batch_delay_us;  /* how long the deleter waits to fill a batch */
     int stuck_ms;        /* a pending namespace older than this is counted
                             as held by someone else, not as backlog */
+    int fail_ms;         /* acquire gives up after creations failed for
+                            this long (see nsf_pool_acquire) */
 };
 
 struct nsf_pool_item {
@@ -105,9 +116,13 @@ struct nsf_pool_stats {
     long long throttled;    /* times a producer waited for the backlog */
     long long enospc;       /* creations refused with ENOSPC */
     long long resyncs;      /* nsid dumps after lost notifications */
+    long long failing;      /* creations failed in a row since the last
+                               success (0: the last one worked) */
     int observing;          /* 1: the RTM_DELNSID signal works */
-    int last_error;         /* last creation error (-errno), 0 if none */
+    int last_error;         /* last creation error (-errno), 0 if none;
+                               kept after later successes */
     int last_step;
+    char last_name[64];     /* the name it was making ("" if anonymous) */
 };
 
 /* Start a pool: the observer namespace and the C threads. */
@@ -115,8 +130,16 @@ int nsf_pool_open(const struct nsf_pool_config *cfg, struct nsf_pool **out,
                   int *step);
 
 /* Take a ready namespace; waits up to timeout_ms (< 0: forever). Fails
- * with ESHUTDOWN once closed, ETIMEDOUT on timeout, or the producers' last
- * error when they cannot create any. */
+ * with ESHUTDOWN once closed, ETIMEDOUT on timeout, or, when none is
+ * ready and the producers are failing, with their last error (*step is
+ * its step). Failing means: at least 5 creations in a row failed, over
+ * at least cfg.fail_ms; for the namespace limit (ENOSPC at unshare) those
+ * fail_ms count from the last failure seen while something the pool gave
+ * back still waited for its teardown (which frees room under the limit).
+ * One success ends it, and only a failure during the call counts (a
+ * failing pool is woken for a fresh attempt first). With that error,
+ * item->name is the name the failed creation was making ("" for an
+ * anonymous pool). */
 int nsf_pool_acquire(struct nsf_pool *p, int timeout_ms,
                      struct nsf_pool_item *item, int *step);
 

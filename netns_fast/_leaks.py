@@ -90,8 +90,10 @@ def _stat_fields(pid: str) -> tuple[int, str]:
 
 
 def foreign_descendants() -> frozenset[str]:
-    """ "PID net:[INODE]" of live descendants in another network namespace
-    (pids as /proc shows them)."""
+    """ "PID net:[INODE]" of live descendants in another network namespace.
+
+    PIDs are /proc's, and so is this process's own (proc_pid()).
+    """
     me = proc_pid()
     parent: dict[int, int] = {}
     for entry in os.scandir("/proc"):

@@ -112,10 +112,13 @@ class _Lib:
     NSF_STEP_HANDLE_NETLINK: Final[int]
     NSF_STEP_HANDLE_NSID: Final[int]
     NSF_STEP_HANDLE_PROBE: Final[int]
+    NSF_STEP_HANDLE_OPEN_NS: Final[int]
+    NSF_STEP_HANDLE_NOT_NS: Final[int]
     NSF_STEP_POOL_THREAD: Final[int]
     NSF_STEP_POOL_CLOSED: Final[int]
     NSF_STEP_POOL_TIMEOUT: Final[int]
     NSF_LO_UP: Final[int]
+    def nsf_open_ns(self, path: bytes, step: Any, /) -> int: ...
     def nsf_anon_new(self, flags: int, ino: Any, step: Any, /) -> int: ...
     def nsf_enter(self, ns_fd: int, step: Any, /) -> int: ...
     def nsf_leave(self, saved_fd: int, step: Any, /) -> int: ...

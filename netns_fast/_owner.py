@@ -69,9 +69,28 @@ def _from_base36(text: bytes) -> Optional[int]:
     return value if _base36(value).encode() == text else None
 
 
+_proc_self: list[tuple[int, int]] = []
+
+
 def proc_pid() -> int:
-    """This process's pid as /proc sees it."""
-    return int(os.readlink("/proc/self"))
+    """This process's pid as /proc shows it (``readlink /proc/self``).
+
+    In a pid namespace that still uses its parent's /proc (``unshare -p
+    -f`` without ``--mount-proc``), os.getpid() is the number of the new
+    namespace and /proc/<os.getpid()> is another process; every /proc
+    path and every pid compared with a /proc scan uses this number.
+    Computed once per process (a forked child computes its own); without
+    a readable /proc it is os.getpid().
+    """
+    pid = os.getpid()
+    if _proc_self and _proc_self[0][0] == pid:
+        return _proc_self[0][1]
+    try:
+        seen = int(os.readlink("/proc/self"))
+    except (OSError, ValueError):
+        seen = pid
+    _proc_self[:] = [(pid, seen)]
+    return seen
 
 
 def start_time(pid: int) -> Optional[int]:

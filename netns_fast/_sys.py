@@ -287,13 +287,15 @@ def enter_mnt(fd: int) -> None:
 
 _RESTORE_STEPS = frozenset(("handle_restore", "handle_verify"))
 _THREAD_NS_STEPS = frozenset(("handle_save", "handle_open", "handle_stat"))
+NOT_A_NAMESPACE = "Not a network namespace file"
 
 
 def farm_error(rc: int, step: int, path: Optional[str] = None) -> NetnsOSError:
     """The exception for a farm.c failure: -errno ``rc`` at ``step``.
 
     A failed or unverified move back is a NamespaceRestoreError; EINVAL
-    from setns (not a namespace file) is a NotANamespaceError.
+    from setns, or a file refused at open (step "handle_not_ns": a FIFO,
+    a stale entry), is a NotANamespaceError.
     """
     which = step_name(step)
     err = -rc
@@ -301,11 +303,29 @@ def farm_error(rc: int, step: int, path: Optional[str] = None) -> NetnsOSError:
         return NamespaceRestoreError(
             err, os.strerror(err), THREAD_NS_NET, which
         )
+    if which == "handle_not_ns":
+        return NotANamespaceError(err, NOT_A_NAMESPACE, path, which)
     if which == "handle_setns" and err == errno.EINVAL:
         return NotANamespaceError(err, os.strerror(err), path, which)
     if which in _THREAD_NS_STEPS:
         path = THREAD_NS_NET
     return error_for(err, which, path)
+
+
+def open_ns(path: bytes) -> int:
+    """Open the network namespace file at ``path``: an fd for setns.
+
+    Every namespace file netns_fast opens by path goes through here: the
+    open never blocks (a FIFO in the run directory, a device) and a file
+    that is no network namespace raises NotANamespaceError (step
+    "handle_not_ns") instead of being handed on; a failed open raises the
+    errno's class at step "handle_open_ns" (e.g. NamespaceNotFoundError).
+    """
+    step = ffi.new("int *")
+    fd = lib.nsf_open_ns(path, step)
+    if fd < 0:
+        raise farm_error(fd, step[0], os.fsdecode(path))
+    return int(fd)
 
 
 def anon_new(lo_up: bool) -> tuple[int, int]:
@@ -390,6 +410,7 @@ POOL_STAT_FIELDS = (
     "throttled",
     "enospc",
     "resyncs",
+    "failing",
     "observing",
 )
 
@@ -419,6 +440,7 @@ class PoolCore:
         batch: int,
         batch_delay_us: int,
         stuck_ms: int,
+        fail_ms: int,
     ) -> None:
         cfg = ffi.new("struct nsf_pool_config *")
         keep = [ffi.new("char[]", prefix)]
@@ -433,6 +455,7 @@ class PoolCore:
         cfg.batch = batch
         cfg.batch_delay_us = batch_delay_us
         cfg.stuck_ms = stuck_ms
+        cfg.fail_ms = fail_ms
         out = ffi.new("struct nsf_pool **")
         step = ffi.new("int *")
         rc = lib.nsf_pool_open(cfg, out, step)
@@ -448,7 +471,7 @@ class PoolCore:
         step = ffi.new("int *")
         rc = lib.nsf_pool_acquire(self._p, timeout_ms, item, step)
         if rc < 0:
-            raise farm_error(rc, step[0])
+            raise self.error(rc, step[0], ffi.string(item.name))
         return PoolItem(
             item.fd, item.ino, item.nsid, ffi.string(item.name), item
         )
@@ -457,14 +480,28 @@ class PoolCore:
         """Hand a taken namespace back for deletion."""
         lib.nsf_pool_release(self._p, item.cdata)
 
-    def stats(self) -> dict[str, int]:
-        """The C counters (see struct nsf_pool_stats)."""
+    def error(self, rc: int, step: int, name: bytes) -> NetnsOSError:
+        """The exception for a creation that failed making ``name``
+        (b"" for an anonymous namespace): add's classes and paths for the
+        steps of add (a named pool makes its names with it)."""
+        rd = self.run_dir
+        if rd is not None and name and step < lib.NSF_STEP_HANDLE_SAVE:
+            return _error(rc, step, rd, name, THREAD_NS_NET)
+        path = os.fsdecode(rd + b"/" + name) if rd and name else None
+        return farm_error(rc, step, path)
+
+    def stats(self) -> tuple[dict[str, int], Optional[NetnsOSError]]:
+        """The C counters (see struct nsf_pool_stats) and the last
+        creation error (None if there was none)."""
         st = ffi.new("struct nsf_pool_stats *")
         lib.nsf_pool_stats(self._p, st)
         out = {name: int(getattr(st, name)) for name in POOL_STAT_FIELDS}
-        out["last_error"] = int(st.last_error)
-        out["last_step"] = int(st.last_step)
-        return out
+        last = None
+        if st.last_error:
+            last = self.error(
+                st.last_error, st.last_step, ffi.string(st.last_name)
+            )
+        return out, last
 
     def held_fds(self) -> list[int]:
         """The fds the pool holds at this moment."""

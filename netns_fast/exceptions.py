@@ -107,7 +107,9 @@ class NamespaceBusyError(NetnsOSError):
 
 
 class NamespaceLimitError(NetnsOSError):
-    """A kernel limit was hit, e.g. user.max_net_namespaces (ENOSPC)."""
+    """The namespace limit was hit: ENOSPC from unshare (e.g.
+    user.max_net_namespaces). ENOSPC at another step (a full run-directory
+    file system at "create") is a plain NetnsOSError naming the path."""
 
 
 class NotANamespaceError(NetnsOSError):
@@ -135,6 +137,10 @@ _BY_ERRNO: dict[int, type[NetnsOSError]] = {
 }
 
 
+# Steps where ENOSPC means the namespace limit (unshare refused).
+_LIMIT_STEPS = frozenset(("unshare", "handle_unshare"))
+
+
 def error_for(
     err: int,
     step: str,
@@ -146,6 +152,8 @@ def error_for(
         cls: type[NetnsOSError] = NamespaceRestoreError
     elif err == _errno.EINVAL and step == "setns":
         cls = NotANamespaceError
+    elif err == _errno.ENOSPC and step not in _LIMIT_STEPS:
+        cls = NetnsOSError
     else:
         cls = _BY_ERRNO.get(err, NetnsOSError)
     return cls(err, os.strerror(err), filename, step, filename2)

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union
 
 from . import _sys
 from ._names import Name, encode_name, run_dir_bytes
-from .exceptions import NamespaceRestoreError, error_for
+from .exceptions import NamespaceRestoreError
+from ._owner import proc_pid
 from .procs import kill_all
 
 if TYPE_CHECKING:
@@ -163,19 +164,26 @@ class Netns(Resource):
 
     @classmethod
     def open(cls, name: Name, *, run_dir: Optional[Name] = None) -> Netns:
-        """A handle on the existing namespace RUN_DIR/NAME (not owned)."""
+        """A handle on the existing namespace RUN_DIR/NAME (not owned).
+
+        Raises NamespaceNotFoundError for no such name, and
+        NotANamespaceError for an entry that is no namespace (a stale
+        file, a FIFO: the open never blocks).
+        """
         rd = run_dir_bytes(run_dir)
         raw = encode_name(name)
         return cls._open_path(rd + b"/" + raw, raw, rd, owned=False)
 
     @classmethod
     def from_path(cls, path: Name) -> Netns:
-        """A handle on the namespace file at ``path`` (not owned)."""
+        """A handle on the namespace file at ``path`` (not owned); errors
+        as for :meth:`open`."""
         return cls._open_path(os.fsencode(path), None, None, owned=False)
 
     @classmethod
     def from_pid(cls, pid: int) -> Netns:
-        """A handle on the network namespace of process ``pid``."""
+        """A handle on the network namespace of process ``pid`` (the pid
+        as /proc shows it: /proc/PID/ns/net)."""
         if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
             raise ValueError(f"Invalid PID: {pid!r}")
         return cls.from_path(f"/proc/{pid}/ns/net")
@@ -194,10 +202,7 @@ class Netns(Resource):
         *,
         owned: bool,
     ) -> Netns:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError as exc:
-            raise error_for(exc.errno or 0, "open", os.fsdecode(path)) from exc
+        fd = _sys.open_ns(path)
         try:
             return cls(fd, name=name, run_dir=run_dir, owned=owned)
         except BaseException:
@@ -241,11 +246,13 @@ class Netns(Resource):
 
         RUN_DIR/NAME for a named one; ``/proc/PID/fd/FD`` of this process
         for an anonymous one (valid while the handle is open; usable with
-        ``nsenter --net=PATH``).
+        ``nsenter --net=PATH``). PID is this process's pid as /proc shows
+        it, which differs from os.getpid() in a pid namespace that uses
+        its parent's /proc.
         """
         if self._name is not None and self._run_dir is not None:
             return os.fsdecode(self._run_dir + b"/" + self._name)
-        return f"/proc/{os.getpid()}/fd/{self.fileno()}"
+        return f"/proc/{proc_pid()}/fd/{self.fileno()}"
 
     @property
     def inode(self) -> int:

@@ -18,8 +18,15 @@ See csrc/farm.c for the details and bounds.
 
 Costs: an anonymous namespace (the default) costs one unshare plus one
 setns back on the pool's thread; a named one (``named=True``, usable with
-``ip netns exec``) adds a bind mount in the run directory and, on delete,
-a lazy umount; either adds an nsid request (one rtnetlink round trip).
+``ip netns exec``) is made exactly as :func:`netns_fast.add` makes one
+(bound from /proc/thread-self/ns/net, never from a pid), then opened by
+its name, and its loopback is brought up from outside (a setns in and
+back); on delete it costs a lazy umount. Either adds an nsid request (one
+rtnetlink round trip).
+
+Errors: a failing creation is retried with a backoff; its error is kept
+in :meth:`Pool.stats` (``last_error``, ``failing``) and raised by
+:meth:`Pool.acquire` once the creations keep failing (see there).
 """
 
 from __future__ import annotations
@@ -70,10 +77,13 @@ class PoolStats(NamedTuple):
     """Creations refused with ENOSPC (user.max_net_namespaces)."""
     resyncs: int
     """Times lost notifications were recovered with an nsid dump."""
+    failing: int
+    """Creations failed in a row since the last success (0: it worked)."""
     observing: bool
     """True while the RTM_DELNSID backlog signal works."""
     last_error: Optional[NetnsOSError]
-    """The creator threads' last error, if the last attempt failed."""
+    """The creator threads' last error (kept after later successes: see
+    ``failing``), or None if no creation ever failed."""
 
 
 @atexit.register
@@ -117,6 +127,9 @@ class Pool(Resource):
         stuck_after: seconds after which a deleted namespace that the
             kernel has not started to tear down is counted as held by
             someone else (a leaked process), not as backlog.
+        fail_after: seconds of failing creations after which
+            :meth:`acquire` raises their error instead of waiting (see
+            there).
 
     Use it as a context manager, or call :meth:`close`; an open pool is
     also closed at interpreter exit. A forked child cannot use its
@@ -136,6 +149,7 @@ class Pool(Resource):
         batch: int = 64,
         batch_delay: float = 0.002,
         stuck_after: float = 10.0,
+        fail_after: float = 1.0,
     ) -> None:
         self._closing = True  # until the C pool runs (see __del__)
         if prefix is None:
@@ -146,8 +160,10 @@ class Pool(Resource):
         if len(raw_prefix) > 40:
             raise ValueError("prefix must be at most 40 bytes long")
         encode_name(raw_prefix + b"0")
-        if batch_delay < 0 or stuck_after <= 0:
-            raise ValueError("batch_delay must be >= 0, stuck_after > 0")
+        if batch_delay < 0 or stuck_after <= 0 or fail_after < 0:
+            raise ValueError(
+                "batch_delay and fail_after must be >= 0, stuck_after > 0"
+            )
         self._size = _positive("size", size)
         threads = _positive("threads", threads)
         max_pending = _positive("max_pending", max_pending)
@@ -170,6 +186,7 @@ class Pool(Resource):
             batch=batch,
             batch_delay_us=int(batch_delay * 1e6),
             stuck_ms=max(1, int(stuck_after * 1000)),
+            fail_ms=int(fail_after * 1000),
         )
         self._closing = False
         _live.add(self)
@@ -195,10 +212,24 @@ class Pool(Resource):
         Waits up to ``timeout`` seconds (None: forever) when none is ready,
         e.g. while the back-pressure holds creation back.
 
+        When none is ready and the creator threads are failing, it raises
+        their last error instead of waiting: failing means at least 5
+        creations in a row failed, over at least ``fail_after`` seconds
+        (the threads retry with a backoff of 1 to 100 ms). At the
+        namespace limit those seconds count only while none of the
+        pool's returned namespaces still waits for the kernel's teardown,
+        which would free room. So a single failure, or ENOSPC that the
+        pool's own teardowns are about to end, never raises; a pool that
+        can make nothing does not leave ``timeout=None`` waiting forever.
+
         Raises:
             RuntimeError: the pool is closed.
             NetnsTimeoutError: none became ready in time.
-            NetnsOSError: the creator threads fail (e.g. EPERM).
+            NamespaceLimitError: user.max_net_namespaces is reached
+                (ENOSPC at step "unshare" or "handle_unshare").
+            NetnsOSError: any other failure of the creator threads, with
+                its errno, step and path: e.g. ENOSPC at step "create"
+                with the name's path for a full run-directory file system.
         """
         ms = -1 if timeout is None else max(0, int(timeout * 1000))
         with self._lock:
@@ -244,13 +275,9 @@ class Pool(Resource):
         """The pool's counters now (all zero once closed)."""
         with self._lock:
             if self._core is None:
-                raw = dict.fromkeys(_sys.POOL_STAT_FIELDS, 0)
-                raw["last_error"] = 0
-                raw["last_step"] = 0
+                raw, last = dict.fromkeys(_sys.POOL_STAT_FIELDS, 0), None
             else:
-                raw = self._core.stats()
-        err, step = raw.pop("last_error"), raw.pop("last_step")
-        last = _sys.farm_error(err, step) if err else None
+                raw, last = self._core.stats()
         return PoolStats(
             **{k: v for k, v in raw.items() if k != "observing"},
             observing=bool(raw["observing"]),

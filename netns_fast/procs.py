@@ -12,6 +12,7 @@ or task.
 from __future__ import annotations
 
 import collections
+import errno
 import os
 import signal
 import threading
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple, Optional, Union
 
 from . import _sys
 from ._names import Name, encode_name, run_dir_bytes
+from ._owner import proc_pid
 from .exceptions import error_for
 
 if TYPE_CHECKING:
@@ -115,16 +117,51 @@ def pids(
     return _sys.scan_pids([_sys.ns_key(path)], nthreads)[0]
 
 
+# (pid as returned by os.getpid(), pid as /proc shows it), for the cache.
+def _kill_proc(pid: int, key: _sys.NsKey) -> bool:
+    """SIGKILL /proc/PID if its network namespace is still ``key``.
+
+    The process is named through its /proc directory (a pidfd), not by
+    kill(2): /proc's numbers are not this pid namespace's when they
+    differ, and a pid reused since the scan is never hit. False when it
+    is gone or is no longer in the namespace.
+    """
+    try:
+        fd = os.open(
+            f"/proc/{pid}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+        )
+    except FileNotFoundError:
+        return False
+    try:
+        st = os.stat("ns/net", dir_fd=fd)
+        if (st.st_dev, st.st_ino) != key:
+            return False
+        try:
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+        except OSError as exc:
+            # Linux < 5.1 has no pidfd_send_signal: kill(2) is right only
+            # where /proc's numbers are this pid namespace's.
+            if exc.errno != errno.ENOSYS or proc_pid() != os.getpid():
+                raise
+            os.kill(pid, signal.SIGKILL)
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
 def kill_all(key: _sys.NsKey, timeout: float = 5.0) -> list[int]:
     """SIGKILL every process whose network namespace is ``key`` (its nsfs
     (dev, ino)), never this one, and wait until none is left.
 
-    Returns the pids killed. Killed children of this process are left for
-    their owner (e.g. subprocess.Popen) to reap: a zombie no longer holds
-    the namespace. Raises TimeoutError if some still run after
-    ``timeout`` seconds.
+    Returns the pids killed, as /proc shows them. Killed children of this
+    process are left for their owner (e.g. subprocess.Popen) to reap: a
+    zombie no longer holds the namespace. Raises TimeoutError if some
+    still run after ``timeout`` seconds (e.g. processes of a parent pid
+    namespace, which a pid namespace below cannot signal).
     """
-    me = os.getpid()
+    me = proc_pid()
     killed: list[int] = []
     deadline = time.monotonic() + timeout
     delay = 0.0005
@@ -136,10 +173,12 @@ def kill_all(key: _sys.NsKey, timeout: float = 5.0) -> list[int]:
             raise TimeoutError(f"processes still in the namespace: {found}")
         for pid in found:
             try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
+                hit = _kill_proc(pid, key)
+            except OSError:
+                # Not ours to signal (EPERM; EINVAL from a pid namespace
+                # below its own): the TimeoutError reports it.
                 continue
-            if pid not in killed:
+            if hit and pid not in killed:
                 killed.append(pid)
         time.sleep(delay)
         delay = min(delay * 2, 0.05)

@@ -24,7 +24,8 @@ The program is searched in ``env``'s PATH (else the caller's), as
 subprocess does. A failed set-up or exec raises in the parent: the
 exception is a :class:`~netns_fast.exceptions.NetnsOSError` (and the
 matching OSError subclass) whose ``step`` says what failed: ``"open_ns"``
-(no such name: :class:`FileNotFoundError`), ``"setns"`` (a stale entry:
+(no such name: :class:`FileNotFoundError`), ``"setns"`` (a stale entry or
+a FIFO, refused without blocking:
 :class:`~netns_fast.exceptions.NotANamespaceError`), ``"exec"`` (the
 program, e.g. :class:`FileNotFoundError` with ``filename`` set), ``"chdir"``
 (``cwd``), ...
@@ -92,7 +93,8 @@ class Process(subprocess.Popen[Any]):
         InvalidNameError: the name breaks iproute2's rules.
         NamespaceNotFoundError: no such name (step "open_ns"), or no such
             program (step "exec").
-        NotANamespaceError: a stale entry (step "setns").
+        NotANamespaceError: a stale entry, a FIFO or anything else that
+            is no network namespace (step "setns").
         NetnsOSError: any other failure; ``.step`` names it.
     """
 

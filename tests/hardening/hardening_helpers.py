@@ -127,7 +127,9 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def run_argv(
-    argv: Sequence[str], env: Optional[dict[str, str]] = None
+    argv: Sequence[str],
+    env: Optional[dict[str, str]] = None,
+    timeout: float = 120,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run argv, capturing bytes, with child_env() by default."""
     return subprocess.run(
@@ -135,17 +137,27 @@ def run_argv(
         capture_output=True,
         env=child_env() if env is None else env,
         check=False,
-        timeout=120,
+        timeout=timeout,
     )
 
 
-def run_python(code: str, prefix: Sequence[str] = (), **env: str) -> Any:
+def run_python(
+    code: str, prefix: Sequence[str] = (), timeout: float = 120, **env: str
+) -> Any:
     """Run ``code`` in a new Python (after ``prefix``, e.g. unshare ...).
 
     The code prints one JSON document as its last stdout line; that is
-    returned. A non-zero exit fails with the child's stderr.
+    returned. A non-zero exit fails with the child's stderr; a child that
+    runs past ``timeout`` seconds is killed and fails the test as a hang.
     """
-    proc = run_argv([*prefix, sys.executable, "-c", code], child_env(**env))
+    try:
+        proc = run_argv(
+            [*prefix, sys.executable, "-c", code], child_env(**env), timeout
+        )
+    except subprocess.TimeoutExpired:
+        proc = None
+    if proc is None:
+        pytest.fail(f"the child hung: killed after {timeout} s")
     if proc.returncode != 0:
         raise AssertionError(
             f"child failed ({proc.returncode}):\n"

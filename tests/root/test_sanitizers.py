@@ -19,6 +19,7 @@ CSRC = ROOT / "csrc"
 DRIVER = ROOT / "tests" / "c" / "core_driver.c"
 NSID_DRIVER = ROOT / "tests" / "c" / "nsid_driver.c"
 PROCS_DRIVER = ROOT / "tests" / "c" / "procs_driver.c"
+FARM_DRIVER = ROOT / "tests" / "c" / "farm_driver.c"
 SANITIZE = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
 CFLAGS = [
     "-std=gnu11",
@@ -243,3 +244,22 @@ def test_threaded_proc_scan_is_clean_under_sanitizers(
     for i in range(1, count + 1):
         os.symlink(shared, fake / str(i))
     _run_clean(exe, [str(fake), str(count)], lsan_works)
+
+
+@pytest.mark.parametrize(
+    "sanitize", THREAD_SANITIZERS, ids=["asan-ubsan", "tsan"]
+)
+def test_namespace_open_and_pool_are_clean_under_sanitizers(
+    tmp_path: Path, lsan_works: bool, run_dir: Path, sanitize: list[str]
+) -> None:
+    """nsf_open_ns and nsf_spawn refuse a FIFO, a plain file and another
+    namespace type at once; a named pool binds its names right; a failing
+    pool raises, keeps others' files and recovers: no ASan, UBSan, LSan
+    or TSan report."""
+    exe = _build(
+        tmp_path,
+        "farm_driver",
+        sanitize,
+        [CSRC / "farm.c", CSRC / "exec.c", CSRC / "core.c", FARM_DRIVER],
+    )
+    _run_clean(exe, [str(run_dir)], lsan_works)

@@ -42,7 +42,7 @@ TABLE: list[tuple[int, type[OSError], Optional[type[NetnsOSError]]]] = [
     (errno.ECHILD, ChildProcessError, None),
     (errno.ETIMEDOUT, TimeoutError, None),
     (errno.EBUSY, OSError, NamespaceBusyError),
-    (errno.ENOSPC, OSError, NamespaceLimitError),
+    (errno.ENOSPC, OSError, None),  # the class depends on the step
     (errno.EIO, OSError, None),
     (errno.EINVAL, OSError, None),
     (errno.ENAMETOOLONG, OSError, None),
@@ -125,6 +125,16 @@ def test_einval_at_setns_is_not_a_namespace() -> None:
     assert exc.filename == "/run/netns/stale"
     assert type(error_for(errno.EINVAL, "bind")) is NetnsOSError
     assert type(error_for(errno.EPERM, "setns")) is NetnsPermissionError
+
+
+def test_enospc_is_the_namespace_limit_only_at_unshare() -> None:
+    """ENOSPC from unshare is NamespaceLimitError; elsewhere (a full file
+    system at "create") a plain NetnsOSError that names the path."""
+    for step in ("unshare", "handle_unshare"):
+        assert type(error_for(errno.ENOSPC, step)) is NamespaceLimitError
+    full = error_for(errno.ENOSPC, "create", "/run/netns/x")
+    assert type(full) is NetnsOSError
+    assert (full.errno, full.filename) == (errno.ENOSPC, "/run/netns/x")
 
 
 def test_public_names_are_exported() -> None:

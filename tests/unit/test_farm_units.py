@@ -56,6 +56,32 @@ def test_setns_einval_is_not_a_namespace() -> None:
     assert err.filename == "/x"
 
 
+def test_open_ns_refuses_what_is_no_network_namespace(
+    tmp_path: Path,
+) -> None:
+    """open_ns opens a network namespace file; a FIFO (without blocking),
+    a plain file and another namespace type raise NotANamespaceError at
+    step handle_not_ns, naming the path; a missing file is not found."""
+    fd = _sys.open_ns(b"/proc/thread-self/ns/net")
+    os.close(fd)
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "plain").touch()
+    for path in (tmp_path / "fifo", tmp_path / "plain"):
+        with pytest.raises(NotANamespaceError) as info:
+            _sys.open_ns(os.fsencode(path))
+        assert (info.value.errno, info.value.step) == (
+            errno.EINVAL,
+            "handle_not_ns",
+        )
+        assert info.value.filename == str(path)
+        assert info.value.strerror == "Not a network namespace file"
+    with pytest.raises(NotANamespaceError):
+        _sys.open_ns(b"/proc/thread-self/ns/uts")
+    with pytest.raises(FileNotFoundError) as missing:
+        _sys.open_ns(os.fsencode(tmp_path / "missing"))
+    assert missing.value.step == "handle_open_ns"
+
+
 def test_other_errors_map_by_errno() -> None:
     """EPERM at unshare is a permission error; ETIMEDOUT a timeout."""
     err = _sys.farm_error(-errno.EPERM, _step("handle_unshare"))

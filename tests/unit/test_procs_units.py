@@ -21,7 +21,7 @@ import pytest
 from nsft_helpers import cli_argv
 
 import netns_fast
-from netns_fast import _sys, cli
+from netns_fast import _owner, _sys, cli, procs
 from netns_fast._cli_procs import is_pid
 from netns_fast.procs import NetnsEvent, _MonitorBase
 
@@ -699,3 +699,36 @@ def test_import_stays_light() -> None:
         env=dict(os.environ, PYTHONPATH=where),
     ).stdout
     assert out == b"[]\n"
+
+
+# -- kill_all's signalling and /proc's own pid --------------------------------
+
+
+def test_proc_pid_is_readlink_proc_self() -> None:
+    """proc_pid() is the pid /proc/self names (os.getpid() here)."""
+    assert _owner.proc_pid() == int(os.readlink("/proc/self"))
+
+
+def test_kill_proc_checks_the_namespace_then_kills(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """_kill_proc spares a process whose namespace is not the key (a pid
+    reused since the scan) and kills one whose namespace is, through its
+    /proc directory, or with kill(2) where the kernel lacks
+    pidfd_send_signal and the pid numbers agree."""
+    for missing_pidfd in (False, True):
+        child = subprocess.Popen(["sleep", "60"])
+        try:
+            assert not procs._kill_proc(child.pid, (NSFS_DEV, 1))
+            assert child.poll() is None
+            if missing_pidfd:
+
+                def enosys(fd: int, sig: int) -> None:
+                    raise OSError(errno.ENOSYS, "no pidfd_send_signal")
+
+                monkeypatch.setattr(signal, "pidfd_send_signal", enosys)
+            assert procs._kill_proc(child.pid, MY_KEY)
+            assert child.wait(timeout=10) == -signal.SIGKILL
+        finally:
+            child.kill()
+            child.wait()

@@ -138,8 +138,9 @@ def _check_libc(libc: Any, *calls: str) -> None:
 
 
 def _open_ns(path: Union[str, bytes]) -> int:
-    """Open a namespace file (the one place compat opens one)."""
-    return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    """Open a namespace file (the one place compat opens one): without
+    blocking, and refusing what is not a network namespace file."""
+    return _sys.open_ns(os.fsencode(path))
 
 
 def _get_netnspath(name: Union[str, bytes]) -> bytes:

@@ -1,0 +1,200 @@
+/* Drives the namespace-file open (nsf_open_ns, and nsf_spawn's open in
+ * csrc/exec.c) and the pool (csrc/farm.c) under the sanitizers: a FIFO, a
+ * plain file, a missing file and a namespace of another type are refused
+ * at once; a named pool's name is bound to the namespace it hands out; a
+ * pool whose names are taken fails, raises the error with its name, keeps
+ * the taken files and recovers. Usage: farm_driver RUN_DIR (an empty
+ * directory of a private tmpfs). Prints "farm_driver: ok", exits 0. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "core.h"
+#include "exec.h"
+#include "farm.h"
+
+#define TAKEN 8
+
+static const char *run_dir;
+static int rd; /* an fd of run_dir: entries are made and looked at by it */
+
+/* Inode of the entry name of run_dir (0 if there is none). */
+static ino_t ino_in(const char *name)
+{
+    struct stat st;
+
+    return fstatat(rd, name, &st, 0) == 0 ? st.st_ino : 0;
+}
+
+/* nsf_open_ns(path) fails with -err at want_step; path is relative to
+ * run_dir unless it starts with "/". */
+static void check_refused(const char *path, int err, int want_step)
+{
+    char buf[PATH_MAX];
+    int step = -1, fd;
+
+    snprintf(buf, sizeof(buf), "%s/%s", run_dir, path);
+    fd = nsf_open_ns(path[0] == '/' ? path : buf, &step);
+    CHECK(fd == -err);
+    CHECK(step == want_step);
+    if (fd >= 0)
+        close(fd);
+}
+
+static void open_ns_cases(void)
+{
+    int step, fd;
+
+    fd = nsf_open_ns("/proc/thread-self/ns/net", &step);
+    CHECK(fd >= 0);
+    CHECK(fd >= 0 && fcntl(fd, F_GETFD) == FD_CLOEXEC);
+    if (fd >= 0)
+        close(fd);
+    CHECK(mkfifoat(rd, "fifo", 0600) == 0);
+    check_refused("fifo", EINVAL, NSF_STEP_HANDLE_NOT_NS);
+    close(openat(rd, "plain", O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+    check_refused("plain", EINVAL, NSF_STEP_HANDLE_NOT_NS);
+    check_refused("/proc/thread-self/ns/mnt", EINVAL, NSF_STEP_HANDLE_NOT_NS);
+    check_refused("missing", ENOENT, NSF_STEP_HANDLE_OPEN_NS);
+}
+
+/* nsf_spawn on a FIFO entry: EINVAL at setns, as for a stale entry. */
+static void spawn_on_fifo(void)
+{
+    char *argv[] = {"true", NULL};
+    struct nsf_spawn_req req;
+    int flags[] = {NSF_SPAWN_FULL, 0}, i, step;
+
+    memset(&req, 0, sizeof(req));
+    req.run_dir = run_dir;
+    req.file = "true";
+    req.argv = argv;
+    req.fd_in = req.fd_out = req.fd_err = -1;
+    for (i = 0; i < 2; i++) {
+        req.flags = flags[i];
+        req.name = "fifo";
+        CHECK(nsf_spawn(&req, &step) == -EINVAL);
+        CHECK(step == NSF_STEP_SETNS);
+        req.name = "missing";
+        CHECK(nsf_spawn(&req, &step) == -ENOENT);
+        CHECK(step == NSF_STEP_OPEN_NS);
+    }
+    unlinkat(rd, "fifo", 0);
+    unlinkat(rd, "plain", 0);
+}
+
+static struct nsf_pool *open_pool(const char *dir, const char *prefix,
+                                  int fail_ms)
+{
+    struct nsf_pool_config cfg = {dir, prefix, 1, 1, NSF_LO_UP, 64, 8,
+                                  1000, 10000, fail_ms};
+    struct nsf_pool *p = NULL;
+    int step;
+
+    CHECK(nsf_pool_open(&cfg, &p, &step) == 0);
+    return p;
+}
+
+static void close_pool(struct nsf_pool *p)
+{
+    int step;
+
+    CHECK(nsf_pool_close(p, &step) == 0);
+    nsf_pool_free(p);
+}
+
+/* A named pool binds each name to the namespace it hands out. */
+static void named_pool(void)
+{
+    struct nsf_pool *p = open_pool(run_dir, "n-", 1000);
+    struct nsf_pool_item it;
+    struct stat st;
+    int i, step;
+
+    for (i = 0; p && i < 3; i++) {
+        CHECK(nsf_pool_acquire(p, 10000, &it, &step) == 0);
+        CHECK(fstat(it.fd, &st) == 0 && st.st_ino == it.ino);
+        CHECK(ino_in(it.name) == it.ino);
+        CHECK(stat("/proc/thread-self/ns/net", &st) == 0);
+        CHECK(it.ino != st.st_ino);
+        nsf_pool_release(p, &it);
+        CHECK(ino_in(it.name) == 0);
+    }
+    if (p)
+        close_pool(p);
+}
+
+/* Names taken by someone else's files: the pool fails, acquire raises the
+ * error with the name once failing, never deletes those files, and the
+ * first free name works. */
+static void failing_pool(void)
+{
+    struct nsf_pool_stats st;
+    struct nsf_pool_item it;
+    struct nsf_pool *p;
+    char name[32];
+    int i, rc = -1, step, raised = 0;
+
+    for (i = 1; i <= TAKEN; i++) {
+        snprintf(name, sizeof(name), "f-%d", i);
+        close(openat(rd, name, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+    }
+    p = open_pool(run_dir, "f-", 0);
+    for (i = 0; p && i <= TAKEN && rc != 0; i++) {
+        rc = nsf_pool_acquire(p, -1, &it, &step);
+        if (rc == 0)
+            break;
+        CHECK(rc == -EEXIST && step == NSF_STEP_CREATE);
+        CHECK(strncmp(it.name, "f-", 2) == 0 && atoi(it.name + 2) >= 5 &&
+              atoi(it.name + 2) <= TAKEN);
+        raised++;
+    }
+    CHECK(raised >= 1);
+    CHECK(rc == 0 && strcmp(it.name, "f-9") == 0);
+    if (p && rc == 0) {
+        CHECK(nsf_pool_stats(p, &st) == 0);
+        CHECK(st.failing == 0 && st.last_error == -EEXIST);
+        CHECK(st.last_step == NSF_STEP_CREATE);
+        CHECK(strcmp(st.last_name, "f-8") == 0);
+        nsf_pool_release(p, &it);
+    }
+    if (p)
+        close_pool(p);
+    for (i = 1; i <= TAKEN; i++) {
+        struct stat fst;
+
+        snprintf(name, sizeof(name), "f-%d", i);
+        CHECK(fstatat(rd, name, &fst, 0) == 0 && S_ISREG(fst.st_mode));
+        unlinkat(rd, name, 0);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    int step;
+
+    if (argc != 2)
+        return 2;
+    run_dir = argv[1];
+    /* Made a mount point first: an fd opened before would see the
+     * directory under the self-bind, without the names mounted on it. */
+    CHECK(nsf_prepare_run_dir(run_dir, &step) == 0);
+    rd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CHECK(rd >= 0);
+    open_ns_cases();
+    spawn_on_fifo();
+    named_pool();
+    failing_pool();
+    close(rd);
+    if (failures)
+        return 1;
+    printf("farm_driver: ok\n");
+    return 0;
+}
