@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union
 
 from . import _sys
 from ._names import Name, encode_name, run_dir_bytes
-from .exceptions import NamespaceRestoreError
 from ._owner import proc_pid
+from .exceptions import NamespaceRestoreError
 from .procs import kill_all
 
 if TYPE_CHECKING:
