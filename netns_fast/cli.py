@@ -654,5 +654,10 @@ def main_entry() -> None:
     try:
         code = run(sys.argv[1:], out, err)
     except KeyboardInterrupt:
-        code = 130
+        # ip has no SIGINT handler: it dies of the signal, and its shell or
+        # parent can tell. run() has flushed what was written so far.
+        err.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGINT)
+        code = 130  # SIGINT is blocked: the shell's convention then
     sys.exit(code)
