@@ -193,8 +193,9 @@ static atomic_int no_mount_api;
 /* Bind the namespace file source onto the file that fd is open on, through
  * the fd: a path would be looked up again, and in a run directory others
  * may write, a racer may have swapped the new file for a symlink by then.
- * open_tree + move_mount is as fast as mount(2) by path (see the README's
- * measurements); mount(2) onto /proc/thread-self/fd/N is the fallback. */
+ * open_tree + move_mount costs what mount(2) by path does (the churn
+ * benchmark's --bind-methods); mount(2) onto /proc/thread-self/fd/N, which
+ * also binds onto the open file, is the fallback. */
 static int bind_onto_fd(const char *source, int fd)
 {
     char target[64];

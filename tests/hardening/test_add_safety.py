@@ -1,8 +1,9 @@
 """Mount and race safety of add, attach and add_many (issue 10).
 
-A racer running as uid 65534 in a run directory that anyone may write
-swaps each file that add creates for a symlink to a victim file outside the
-run directory, as fast as it can, in one of two ways:
+A racer (tests/c/symlink_racer.c, running as uid 65534) in a run
+directory that anyone may write swaps each file that add creates for a
+symlink to a victim file outside the run directory, as fast as it can, in
+one of two ways:
 
 - "exchange": renameat2(RENAME_EXCHANGE) of its symlink and the new file,
   so the file lives on under the racer's name and the symlink takes the
@@ -19,8 +20,9 @@ tested).
 The fallback for kernels without open_tree/move_mount (mount(2) onto
 /proc/thread-self/fd/N) is checked the same way, with a seccomp filter
 that makes open_tree fail as an old kernel or a container filter does.
-A failed make-private step after the self-bind of a run directory is
-likewise made real with a seccomp filter on mount(2) with MS_PRIVATE.
+ip, under the same racer, is measured for comparison. A failed
+make-private step after the self-bind of a run directory is likewise made
+real with a seccomp filter on mount(2) with MS_PRIVATE.
 """
 
 from __future__ import annotations
@@ -38,14 +40,22 @@ from typing import Callable, Optional
 import pytest
 from fault_helpers import Fault, install, supported, wrapper
 from hardening_helpers import (
+    RUN_DIR,
     Figure,
     child_env,
     in_child,
     is_live,
     nsfs_mounts_under,
     umount_all,
+    wipe,
 )
-from nsft_helpers import cli_argv, sleeper_in_own_netns, unique_name
+from nsft_helpers import (
+    IP,
+    cli_argv,
+    requires_ip,
+    sleeper_in_own_netns,
+    unique_name,
+)
 
 import netns_fast
 
@@ -112,12 +122,20 @@ def _racing(argv: list[str]) -> Iterator[Callable[[], set[str]]]:
 
 
 def race(
-    racer: str, run_dir: str, style: str, adder: Adder, max_adds: int = 3000
+    racer: str,
+    run_dir: str,
+    style: str,
+    adder: Adder,
+    *,
+    victims: Optional[str] = None,
+    max_adds: int = 3000,
+    enough: int = ENOUGH_SWAPS,
 ) -> tuple[dict[str, Optional[list[object]]], list[str]]:
-    """Adds in batches of CHUNK against a racer until it won ENOUGH_SWAPS
-    times (or max_adds names); (outcome per name, names it swapped)."""
+    """Adds in batches of CHUNK against a racer until it won ``enough``
+    times (or max_adds names); (outcome per name, names it swapped). The
+    racer's symlinks point at VICTIMS/target (default: RUN_DIR-victims)."""
     os.chmod(run_dir, 0o777)
-    victims = run_dir + "-victims"
+    victims = victims or run_dir + "-victims"
     os.mkdir(victims)
     victim = os.path.join(victims, "target")
     os.close(os.open(victim, os.O_CREAT, 0o644))
@@ -128,7 +146,7 @@ def race(
     with _racing(argv) as swapped:
         for start in range(0, max_adds, CHUNK):
             results.update(adder(names[start : start + CHUNK]))
-            if len(swapped()) >= ENOUGH_SWAPS:
+            if len(swapped()) >= enough:
                 break
         won = sorted(swapped())
     return results, won
@@ -185,11 +203,12 @@ def check_race(
     results: dict[str, Optional[list[object]]],
     won: list[str],
     figure: Figure,
+    victims: Optional[str] = None,
 ) -> None:
     """The invariants after a race (see the module docstring)."""
     figure("adds", len(results))
     figure("swapped by the racer", len(won))
-    victims = run_dir + "-victims"
+    victims = victims or run_dir + "-victims"
     assert nsfs_mounts_under(victims) == [], "mounted outside the run dir"
     ok = {nm for nm, res in results.items() if res is None}
     failed = {nm: res for nm, res in results.items() if res is not None}
@@ -200,6 +219,7 @@ def check_race(
         assert is_live(os.path.join(run_dir, nm)), f"{nm}: success, not live"
     assert set(won) <= set(failed), "a swapped add reported success"
     assert set(failed) <= set(won), f"adds failed with no swap: {failed}"
+    assert len(ok) + len(failed) == len(results)
     for nm, res in failed.items():
         assert res == [errno.ENOENT, "bind"], (nm, res)
         target = os.readlink(os.path.join(run_dir, nm))
@@ -353,3 +373,69 @@ def test_failed_make_private_undoes_the_self_bind(tmp_path: Path) -> None:
         "run dir mounts after the failure: 0",
         "mounts of the next name: 1",
     ]
+
+
+# -- the same racer against ip and the CLI ------------------------------------
+
+
+def batch_adder(tool: list[str], run_dir: str) -> Adder:
+    """``TOOL -force -b -`` with one ``netns add NAME`` line per name."""
+
+    def adder(names: list[str]) -> dict[str, Optional[list[object]]]:
+        text = "".join(f"netns add {nm}\n" for nm in names)
+        proc = subprocess.run(
+            [*tool, "-force", "-b", "-"],
+            input=text.encode(),
+            capture_output=True,
+            env=child_env(),
+            check=False,
+            timeout=120,
+        )
+        out: dict[str, Optional[list[object]]] = dict.fromkeys(names)
+        lines = proc.stderr.decode().splitlines()
+        for why, where in zip(lines[::2], lines[1::2]):
+            nm = names[int(where.rsplit(":", 1)[1]) - 1]
+            swapped = (
+                f"Bind /proc/self/ns/net -> {run_dir}/{nm} failed: "
+                "No such file or directory"
+            )
+            out[nm] = [errno.ENOENT, "bind"] if why == swapped else [why]
+        return out
+
+    return adder
+
+
+@requires_ip
+@pytest.mark.oracle
+def test_ip_batch_mounts_through_swapped_files_netns_fast_does_not(
+    racer: str, tmp_path: Path, figure: Figure
+) -> None:
+    """The same racer against 200 adds of a batch in /run/netns: ip
+    mounts namespaces where the racer's symlinks point (a figure), the
+    netns-fast CLI never does (its swapped adds fail with ip's bind
+    message)."""
+    mode = os.stat(RUN_DIR).st_mode & 0o7777
+    try:
+        for tool, argv in (("ip", [IP]), ("cli", cli_argv())):
+            victims = str(tmp_path / tool)
+            results, won = race(
+                racer,
+                RUN_DIR,
+                "exchange",
+                batch_adder(argv, RUN_DIR),
+                victims=victims,
+                max_adds=200,
+                enough=200,
+            )
+            if tool == "ip":
+                outside = nsfs_mounts_under(victims)
+                figure("ip: adds", len(results))
+                figure("ip: swapped by the racer", len(won))
+                figure("ip: mounted where a symlink points", len(outside))
+            else:
+                check_race(RUN_DIR, results, won, figure, victims)
+            wipe(RUN_DIR)
+            umount_all(os.path.join(victims, "target"))
+    finally:
+        wipe(RUN_DIR)
+        os.chmod(RUN_DIR, mode)
