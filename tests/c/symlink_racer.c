@@ -7,7 +7,8 @@
  * symlink with the new file (which lives on under the racer's name);
  * "over" renames a symlink over it (which unlinks it). A name is done once
  * it was swapped (printed on stdout, one per line, flushed), once it is a
- * mount point (EBUSY), or once the next name exists. Runs until the last
+ * mount point (EBUSY), or once the next name exists; names already made
+ * when the racer gets to them are skipped, so it catches up at once. Runs until the last
  * name is done or it is killed. Started as root, it races as uid 65534:
  * another user, who may write RUN_DIR and nothing else.
  */
@@ -53,7 +54,7 @@ static int swap(const char *tmp, const char *path, int by_exchange,
 int main(int argc, char **argv)
 {
     char path[PATH_MAX], next[PATH_MAX], tmp[PATH_MAX];
-    struct stat st;
+    struct stat st, cur;
     int i, n, by_exchange, err;
     unsigned long tries = 0;
 
@@ -69,6 +70,11 @@ int main(int argc, char **argv)
         snprintf(path, sizeof(path), "%s/%s-%d", argv[1], argv[4], i);
         snprintf(next, sizeof(next), "%s/%s-%d", argv[1], argv[4], i + 1);
         snprintf(tmp, sizeof(tmp), "%s/.racer-%d", argv[1], i);
+        /* Catch up: a name that is a mount point (or anything but a new,
+         * empty file) already is too late for this one. */
+        if (lstat(path, &cur) == 0 &&
+            !(S_ISREG(cur.st_mode) && cur.st_dev == st.st_dev))
+            continue;
         if (symlink(argv[2], tmp) < 0 && errno != EEXIST)
             return 3;
         for (;;) {

@@ -261,7 +261,7 @@ def test_attach_never_mounts_through_a_swapped_file(
 ) -> None:
     """The same for attach, whose bind is a few µs after the create."""
     adder = api_attach(race_dir, netns_pid)
-    results, won = race(racer, race_dir, "exchange", adder)
+    results, won = race(racer, race_dir, "exchange", adder, max_adds=10000)
     check_race(race_dir, results, won, figure)
 
 
