@@ -78,8 +78,11 @@ class Fault:
 
 
 def supported() -> bool:
-    """Whether this machine's architecture is known here."""
-    return platform.machine() in _ARCHES
+    """Whether this machine's architecture is known here and the kernel
+    has seccomp filters."""
+    with open("/proc/self/status") as f:
+        has_seccomp = any(line.startswith("Seccomp:") for line in f)
+    return has_seccomp and platform.machine() in _ARCHES
 
 
 def _program(fault: Fault) -> list[tuple[int, int, int, int]]:

@@ -204,7 +204,8 @@ static void batches(int nthreads)
 
 #ifdef AUDIT_ARCH_HERE
 /* From now on, syscall nr fails with err in this process (and threads it
- * starts); with mask, only when argument arg has a bit of mask set. */
+ * starts); with mask, only when argument arg has a bit of mask set.
+ * A kernel without seccomp filters ends the child: nothing to test. */
 static void fail_syscall(int nr, int err, int arg, unsigned int mask)
 {
     unsigned int at = (unsigned int)offsetof(struct seccomp_data, args) +
@@ -228,7 +229,10 @@ static void fail_syscall(int nr, int err, int arg, unsigned int mask)
         insns[4] = (struct sock_filter)BPF_STMT(
             BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
     CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
-    CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == 0);
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0) {
+        CHECK(errno == EINVAL);
+        exit(0);
+    }
 }
 
 /* Run fn in a forked child (whose filters die with it); it must exit 0. */
@@ -277,8 +281,8 @@ static void make_private_fails(void)
     int step;
 
     snprintf(sub, sizeof(sub), "%s/../private-fails", run_dir);
-    CHECK(mkdir(sub, 0755) == 0);
     fail_syscall(SYS_mount, EPERM, 3, MS_PRIVATE);
+    CHECK(mkdir(sub, 0755) == 0);
     CHECK(nsf_prepare_run_dir(sub, &step) == -EPERM);
     CHECK(step == NSF_STEP_MAKE_PRIVATE);
     CHECK(statx(AT_FDCWD, sub, 0, 0, &stx) == 0);
