@@ -4,10 +4,11 @@
   exec`` or a batch's ``exec``: ip dies of the signal, and so does
   netns-fast, so that a shell or a parent can tell (not exit 130).
 - ``monitor`` when the kernel drops events (inotify queue overflow):
-  ``-j`` prints ``{"event":"overflow"}``; the text output stays ip's (ip
-  prints nothing) and a warning goes to stderr. The overflow is forced
-  without touching the host's sysctls: the monitor is stopped (SIGSTOP)
-  while more events than fs.inotify.max_queued_events happen.
+  ``-j`` prints ``{"event":"overflow"}``; the text output stays ip's and
+  a warning goes to stderr (ip, under the same overflow, says nothing).
+  The overflow is forced without touching the host's sysctls: the monitor
+  is stopped (SIGSTOP) while more events than
+  fs.inotify.max_queued_events happen.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -23,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from hardening_helpers import child_env
+from hardening_helpers import RUN_DIR, child_env, wipe
 from nsft_helpers import IP, cli_argv, ip_to_cli, requires_ip, unique_name
 
 import netns_fast
@@ -32,6 +34,9 @@ pytestmark = pytest.mark.root
 
 A, B = unique_name("sig-a"), unique_name("sig-b")
 QUEUE_MAX = Path("/proc/sys/fs/inotify/max_queued_events")
+needs_stdbuf = pytest.mark.skipif(
+    shutil.which("stdbuf") is None, reason="stdbuf (coreutils) is missing"
+)
 
 
 def _children(pid: int) -> list[int]:
@@ -116,15 +121,16 @@ def test_sigint_during_batch_exec_kills_like_ip(tmp_path: Path) -> None:
 
 
 def _overflowed_monitor(
-    run_dir: str, opts: list[str]
-) -> tuple[list[bytes], bytes]:
-    """Run monitor on run_dir, stop it, make more events than the inotify
-    queue holds, let it go on; (its stdout lines, its stderr)."""
+    run_dir: str, argv: list[str]
+) -> tuple[list[bytes], bytes, int]:
+    """Run a monitor (argv) of run_dir, stop it, make more events than the
+    inotify queue holds, let it go on, SIGTERM it; (its stdout lines, its
+    stderr, its status)."""
     limit = int(QUEUE_MAX.read_text())
     if limit > 1_000_000:
         pytest.skip(f"fs.inotify.max_queued_events is {limit}: too many")
     proc = subprocess.Popen(
-        [*cli_argv(), *opts, "monitor"],
+        argv,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=child_env(NETNS_RUN_DIR=run_dir),
@@ -159,8 +165,7 @@ def _overflowed_monitor(
         stdout.close()
     err = proc.stderr.read()
     proc.stderr.close()
-    assert proc.returncode == 0, err
-    return lines, err
+    return lines, err, proc.returncode
 
 
 def _touch_until_seen(run_dir: str, tag: str, lines: list[bytes]) -> None:
@@ -179,16 +184,36 @@ def _touch_until_seen(run_dir: str, tag: str, lines: list[bytes]) -> None:
 
 def test_monitor_json_reports_an_overflow(scratch_env: str) -> None:
     """monitor -j prints {"event":"overflow"} when events were lost."""
-    lines, err = _overflowed_monitor(scratch_env, ["-j"])
+    argv = [*cli_argv(), "-j", "monitor"]
+    lines, err, status = _overflowed_monitor(scratch_env, argv)
     assert b'{"event":"overflow"}\n' in lines
-    assert err == b""
+    assert (err, status) == (b"", 0)
 
 
 def test_monitor_text_warns_of_an_overflow_on_stderr(scratch_env: str) -> None:
     """Text monitor: stdout stays ip's (add/delete lines only), and one
     warning per overflow goes to stderr."""
-    lines, err = _overflowed_monitor(scratch_env, [])
+    argv = [*cli_argv(), "monitor"]
+    lines, err, status = _overflowed_monitor(scratch_env, argv)
     assert all(line.startswith((b"add ", b"delete ")) for line in lines)
     assert err.splitlines() == [
         b"Warning: the kernel's inotify queue overflowed: events were lost"
     ]
+    assert status == 0
+
+
+@requires_ip
+@needs_stdbuf
+@pytest.mark.oracle
+def test_ip_monitor_says_nothing_of_an_overflow() -> None:
+    """ip netns monitor (line-buffered by stdbuf) under the same overflow:
+    the same kind of stdout, nothing on stderr (the deviation's ip side)."""
+    try:
+        lines, err, status = _overflowed_monitor(
+            RUN_DIR, ["stdbuf", "-oL", IP, "netns", "monitor"]
+        )
+    finally:
+        wipe(RUN_DIR)
+    assert lines
+    assert all(line.startswith((b"add ", b"delete ")) for line in lines)
+    assert (err, status) == (b"", -signal.SIGTERM)
