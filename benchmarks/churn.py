@@ -8,6 +8,11 @@ Rivals, each timed over the same N in the same run, rounds interleaved:
 - pyroute2.netns.create / remove
 - a bare-syscall C loop built here: the physical limit, serial (open
   O_EXCL, unshare, bind mount, setns back) and with one thread per CPU
+- with --bind-methods, the serial C loop again with the bind made through
+  the created file's fd, as add does it (open_tree + move_mount) and as
+  its fallback does (mount(2) onto /proc/thread-self/fd/N), and the
+  create + bind steps alone (no unshare) for each of the three binds: what
+  binding by fd instead of by path costs
 
 Each rival's adds and deletes are timed apart, with an untimed pause in
 between for the kernel to finish the work the adds left behind (right after
@@ -54,10 +59,17 @@ C_LOOP = r"""
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-static int n;
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
+
+static int n, bind_mode; /* 0: by path, 1: open_tree, 2: /proc fd path */
+static int with_unshare = 1; /* 0: the bind step alone, one namespace */
 static const char *prefix;
 static atomic_int next_i;
 
@@ -80,12 +92,36 @@ static void make(int i)
 
     path_of(p, sizeof(p), i);
     fd = open(p, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
-    if (fd < 0 || close(fd) < 0) { perror("open"); exit(1); }
-    if (unshare(CLONE_NEWNET) < 0) { perror("unshare"); exit(1); }
-    if (mount("/proc/thread-self/ns/net", p, "none", MS_BIND, NULL) < 0) {
-        perror("mount");
+    if (fd < 0 || (bind_mode == 0 && close(fd) < 0)) {
+        perror("open");
         exit(1);
     }
+    if (with_unshare && unshare(CLONE_NEWNET) < 0) {
+        perror("unshare");
+        exit(1);
+    }
+    if (bind_mode == 1) {
+        int tree = (int)syscall(SYS_open_tree, AT_FDCWD,
+                                "/proc/thread-self/ns/net", 1 | O_CLOEXEC);
+        if (tree < 0 || syscall(SYS_move_mount, tree, "", fd, "",
+                                MOVE_MOUNT_F_EMPTY_PATH |
+                                MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+            perror("open_tree/move_mount");
+            exit(1);
+        }
+        close(tree);
+    } else {
+        char target[64];
+        if (bind_mode == 2)
+            snprintf(target, sizeof(target), "/proc/thread-self/fd/%d", fd);
+        if (mount("/proc/thread-self/ns/net", bind_mode ? target : p,
+                  "none", MS_BIND, NULL) < 0) {
+            perror("mount");
+            exit(1);
+        }
+    }
+    if (bind_mode)
+        close(fd);
 }
 
 static void *worker(void *arg)
@@ -129,14 +165,19 @@ int main(int argc, char **argv)
     int threads, i, saved;
     double t0, t1, td, t2;
 
-    if (argc != 5)
+    if (argc != 6)
         return 2;
     n = atoi(argv[1]);
     threads = atoi(argv[2]);
     prefix = argv[3];
+    bind_mode = atoi(argv[5]);
     saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    with_unshare = threads >= 0;
     t0 = now();
-    if (threads == 0) {
+    if (threads < 0) {
+        for (i = 0; i < n; i++)
+            make(i);
+    } else if (threads == 0) {
         for (i = 0; i < n; i++) {
             make(i);
             if (setns(saved, CLONE_NEWNET) < 0) { perror("setns"); exit(1); }
@@ -147,7 +188,7 @@ int main(int argc, char **argv)
     t1 = now();
     usleep((useconds_t)atoi(argv[4]) * 1000); /* settle, untimed */
     td = now();
-    run_threads(threads ? threads : 1, del_worker);
+    run_threads(threads > 0 ? threads : 1, del_worker);
     t2 = now();
     printf("%.9f %.9f\n", t1 - t0, t2 - td);
     return 0;
@@ -262,8 +303,13 @@ def time_pyroute2(n: int) -> Timing:
     return two_phases(n, each(pr2.create, names), each(pr2.remove, names))
 
 
-def c_loop(binary: str, threads: int) -> Callable[[int], Timing]:
-    """The bare C loop: serial (threads=0) or on `threads` threads."""
+def c_loop(
+    binary: str, threads: int, bind_mode: int = 0
+) -> Callable[[int], Timing]:
+    """The bare C loop: serial (threads=0), on `threads` threads, or the
+    create + bind steps alone (threads=-1: no unshare, one namespace bound
+    n times); binds by path (bind_mode 0), by open_tree + move_mount onto
+    the file's fd (1), or by mount(2) onto /proc/thread-self/fd/N (2)."""
 
     def run(n: int) -> Timing:
         out = subprocess.run(
@@ -271,8 +317,9 @@ def c_loop(binary: str, threads: int) -> Callable[[int], Timing]:
                 binary,
                 str(n),
                 str(threads),
-                f"c{threads}_",
+                f"c{threads}_{bind_mode}_",
                 str(int(settle_seconds(n) * 1000)),
+                str(bind_mode),
             ],
             check=True,
             capture_output=True,
@@ -342,6 +389,11 @@ def main() -> None:
         action="store_true",
         help="leave out the per-process rivals",
     )
+    parser.add_argument(
+        "--bind-methods",
+        action="store_true",
+        help="also the serial C loop binding through the file's fd",
+    )
     args = parser.parse_args()
     if args.quick:
         args.n, args.rounds = 50, 1
@@ -358,6 +410,16 @@ def main() -> None:
         f"netns_fast.add_many ({cpus} threads)": time_api_many,
         "ip -batch": time_ip_batch,
     }
+    binds = {
+        "by path": 0,
+        "open_tree+move_mount": 1,
+        "mount onto fd path": 2,
+    }
+    if args.bind_methods:
+        for label, mode in binds.items():
+            if mode:
+                rivals[f"C loop, serial, {label}"] = c_loop(binary, 0, mode)
+            rivals[f"bind step alone, {label}"] = c_loop(binary, -1, mode)
     if not args.skip_slow:
         rivals["ip netns add/del (process each)"] = time_ip_process
         try:
@@ -410,6 +472,15 @@ def main() -> None:
     print(
         f"parallel C loop / serial C loop throughput: {serial_c / par_c:.2f}x"
     )
+    if args.bind_methods:
+        bare = us("bind step alone, by path", 0)
+        for label in list(binds)[1:]:
+            whole = us(f"C loop, serial, {label}", 0)
+            alone = us(f"bind step alone, {label}", 0)
+            print(
+                f"bind {label} / by path: {whole / serial_c:.3f}x in an add, "
+                f"{alone - bare:+.2f} µs for the bind step alone"
+            )
     if args.plot:
         plot(args.plot, {k: (us(k, 0), us(k, 1)) for k in rivals}, args.n)
     if "ip netns add/del (process each)" in rivals:

@@ -14,6 +14,7 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -23,6 +24,22 @@
 #define STATX_MNT_ID_UNIQUE 0x00004000U
 #endif
 
+/* open_tree and move_mount (Linux 5.2) have the same numbers on every
+ * architecture but alpha; old headers (manylinux) do not name them. */
+#if !defined(SYS_open_tree) && !defined(__alpha__)
+#define SYS_open_tree 428
+#define SYS_move_mount 429
+#endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef MOVE_MOUNT_T_EMPTY_PATH
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
+
 #define THREAD_NS_NET "/proc/thread-self/ns/net"
 
 /* Stacked mounts on one name are removed one by one; this bounds the loop. */
@@ -30,7 +47,9 @@
 
 /* The run directory that nsf_prepare_run_dir last made a shared mount point,
  * identified by its mount id. While statx still reports that mount at the
- * same path, the whole mkdir/flock/mount sequence can be skipped. */
+ * same path, the whole mkdir/flock/mount sequence can be skipped. A run
+ * directory whose flock failed is not kept: like ip, every add tries (and
+ * warns) again. */
 static struct {
     pthread_mutex_t lock;
     int valid;
@@ -64,6 +83,14 @@ static int prepared_matches(const char *run_dir)
     return root && id == prepared.mnt_id;
 }
 
+/* errno of the flock the calling thread's last prepare could not take. */
+static _Thread_local int flock_error;
+
+int nsf_flock_error(void)
+{
+    return flock_error;
+}
+
 /* mkdir, flock, then make run_dir a shared mount point of its own. */
 static int make_shared_run_dir(const char *run_dir, int *step)
 {
@@ -75,8 +102,9 @@ static int make_shared_run_dir(const char *run_dir, int *step)
     if (dfd < 0)
         return nsf_fail(step, NSF_STEP_OPEN_DIR);
     /* Parallel adds must not stack self-bind mounts (Debian #949235).
-     * Like iproute2, a failed flock is not fatal. */
-    (void)flock(dfd, LOCK_EX);
+     * Like iproute2, a failed flock is not fatal: the caller may warn. */
+    if (flock(dfd, LOCK_EX) < 0)
+        flock_error = errno ? errno : EIO;
     for (;;) {
         if (mount("", run_dir, "none", MS_SHARED | MS_REC, NULL) == 0)
             break;
@@ -97,7 +125,13 @@ static int make_shared_run_dir(const char *run_dir, int *step)
             break;
         }
     }
-    (void)flock(dfd, LOCK_UN);
+    /* A self-bind left behind after a later step failed would still be in
+     * its parent's peer group, and the next add's make-shared would succeed
+     * on it: every name would be mounted twice. */
+    if (rc < 0 && self_bound)
+        (void)umount2(run_dir, MNT_DETACH);
+    if (flock_error == 0)
+        (void)flock(dfd, LOCK_UN);
     close(dfd);
     return rc;
 }
@@ -108,6 +142,7 @@ int nsf_prepare_run_dir(const char *run_dir, int *step)
     int root, rc;
 
     *step = NSF_STEP_NONE;
+    flock_error = 0;
     if (strlen(run_dir) >= sizeof(prepared.path))
         return nsf_set_step(step, NSF_STEP_PATH, -ENAMETOOLONG);
     pthread_mutex_lock(&prepared.lock);
@@ -117,7 +152,8 @@ int nsf_prepare_run_dir(const char *run_dir, int *step)
     }
     prepared.valid = 0;
     rc = make_shared_run_dir(run_dir, step);
-    if (rc == 0 && mount_of(run_dir, &id, &root) == 0 && root) {
+    if (rc == 0 && flock_error == 0 && mount_of(run_dir, &id, &root) == 0 &&
+        root) {
         strcpy(prepared.path, run_dir);
         prepared.mnt_id = id;
         prepared.valid = 1;
@@ -133,22 +169,104 @@ void nsf_forget_run_dir(void)
     pthread_mutex_unlock(&prepared.lock);
 }
 
-/* Create the name file and bind the calling thread's current netns onto it.
+/* st_dev of nsfs, the one filesystem of every namespace file. */
+static dev_t nsfs_dev;
+static pthread_once_t nsfs_dev_once = PTHREAD_ONCE_INIT;
+
+static void find_nsfs_dev(void)
+{
+    struct stat st;
+
+    if (stat(THREAD_NS_NET, &st) == 0)
+        nsfs_dev = st.st_dev;
+}
+
+/* "/proc/thread-self/fd/N": the file fd is open on, wherever it is now. */
+static void fd_path(char buf[64], int fd)
+{
+    snprintf(buf, 64, "/proc/thread-self/fd/%d", fd);
+}
+
+/* Set once open_tree answers ENOSYS (Linux < 5.2): then mount(2) binds. */
+static atomic_int no_mount_api;
+
+/* Bind the namespace file source onto the file that fd is open on, through
+ * the fd: a path would be looked up again, and in a run directory others
+ * may write, a racer may have swapped the new file for a symlink by then.
+ * open_tree + move_mount costs what mount(2) by path does (the churn
+ * benchmark's --bind-methods); mount(2) onto /proc/thread-self/fd/N, which
+ * also binds onto the open file, is the fallback. */
+static int bind_onto_fd(const char *source, int fd)
+{
+    char target[64];
+
+#ifdef SYS_open_tree
+    if (!atomic_load_explicit(&no_mount_api, memory_order_relaxed)) {
+        int rc = 0, tree = (int)syscall(SYS_open_tree, AT_FDCWD, source,
+                                        OPEN_TREE_CLONE | O_CLOEXEC);
+
+        if (tree >= 0) {
+            if (syscall(SYS_move_mount, tree, "", fd, "",
+                        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                rc = -errno;
+            close(tree); /* frees the clone if it was not moved */
+            return rc;
+        }
+        if (errno == ENOSYS)
+            atomic_store_explicit(&no_mount_api, 1, memory_order_relaxed);
+        else if (errno != EPERM) /* EPERM: also a container's filter */
+            return -errno;
+    }
+#endif
+    fd_path(target, fd);
+    return mount(source, target, "none", MS_BIND, NULL) < 0 ? -errno : 0;
+}
+
+/* Unlink path only while it still names the file fd is open on: after a
+ * racer's swap the entry is the racer's, and it stays. */
+static void unlink_own(const char *path, int fd)
+{
+    struct stat mine, there;
+
+    if (fstat(fd, &mine) == 0 && mine.st_nlink > 0 &&
+        lstat(path, &there) == 0 && there.st_dev == mine.st_dev &&
+        there.st_ino == mine.st_ino)
+        unlink(path);
+}
+
+/* Create the name file and bind source (a namespace file) onto it.
  * The file is made only after the slow unshare, right before the mount,
- * which keeps the window in which a crash leaves a stale file small. */
+ * which keeps the window in which a crash leaves a stale file small.
+ *
+ * The bind goes onto the file that O_CREAT|O_EXCL made, never by path.
+ * A swap before the bind makes it fail: the file was unlinked (ENOENT
+ * from the kernel), or it was renamed within the run directory and path
+ * is not the namespace afterwards (then the bind is undone, and the add
+ * fails with ENOENT too). Files cannot be renamed out of the run
+ * directory: it is a mount point of its own (EXDEV). */
 static int bind_new_file(const char *path, const char *source, int *step)
 {
-    int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+    struct stat st;
+    char target[64];
+    int rc, fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
 
     if (fd < 0)
         return nsf_fail(step, NSF_STEP_CREATE);
-    close(fd);
-    if (mount(source, path, "none", MS_BIND, NULL) < 0) {
-        int rc = nsf_fail(step, NSF_STEP_BIND);
-        unlink(path);
-        return rc;
+    rc = bind_onto_fd(source, fd);
+    if (rc == 0) {
+        pthread_once(&nsfs_dev_once, find_nsfs_dev);
+        if (lstat(path, &st) < 0 || st.st_dev != nsfs_dev) {
+            fd_path(target, fd);
+            (void)umount2(target, MNT_DETACH);
+            rc = -ENOENT;
+        }
     }
-    return 0;
+    if (rc < 0) {
+        nsf_set_step(step, NSF_STEP_BIND, rc);
+        unlink_own(path, fd);
+    }
+    close(fd);
+    return rc;
 }
 
 /* unshare + create + bind, leaving the thread in the new namespace. */
@@ -165,7 +283,7 @@ static void undo_name(const char *path)
     int i;
 
     for (i = 0; i < MAX_STACKED_MOUNTS; i++)
-        if (umount2(path, MNT_DETACH) < 0)
+        if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
             break;
     unlink(path);
 }
@@ -204,6 +322,7 @@ int nsf_add(const char *run_dir, const char *name, int *step)
     char path[PATH_MAX];
     int saved, rc, retried = 0;
 
+    flock_error = 0;
     if (nsf_join(path, run_dir, name) < 0)
         return nsf_set_step(step, NSF_STEP_PATH, -ENAMETOOLONG);
 again:
@@ -229,6 +348,7 @@ int nsf_attach(const char *run_dir, const char *name, int pid, int *step)
     char path[PATH_MAX], source[64];
     int rc;
 
+    flock_error = 0;
     if (nsf_join(path, run_dir, name) < 0)
         return nsf_set_step(step, NSF_STEP_PATH, -ENAMETOOLONG);
     rc = nsf_prepare_run_dir(run_dir, step);
@@ -247,9 +367,11 @@ static int delete_path(const char *path, int *step)
      * stale file), then unlink, which reports what is wrong. unlink fails
      * with EBUSY while another mount is stacked on the file: detach that
      * one too and try again, so every stacked mount goes. A second umount
-     * on the common path would cost a wait on the mount lock. */
+     * on the common path would cost a wait on the mount lock. The umount
+     * never follows a symlink: a racer's link in a run directory others
+     * may write must not make delete detach a mount elsewhere (ip does). */
     for (i = 0;; i++) {
-        if (umount2(path, MNT_DETACH) == 0)
+        if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
             unmounted = 1;
         if (unlink(path) == 0)
             return 0;
@@ -376,6 +498,7 @@ int nsf_add_many(const char *run_dir, const char *const *names, int n,
     struct batch b = {run_dir, names, n, 0, results, steps, 1};
     int i, step, rc;
 
+    flock_error = 0;
     if (n <= 0)
         return 0;
     rc = nsf_prepare_run_dir(run_dir, &step);

@@ -35,7 +35,18 @@ int nsf_prepare_run_dir(const char *run_dir, int *step);
 /* Forget the cached state of nsf_prepare_run_dir (for tests). */
 void nsf_forget_run_dir(void);
 
-/* ip netns add NAME: a new network namespace bound to run_dir/name. */
+/* The errno of the flock of run_dir that the calling thread's last
+ * nsf_prepare_run_dir, nsf_add, nsf_attach or nsf_add_many could not take
+ * (iproute2 warns and goes on, and so do these), or 0. Read it right after
+ * the call, on the same thread, like errno; it is kept whether the call
+ * succeeded or failed. */
+int nsf_flock_error(void);
+
+/* ip netns add NAME: a new network namespace bound to run_dir/name.
+ * The bind goes onto the file that add created (through its fd), so a
+ * racer that swaps it for a symlink makes the add fail (ENOENT at
+ * NSF_STEP_BIND), never mount elsewhere; the racer's entry is left alone.
+ * attach and add_many bind the same way. */
 int nsf_add(const char *run_dir, const char *name, int *step);
 
 /* ip netns attach NAME PID: bind /proc/PID/ns/net to run_dir/name. */

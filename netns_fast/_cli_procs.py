@@ -6,10 +6,13 @@ Without -j the output, messages and exit codes are ip's. -j is an extension
 - identify: ``[{"name":"a"},...]``, every matching name in directory
   order (the text output shows only the last one, as ip does);
 - pids: ``[{"pid":123},...]`` in /proc order;
-- monitor: one object per line, ``{"event":"add","name":"a"}``.
+- monitor: one object per line, ``{"event":"add","name":"a"}``, and
+  ``{"event":"overflow"}`` when the kernel dropped events.
 
 monitor flushes every line (ip block-buffers a pipe or a file and loses
-what it buffered when killed) and exits 0 on SIGINT or SIGTERM.
+what it buffered when killed) and exits 0 on SIGINT or SIGTERM. When the
+kernel drops events (inotify queue overflow), ip says nothing; the text
+output stays ip's, and a warning goes to stderr.
 """
 
 from __future__ import annotations
@@ -144,25 +147,34 @@ class _StopOnSignal:
         os.close(self.wfd)
 
 
+OVERFLOW_WARNING = (
+    b"Warning: the kernel's inotify queue overflowed: events were lost"
+)
+
 _WATCH_STEPS = {
     "inotify_init": b"inotify_init failed: ",
     "inotify_add_watch": b"inotify_add_watch failed: ",
 }
 
 
+_WORDS = {
+    _sys.WATCH_ADD: b"add",
+    _sys.WATCH_DELETE: b"delete",
+    _sys.WATCH_OVERFLOW: b"overflow",
+}
+
+
 def _event_line(ctx: Ctx, kind: bytes, name: bytes) -> Optional[bytes]:
-    if kind == _sys.WATCH_ADD:
-        word = b"add"
-    elif kind == _sys.WATCH_DELETE:
-        word = b"delete"
-    else:
+    word = _WORDS.get(kind)
+    if word is None:
         return None  # ip prints nothing for other events
     if not ctx.json:
         return word + b" " + name + b"\n"
     writer = JsonWriter(pretty=False)
     writer.start_object()
     writer.member(b"event", word)
-    writer.member(b"name", name)
+    if kind != _sys.WATCH_OVERFLOW:
+        writer.member(b"name", name)
     writer.end_object()
     return writer.finish()
 
@@ -189,6 +201,9 @@ def do_monitor(ctx: Ctx, args: list[bytes]) -> int:
                 stop.drain()
                 continue
             for kind, name in records:
+                if kind == _sys.WATCH_OVERFLOW and not ctx.json:
+                    ctx.error(OVERFLOW_WARNING)  # stdout stays ip's
+                    continue
                 line = _event_line(ctx, kind, name)
                 if line is not None:
                     ctx.out.write(line)

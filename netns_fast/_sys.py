@@ -68,6 +68,15 @@ def forget_run_dir() -> None:
     lib.nsf_forget_run_dir()
 
 
+def flock_error() -> int:
+    """errno of the run-directory flock that this thread's last add,
+    attach or add_many could not take (ip warns and goes on), or 0.
+
+    Read it right after that call, whether it raised or not.
+    """
+    return int(lib.nsf_flock_error())
+
+
 def add(run_dir: bytes, name: bytes) -> None:
     """A new network namespace bound at run_dir/name."""
     step = ffi.new("int *")

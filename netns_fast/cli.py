@@ -197,6 +197,20 @@ def _add_error(ctx: Ctx, exc: OSError, name: bytes, source: bytes) -> None:
     ctx.error(prefix + why)
 
 
+def _warn_flock(ctx: Ctx) -> None:
+    """ip's warning when the last add or attach could not flock RUN_DIR."""
+    from . import _sys
+
+    err = _sys.flock_error()
+    if err:
+        ctx.error(
+            b'Warning: could not flock netns runtime directory "'
+            + ctx.run_dir
+            + b'": '
+            + strerror(err)
+        )
+
+
 def _home_mounts(ctx: Ctx) -> contextlib.AbstractContextManager[None]:
     """Under -n, add and attach bind the name in the mount namespace the
     CLI started in, not in the private one of the switch (see _cli_exec)."""
@@ -220,8 +234,10 @@ def do_add(ctx: Ctx, args: list[bytes]) -> int:
         with _home_mounts(ctx):
             _sys.add(ctx.run_dir, name)
     except OSError as exc:
+        _warn_flock(ctx)
         _add_error(ctx, exc, name, b"/proc/self/ns/net")
         return 1
+    _warn_flock(ctx)
     return 0
 
 
@@ -242,9 +258,10 @@ def do_attach(ctx: Ctx, args: list[bytes]) -> int:
         with _home_mounts(ctx):
             _sys.attach(ctx.run_dir, name, pid)
     except OSError as exc:
-        source = b"/proc/%d/ns/net" % pid
-        _add_error(ctx, exc, name, source)
+        _warn_flock(ctx)
+        _add_error(ctx, exc, name, b"/proc/%d/ns/net" % pid)
         return 1
+    _warn_flock(ctx)
     return 0
 
 
@@ -650,5 +667,10 @@ def main_entry() -> None:
     try:
         code = run(sys.argv[1:], out, err)
     except KeyboardInterrupt:
-        code = 130
+        # ip has no SIGINT handler: it dies of the signal, and its shell or
+        # parent can tell. run() has flushed what was written so far.
+        err.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGINT)
+        code = 130  # SIGINT is blocked: the shell's convention then
     sys.exit(code)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Callable, Optional, Union
 
 import pytest
@@ -67,6 +68,24 @@ def run_cli(
         check=False,
         timeout=60,
     )
+
+
+@contextlib.contextmanager
+def sleeper_in_own_netns() -> Iterator[int]:
+    """The pid of a sleeping process in a network namespace of its own
+    (killed and reaped at the end)."""
+    proc = subprocess.Popen(
+        ["unshare", "-n", "sh", "-c", "echo ready; exec sleep 600"],
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"ready\n"
+    proc.stdout.close()
+    try:
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def ip_to_cli(data: bytes) -> bytes:

@@ -10,11 +10,10 @@ that assert netns-fast's behaviour and, for contrast, ip's.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 
 import pytest
-from nsft_helpers import ip_to_cli, requires_ip, run_ip
+from nsft_helpers import ip_to_cli, requires_ip, run_ip, sleeper_in_own_netns
 from nsft_oracle import (
     RUN_DIR,
     Arg,
@@ -178,18 +177,8 @@ ADD_CASES = [
 @pytest.fixture(scope="module")
 def child_pid() -> Iterator[int]:
     """A sleeping process in a network namespace of its own."""
-    proc = subprocess.Popen(
-        ["unshare", "-n", "sh", "-c", "echo ready; exec sleep 120"],
-        stdout=subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline() == b"ready\n"
-    proc.stdout.close()
-    try:
-        yield proc.pid
-    finally:
-        os.kill(proc.pid, 9)
-        proc.wait()
+    with sleeper_in_own_netns() as pid:
+        yield pid
 
 
 def _bound_to(pid: int) -> object:

@@ -4,6 +4,7 @@ boundary (netns_fast._sys.lib replaced by a fake; no privilege needed)."""
 from __future__ import annotations
 
 import errno
+import io
 import os
 import pickle
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ from typing import Any, Optional
 import pytest
 
 import netns_fast
-from netns_fast import _sys, exceptions
+from netns_fast import _sys, cli, exceptions
 from netns_fast._netns import ffi
 from netns_fast._netns import lib as real_lib
 from netns_fast.exceptions import (
@@ -167,6 +168,7 @@ class FakeLib:
         # name -> (rc, step) for the batches; rc < 0 from the batch call.
         self.per_name: dict[bytes, tuple[int, int]] = {}
         self.batch_rc: Optional[int] = None
+        self.flock_err = 0  # what nsf_flock_error reports
 
     def __getattr__(self, attr: str) -> Any:
         # Constants come from the real lib.
@@ -207,6 +209,9 @@ class FakeLib:
 
     def nsf_add_many(self, *args: Any) -> int:
         return self._batch("add_many", *args)
+
+    def nsf_flock_error(self) -> int:
+        return self.flock_err
 
     def nsf_delete_many(self, *args: Any) -> int:
         return self._batch("delete_many", *args)
@@ -324,6 +329,34 @@ def test_add_steps(fake: FakeLib, case: tuple[Any, ...]) -> None:
     assert type(exc) is cls
     assert (exc.errno, exc.step) == (err, step)
     assert (exc.filename, exc.filename2) == (filename, filename2)
+
+
+FLOCK_WARNING = (
+    b'Warning: could not flock netns runtime directory "/run/netns": '
+    b"No locks available\n"
+)
+
+
+@pytest.mark.parametrize("verb", [["add", "n1"], ["attach", "n1", "42"]])
+@pytest.mark.parametrize("rc", [0, -errno.EEXIST])
+def test_cli_warns_of_a_failed_flock_first(
+    fake: FakeLib, verb: list[str], rc: int
+) -> None:
+    """add/attach print ip's flock warning, before an error if any."""
+    fake.flock_err = errno.ENOLCK
+    fake.rc, fake.step = rc, real_lib.NSF_STEP_CREATE if rc else 0
+    out, err = io.BytesIO(), io.BytesIO()
+    code = cli.run(verb, out, err)
+    assert code == (1 if rc else 0)
+    exists = b'Cannot create namespace file "/run/netns/n1": File exists\n'
+    assert err.getvalue() == FLOCK_WARNING + (exists if rc else b"")
+
+
+def test_cli_no_flock_warning_when_it_locked(fake: FakeLib) -> None:
+    """No warning when the flock was taken (or not needed)."""
+    out, err = io.BytesIO(), io.BytesIO()
+    assert cli.run(["add", "n1"], out, err) == 0
+    assert err.getvalue() == b""
 
 
 def test_path_too_long(fake: FakeLib) -> None:
