@@ -134,15 +134,16 @@ def test_monitor_ready_waits_for_the_bind_mount(
     name = unique_name()
     name_factory.append(name)
     path = f"{RUN_DIR}/{name}"
-    mounted = threading.Event()
+    binding = threading.Event()
 
     def bind_later() -> None:
         time.sleep(0.15)
+        binding.set()
         subprocess.run(
             ["mount", "--bind", "/proc/self/ns/net", path], check=True
         )
-        mounted.set()
 
+    nsfs = os.stat("/proc/self/ns/net").st_dev
     with (
         netns_fast.monitor(ready=True, ready_timeout=5) as ready_mon,
         netns_fast.monitor() as plain_mon,
@@ -153,9 +154,11 @@ def test_monitor_ready_waits_for_the_bind_mount(
         binder.start()
         try:
             assert plain_mon.read(2) == NetnsEvent("add", name)
-            assert not mounted.is_set()
+            assert not binding.is_set()
             assert ready_mon.read(5) == NetnsEvent("add", name)
-            assert mounted.is_set()
+            # Reported only once the mount is in place (the mount(8)
+            # process may not have exited yet: look at the file itself).
+            assert os.lstat(path).st_dev == nsfs
         finally:
             binder.join()
     netns_fast.delete(name)
