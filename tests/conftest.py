@@ -27,7 +27,8 @@ Fixtures (helpers are in tests/support, never fixtures):
 - ``fresh_name``: one generated name, not made;
 - ``netns_name``: a live namespace (its name, a str), removed afterwards
   (the pytest plugin's ``netns`` is a Netns handle);
-- ``spawner``: processes started for the test, killed by pid afterwards.
+- ``spawner``: processes started for the test, killed by pid afterwards;
+- ``pytester_env``: an inner pytest run imports the same netns_fast.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from support.kernel import (
 from support.names import remove, unique_name
 from support.private import _leaks, probe_netns
 from support.processes import Spawner
+from support.tools import package_parent
 
 _state: dict[str, object] = {"isolated": False, "why": "not set up"}
 
@@ -175,6 +177,13 @@ def netns_name(fresh_name: str) -> Iterator[str]:
     yield fresh_name
     if os.path.lexists(f"{RUN_DIR}/{fresh_name}"):
         netns_fast.delete(fresh_name)
+
+
+@pytest.fixture
+def pytester_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An inner pytest run (pytester) imports the netns_fast this session
+    imported."""
+    monkeypatch.setenv("PYTHONPATH", package_parent())
 
 
 @pytest.fixture

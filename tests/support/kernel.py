@@ -320,3 +320,9 @@ def in_thread(func: Callable[[], T], netns: Optional[str] = None) -> T:
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     return box["value"]  # type: ignore[return-value]
+
+
+def in_netns(name: str, func: Callable[[], T]) -> T:
+    """func() on a fresh thread inside the namespace RUN_DIR/name (see
+    in_thread)."""
+    return in_thread(func, f"{RUN_DIR}/{name}")
