@@ -351,7 +351,7 @@ def test_unprivileged_add_without_run_dir(run_dir: str) -> None:
     assert not os.path.exists(run_dir)
 
 
-# -- delete(kill=True): the processes inside go first, then the name ------
+# -- delete(kill=True): the processes inside go first, then the name ----------
 
 
 def test_delete_kill_ends_every_process_inside(fresh_name: str) -> None:

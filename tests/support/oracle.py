@@ -46,7 +46,7 @@ from support.tools import (
 )
 
 RUN = b"/run"
-RUN_DIR = os.fsencode(kernel.RUN_DIR)
+RUN_DIR_BYTES = os.fsencode(kernel.RUN_DIR)
 
 Arg = Union[str, bytes]
 # A step of a starting state: (kind, name). Kinds:
@@ -105,10 +105,10 @@ class Snapshot:
 def snapshot(extra: object = None) -> Snapshot:
     """The state of /run/netns now (entries None if it is no directory)."""
     try:
-        entries: Optional[tuple[bytes, ...]] = tuple(os.listdir(RUN_DIR))
+        entries: Optional[tuple[bytes, ...]] = tuple(os.listdir(RUN_DIR_BYTES))
     except (FileNotFoundError, NotADirectoryError):
         entries = None
-    on_dir, per_name = mounts_under(RUN_DIR)
+    on_dir, per_name = mounts_under(RUN_DIR_BYTES)
     return Snapshot(entries, on_dir, tuple(sorted(per_name.items())), extra)
 
 
@@ -125,7 +125,7 @@ class Result:
 def _make_state(steps: Sequence[StateStep]) -> None:
     """Build the starting state in the current run directory, in order."""
     for kind, nm in steps:
-        path = RUN_DIR + b"/" + nm
+        path = RUN_DIR_BYTES + b"/" + nm
         if kind == "stale":
             os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
             continue
@@ -134,12 +134,14 @@ def _make_state(steps: Sequence[StateStep]) -> None:
             continue
         if kind == "run_dir":
             if nm == b"dir":
-                os.mkdir(RUN_DIR, 0o755)
+                os.mkdir(RUN_DIR_BYTES, 0o755)
             else:
-                os.close(os.open(RUN_DIR, os.O_WRONLY | os.O_CREAT, 0o644))
+                os.close(
+                    os.open(RUN_DIR_BYTES, os.O_WRONLY | os.O_CREAT, 0o644)
+                )
             continue
         if kind == "mode":
-            os.chmod(RUN_DIR, int(nm, 8))
+            os.chmod(RUN_DIR_BYTES, int(nm, 8))
             continue
         if kind not in ("live", "stacked"):
             raise ValueError(f"unknown state step {kind!r}")
@@ -152,7 +154,7 @@ def _make_state(steps: Sequence[StateStep]) -> None:
 @contextlib.contextmanager
 def private_run_dir(missing: bool = False) -> Iterator[None]:
     """A fresh tmpfs on /run/netns (or on /run when ``missing``)."""
-    where = RUN if missing else RUN_DIR
+    where = RUN if missing else RUN_DIR_BYTES
     _mount_tmpfs(where)
     try:
         yield
@@ -390,17 +392,25 @@ def differences(ip_res: Result, cli_res: Result) -> list[str]:
     ]
 
 
-def assert_same(ip: Run, ours: R) -> R:
-    """The comparer: ip's run and netns-fast's agree byte for byte, in
-    stderr, stdout, exit code and (for a Case) the state left behind, with
-    ip's self-references worded as netns-fast's; netns-fast printed no
-    traceback. Returns netns-fast's run."""
+def disagreements(ip: Run, ours: Run) -> list[str]:
+    """What assert_same finds wrong, one entry per field ([]: they agree)."""
     ip_res, cli_res = _as_result(ip, True), _as_result(ours, False)
     diff = differences(ip_res, cli_res)
     if b"Traceback" in cli_res.err:
         diff.append("netns-fast printed a traceback")
+    return diff
+
+
+def assert_same(ip: Run, ours: R, context: object = None) -> R:
+    """The comparer: ip's run and netns-fast's agree byte for byte, in
+    stderr, stdout, exit code and (for a Case) the state left behind, with
+    ip's self-references worded as netns-fast's; netns-fast printed no
+    traceback. Returns netns-fast's run; ``context`` (e.g. the argv) is
+    named in the failure."""
+    diff = disagreements(ip, ours)
     if diff:
-        pytest.fail("netns-fast differs from ip in " + "\n".join(diff))
+        where = "" if context is None else f" ({context!r})"
+        pytest.fail(f"netns-fast differs from ip{where} in " + "\n".join(diff))
     return ours
 
 
