@@ -318,7 +318,7 @@ def _run(body: str, mode: str, prefix: str) -> list[str]:
         [sys.executable, "-c", code, mode, prefix],
         capture_output=True,
         text=True,
-        env=env(),
+        env=env(keep_locale=True),
         check=False,
         timeout=120,
     )
@@ -647,7 +647,7 @@ def test_install_switches_pyroute2_and_uninstall_restores_it() -> None:
         [sys.executable, "-c", SWITCH_SCRIPT],
         capture_output=True,
         text=True,
-        env=env(),
+        env=env(keep_locale=True),
         check=False,
         timeout=60,
     )

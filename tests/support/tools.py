@@ -58,12 +58,14 @@ def package_parent() -> str:
     return os.path.dirname(os.path.dirname(netns_fast.__file__))
 
 
-def env(**extra: str) -> dict[str, str]:
-    """The environment of a child: LC_ALL=C and the netns_fast this process
+def env(*, keep_locale: bool = False, **extra: str) -> dict[str, str]:
+    """The environment of a child: LC_ALL=C (ip's and netns-fast's messages
+    in English; unless keep_locale) and the netns_fast this process
     imported first on PYTHONPATH (so a child imports the same one), then
     ``extra``."""
     out = dict(os.environ)
-    out["LC_ALL"] = "C"
+    if not keep_locale:
+        out["LC_ALL"] = "C"
     out["PYTHONPATH"] = (
         package_parent() + os.pathsep + out.get("PYTHONPATH", "")
     )

@@ -150,7 +150,9 @@ def test_package_imports_handle_and_pool_lazily() -> None:
         "assert Netns.__module__ == 'netns_fast.handle'\n"
         "assert Pool.__module__ == 'netns_fast.pool'\n"
     )
-    subprocess.run([sys.executable, "-c", code], env=env(), check=True)
+    subprocess.run(
+        [sys.executable, "-c", code], env=env(keep_locale=True), check=True
+    )
     with pytest.raises(AttributeError):
         _ = netns_fast.no_such_thing  # type: ignore[attr-defined]
 

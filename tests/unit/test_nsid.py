@@ -639,7 +639,7 @@ def _top_modules(code: str, child_env: dict[str, str]) -> set[str]:
 def test_cli_list_imports_nothing_heavy(tmp_path: Path) -> None:
     """netns-fast list never imports pyroute2, json, argparse or asyncio
     (beyond what the bare interpreter already has)."""
-    child_env = env(NETNS_RUN_DIR=str(tmp_path))
+    child_env = env(keep_locale=True, NETNS_RUN_DIR=str(tmp_path))
     bare = _top_modules("pass", child_env)
     loaded = _top_modules(
         "import netns_fast.cli as c; c.main(['list']); c.main(['-j', 'list'])",

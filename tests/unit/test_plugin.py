@@ -25,7 +25,9 @@ def test_plugin_import_has_no_side_effects() -> None:
         "assert len(os.listdir('/proc/self/task')) == 1\n"
         "assert os.listdir('/proc/self/fd') == fds\n"
     )
-    subprocess.run([sys.executable, "-c", code], env=env(), check=True)
+    subprocess.run(
+        [sys.executable, "-c", code], env=env(keep_locale=True), check=True
+    )
 
 
 def test_pytest11_entry_point_declared() -> None:

@@ -605,7 +605,7 @@ def _start_monitor(run_dir: Path, *args: str) -> subprocess.Popen[bytes]:
         [*cli_argv(), *args, "monitor"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=env(NETNS_RUN_DIR=str(run_dir)),
+        env=env(keep_locale=True, NETNS_RUN_DIR=str(run_dir)),
     )
 
 
@@ -691,7 +691,7 @@ def test_import_stays_light() -> None:
         [sys.executable, "-c", code],
         capture_output=True,
         check=True,
-        env=env(),
+        env=env(keep_locale=True),
     ).stdout
     assert out == b"[]\n"
 
