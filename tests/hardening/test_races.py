@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import os
-import threading
 from collections.abc import Callable
 
 import pytest
 
 import netns_fast
 from netns_fast import cli
-from support.kernel import fstypes_at, is_live, nsfs_mounts_under
+from support.kernel import fstypes_at, is_live, nsfs_mounts_under, run_threads
 from support.tools import Figure
 
 pytestmark = pytest.mark.root
@@ -153,13 +152,7 @@ def _process(rd: str, p: int) -> int:
         # Every thread ends in the namespace it started in.
         results[t] += os.stat("/proc/thread-self/ns/net").st_ino != mine
 
-    threads = [
-        threading.Thread(target=work, args=(t,)) for t in range(THREADS)
-    ]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    run_threads(work, THREADS)
     bad = sum(results) + (
         os.stat("/proc/thread-self/ns/net").st_ino != ns_before
     )

@@ -18,7 +18,7 @@ from netns_fast import (
     NotANamespaceError,
     Process,
 )
-from support.kernel import RUN_DIR, ns_inode
+from support.kernel import RUN_DIR, ns_inode, run_threads
 from support.names import unique_name
 from support.private import _sys
 
@@ -291,11 +291,7 @@ def test_spawn_from_eight_threads(
         if ns_inode("/proc/thread-self/ns/net") != before:
             errors.append(f"thread {i} moved")
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(worker, 8, barrier=barrier)
     netns_fast.delete(other)
     assert errors == []
 

@@ -30,7 +30,7 @@ from netns_fast import (
     list_netns,
     set_nsid,
 )
-from support.kernel import RUN_DIR, in_netns
+from support.kernel import RUN_DIR, in_netns, run_threads
 from support.names import made, remove, unique_name
 from support.tools import ok, requires_ip, run_cli, run_ip
 
@@ -270,11 +270,7 @@ def test_api_is_thread_safe(caller: str, peers: list[str]) -> None:
             results.append(in_netns(caller, list_netns))
             results.append(in_netns(caller, lambda: get_nsid(peers[2])))
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(lambda _: work(), 4)
     assert results.count(expected) == 80
     assert results.count(2) == 80
 
@@ -295,13 +291,7 @@ def test_pyroute2_calls_from_many_threads(
         with lock:
             results.append(got)
 
-    threads = [
-        threading.Thread(target=work, args=(i,)) for i in range(len(peers))
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(work, len(peers))
     assert sorted(r[0] for r in results) == [10, 11, 12]  # type: ignore[index]
     final = in_netns(caller, list_ids)
     assert [e.nsid for e in final] == [10, 11, 12]
