@@ -22,7 +22,7 @@ unshare(CLONE_NEWNET) in a forked child, the package's own probe, not uid
 0), or when the isolation cannot be set up, they are skipped with the real
 reason: root tests never run outside the private mount namespace.
 
-Fixtures (helpers are in tests/support, never fixtures):
+Fixtures (the helpers are in tests/support):
 - ``name_factory``: generated names, removed afterwards;
 - ``fresh_name``: one generated name, not made;
 - ``netns_name``: a live namespace (its name, a str), removed afterwards

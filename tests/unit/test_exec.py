@@ -19,8 +19,9 @@ from netns_fast.exceptions import (
     error_for,
 )
 from support.private import _sys, _vrf, cli_exec
+from support.tools import CHECKOUT
 
-CSRC = Path(__file__).resolve().parents[2] / "csrc"
+CSRC = CHECKOUT / "csrc"
 
 
 def _cli(argv: list[str]) -> tuple[bytes, bytes, int]:
