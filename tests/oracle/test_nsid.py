@@ -23,7 +23,7 @@ from support.tools import (
     IP,
     SETPRIV,
     Arg,
-    Result,
+    Completed,
     cli_argv,
     netns_args,
     ok,
@@ -502,13 +502,13 @@ def fill_world(args: Sequence[str], world: World) -> list[Arg]:
     return [a.format(**world) for a in args]
 
 
-def renamed(res: Result, src: World, dst: World) -> Result:
+def renamed(res: Completed, src: World, dst: World) -> Completed:
     """res with every name of src replaced by dst's."""
     out, err = res.stdout, res.stderr
     for key, name in src.items():
         old, new = name.encode(), dst[key].encode()
         out, err = out.replace(old, new), err.replace(old, new)
-    return Result(res.args, res.returncode, out, err)
+    return Completed(res.args, res.returncode, out, err)
 
 
 @pytest.fixture

@@ -37,6 +37,7 @@ from support.names import unique_name
 from support.processes import NOBODY
 from support.tools import (
     IP,
+    Completed,
     cli_argv,
     env,
     ip_to_cli,
@@ -221,7 +222,7 @@ def nobody_wrapper(stage: str) -> list[str]:
 
 def _run_wrapped(
     wrapper: list[str], tool: list[Arg], args: Sequence[Arg]
-) -> subprocess.CompletedProcess[bytes]:
+) -> Completed:
     return subprocess.run(
         [*wrapper, *tool, *args],
         capture_output=True,
@@ -232,9 +233,7 @@ def _run_wrapped(
     )
 
 
-def _run_redirected(
-    redirect: str, argv: list[Arg]
-) -> subprocess.CompletedProcess[bytes]:
+def _run_redirected(redirect: str, argv: list[Arg]) -> Completed:
     """Run argv with stdout or stderr closed, full or a broken pipe."""
     closing = {"stdout-closed": ">&-", "stderr-closed": "2>&-"}
     if redirect in closing:
@@ -367,10 +366,10 @@ def both(
     return run_one(case, "ip", wrapper), run_one(case, "cli", wrapper)
 
 
-Run = Union[Result, subprocess.CompletedProcess[bytes]]
+Run = Union[Result, Completed]
 """A run to compare: a Case's Result (already in netns-fast's words), or a
 plain process run (ip's then reworded by the comparer)."""
-R = TypeVar("R", Result, subprocess.CompletedProcess[bytes])
+R = TypeVar("R", Result, Completed)
 
 
 def _as_result(run: Run, of_ip: bool) -> Result:
@@ -418,7 +417,7 @@ def same_run(
     args: Sequence[Arg],
     opts: Sequence[Arg] = (),
     stdin: Optional[bytes] = None,
-) -> subprocess.CompletedProcess[bytes]:
+) -> Completed:
     """``ip OPTS netns ARGS`` and ``netns-fast OPTS ARGS``, run one after
     the other on the current state, must agree (assert_same); returns
     netns-fast's run."""

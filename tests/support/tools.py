@@ -25,7 +25,8 @@ import netns_fast
 from support.kernel import RUN_DIR
 
 Arg = Union[str, bytes]
-Result = subprocess.CompletedProcess[bytes]
+Completed = subprocess.CompletedProcess[bytes]
+"""A finished process run, its output captured as bytes."""
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 """The checkout: tests/, csrc/, pyproject.toml (the package itself may be
@@ -110,7 +111,7 @@ def run(
     prefix: Sequence[Arg] = (),
     child_env: Optional[dict[str, str]] = None,
     timeout: float = 60,
-) -> Result:
+) -> Completed:
     """PREFIX ARGV (from inside the caller netns if given, then from /),
     capturing bytes, with env() unless child_env is given."""
     enter: list[Arg] = []
@@ -132,7 +133,7 @@ def run_ip(
     stdin: Optional[bytes] = None,
     *,
     caller: Optional[str] = None,
-) -> Result:
+) -> Completed:
     """``ip ARGS`` (pass "netns" yourself), capturing bytes."""
     return run([IP, *args], stdin, caller=caller)
 
@@ -142,12 +143,12 @@ def run_cli(
     stdin: Optional[bytes] = None,
     *,
     caller: Optional[str] = None,
-) -> Result:
+) -> Completed:
     """``netns-fast ARGS``, capturing bytes."""
     return run([*cli_argv(), *args], stdin, caller=caller)
 
 
-def ok(res: Result) -> Result:
+def ok(res: Completed) -> Completed:
     """Assert a set-up command worked."""
     assert res.returncode == 0, (res.args, res.stdout, res.stderr)
     return res
@@ -180,7 +181,7 @@ def run_python(
     runs past ``timeout`` seconds is killed and fails the test as a hang.
     """
     try:
-        proc: Optional[Result] = run(
+        proc: Optional[Completed] = run(
             [*prefix, sys.executable, "-c", code],
             child_env=env(**extra),
             timeout=timeout,
