@@ -1,9 +1,16 @@
-"""Shared benchmark plumbing: isolation, a C compiler helper, statistics.
+"""Shared benchmark plumbing: isolation, a C compiler helper, statistics,
+a caller namespace, the CLI's environment.
 
 Every benchmark runs in a private mount namespace with a tmpfs on
 /run/netns, so nothing it creates is visible outside and everything goes
 away when it exits. ``isolate()`` re-executes the script under
-``unshare -m --propagation slave`` and mounts the tmpfs in the child.
+``unshare -m --propagation slave`` and mounts the tmpfs in the child
+(``isolate(pid_namespace=True)``: in a private pid namespace too, with its
+own /proc).
+
+The scripts run as ``python benchmarks/NAME.py`` (so this directory is on
+sys.path) with the interpreter of a venv that has netns_fast installed,
+e.g. the checkout's ``.venv`` (``pip install -e .``).
 """
 
 from __future__ import annotations
@@ -18,22 +25,28 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Optional
 
 RUN_DIR = "/run/netns"
+CLONE_NEWNET = 0x40000000
 _MARK = "NETNS_FAST_BENCH_ISOLATED"
 
 
-def isolate() -> None:
-    """Re-exec in a private mount namespace with a tmpfs on RUN_DIR."""
+def isolate(*, pid_namespace: bool = False) -> None:
+    """Re-exec in a private mount namespace with a tmpfs on RUN_DIR; with
+    ``pid_namespace``, also in a private pid namespace with its own /proc
+    (it lists only the benchmark's processes, and none outlives it)."""
     if os.environ.get(_MARK) == "1":
         return
     if shutil.which("unshare") is None:
         sys.exit("benchmarks need util-linux's unshare")
     os.makedirs(RUN_DIR, exist_ok=True)
     env = dict(os.environ, **{_MARK: "1"})
+    pid_ns = ["--pid", "--fork", "--mount-proc"] if pid_namespace else []
     cmd = [
         "unshare",
         "-m",
+        *pid_ns,
         "--propagation",
         "slave",
         "sh",
@@ -46,9 +59,16 @@ def isolate() -> None:
     os.execvpe("unshare", cmd, env)
 
 
-def compile_c(source: str, name: str, extra: Sequence[str] = ()) -> str:
-    """Compile a C program into a temporary directory; its path."""
-    out = Path(tempfile.mkdtemp(prefix="nsft-bench-")) / name
+def compile_c(
+    source: str,
+    name: str,
+    extra: Sequence[str] = (),
+    workdir: Optional[Path] = None,
+) -> str:
+    """Compile a C program into workdir (default: a new temporary
+    directory); the path of the binary."""
+    where = workdir or Path(tempfile.mkdtemp(prefix="nsft-bench-"))
+    out = where / name
     src = out.with_suffix(".c")
     src.write_text(source)
     subprocess.run(
@@ -92,6 +112,30 @@ def settle(count: int) -> None:
 def libc() -> ctypes.CDLL:
     """The C library, with errno."""
     return ctypes.CDLL(None, use_errno=True)
+
+
+def enter_caller(name: str) -> None:
+    """Move this (single-threaded) process into RUN_DIR/name's netns, so
+    that no nsid is assigned in the host's namespace."""
+    fd = os.open(f"{RUN_DIR}/{name}", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if libc().setns(fd, CLONE_NEWNET) != 0:
+            sys.exit("setns into the caller netns failed")
+    finally:
+        os.close(fd)
+
+
+def python_env() -> dict[str, str]:
+    """The environment for netns-fast processes: the netns_fast this
+    process imports, and bytecode cached (in a private directory) as for an
+    installed package, even where PYTHONDONTWRITEBYTECODE is set."""
+    import netns_fast
+
+    where = os.path.dirname(os.path.dirname(netns_fast.__file__))
+    env = dict(os.environ, LC_ALL="C", PYTHONPATH=where)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="nsft-pyc-")
+    return env
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:

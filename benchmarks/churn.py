@@ -38,8 +38,6 @@ import tempfile
 import time
 from collections.abc import Callable
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
 from _bench import (
     RUN_DIR,
     compile_c,

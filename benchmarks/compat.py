@@ -22,11 +22,8 @@ import argparse
 import gc
 import os
 import random
-import sys
 import time
 from collections.abc import Callable
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _bench import isolate, median, settle, table
 

@@ -25,30 +25,12 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 
-RUN_DIR = "/run/netns"
+from _bench import RUN_DIR, isolate
+
 NAME = "nsft-bench-exec"
-MARK = "NSFT_BENCH_EXEC_ISOLATED"
-
-
-def isolate() -> None:
-    """Re-exec in a private mount namespace with a tmpfs on RUN_DIR."""
-    if os.environ.get(MARK) == "1":
-        subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "mode=755", "tmpfs", RUN_DIR],
-            check=True,
-        )
-        return
-    os.makedirs(RUN_DIR, exist_ok=True)
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        sys.exit("unshare (util-linux) is needed to isolate the benchmark")
-    os.environ[MARK] = "1"
-    argv = [unshare, "-m", "--propagation", "slave", "--"]
-    os.execv(unshare, [*argv, sys.executable, *sys.argv])
 
 
 def per_op(fn: Callable[[int], None], n: int) -> float:

@@ -22,42 +22,20 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-sys.path.insert(0, ROOT)
-
-from _bench import RUN_DIR, isolate, libc, median, settle, table  # noqa: E402
-
-CLONE_NEWNET = 0x40000000
-
-
-def enter_caller(name: str) -> None:
-    """Move this (single-threaded) process into RUN_DIR/name's netns."""
-    fd = os.open(f"{RUN_DIR}/{name}", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if libc().setns(fd, CLONE_NEWNET) != 0:
-            sys.exit("setns into the caller netns failed")
-    finally:
-        os.close(fd)
-
-
-def python_env() -> dict[str, str]:
-    """The environment for netns-fast processes: this checkout, and
-    bytecode cached (in a private directory) as for an installed package,
-    even where PYTHONDONTWRITEBYTECODE is set."""
-    env = dict(os.environ, LC_ALL="C", PYTHONPATH=ROOT)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="nsft-pyc-")
-    return env
+from _bench import (
+    enter_caller,
+    isolate,
+    median,
+    python_env,
+    settle,
+    table,
+)
 
 
 def timed(func: Callable[[], object]) -> float:

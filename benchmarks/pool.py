@@ -24,26 +24,10 @@ It re-executes itself in a private mount namespace with a tmpfs on
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 
-ISOLATED = "NSF_BENCH_ISOLATED"
-
-
-def isolate() -> None:
-    """Re-exec in a private mount namespace with a tmpfs on /run/netns."""
-    if os.environ.get(ISOLATED) == "1":
-        subprocess.run(
-            ["mount", "-t", "tmpfs", "tmpfs", "/run/netns"], check=True
-        )
-        return
-    os.makedirs("/run/netns", exist_ok=True)
-    env = dict(os.environ, **{ISOLATED: "1"})
-    argv = ["unshare", "-m", "--propagation", "slave", sys.executable]
-    os.execvpe("unshare", [*argv, *sys.argv], env)
+from _bench import isolate
 
 
 def busy(seconds: float) -> None:

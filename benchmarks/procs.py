@@ -40,9 +40,9 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Callable
 
-RUN_DIR = "/run/netns"
+from _bench import RUN_DIR, compile_c, isolate
+
 NAME = "nsf-bench-procs"
-ISOLATED_ENV = "NETNS_FAST_BENCH_PROCS_ISOLATED"
 IP = shutil.which("ip") or "/usr/sbin/ip"
 
 FORKER_C = r"""
@@ -59,9 +59,13 @@ FORKER_C = r"""
  * network namespace NSPATH. Prints their pids, then reaps them. */
 int main(int argc, char **argv)
 {
-    int n = atoi(argv[1]), k = atoi(argv[3]), i;
-    int nsfd = open(argv[2], O_RDONLY | O_CLOEXEC);
+    int n, k, i, nsfd;
 
+    if (argc != 4)
+        return 2;
+    n = atoi(argv[1]);
+    k = atoi(argv[3]);
+    nsfd = open(argv[2], O_RDONLY | O_CLOEXEC);
     if (nsfd < 0) {
         perror("open");
         return 1;
@@ -156,27 +160,6 @@ int main(int argc, char **argv)
 """
 
 
-def isolate() -> None:
-    """Re-execute in a private mount and pid namespace (see module doc)."""
-    if os.environ.get(ISOLATED_ENV) == "1":
-        return
-    env = dict(os.environ, **{ISOLATED_ENV: "1"})
-    argv = ["unshare", "-m", "-p", "-f", "--mount-proc"]
-    argv += ["--propagation", "slave", sys.executable, *sys.argv]
-    sys.exit(subprocess.run(argv, env=env, check=False).returncode)
-
-
-def build(src: str, name: str, workdir: Path) -> str:
-    """Compile a C helper into workdir; the path of the binary."""
-    c_file = workdir / f"{name}.c"
-    c_file.write_text(src)
-    binary = workdir / name
-    subprocess.run(
-        ["cc", "-O2", "-Wall", "-o", str(binary), str(c_file)], check=True
-    )
-    return str(binary)
-
-
 @contextmanager
 def idle_processes(
     forker: str, n: int, nspath: str
@@ -269,11 +252,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.procs, args.rounds, args.target_us = 200, 5, 3000.0
-    isolate()
-    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", RUN_DIR], check=True)
+    isolate(pid_namespace=True)
 
-    # This checkout's netns_fast, whatever else is installed.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import pyroute2.netns as pr_netns
 
     import netns_fast
@@ -281,8 +261,8 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="nsf-bench-procs-"))
     netns_fast.add(NAME)
     try:
-        forker = build(FORKER_C, "forker", workdir)
-        scan = build(SCAN_C, "scan", workdir)
+        forker = compile_c(FORKER_C, "forker", workdir=workdir)
+        scan = compile_c(SCAN_C, "scan", workdir=workdir)
         nspath = f"{RUN_DIR}/{NAME}"
         with idle_processes(forker, args.procs, nspath) as (pids, _):
             inside = pids[0]

@@ -10,59 +10,62 @@ host only if it is missing, as ``ip netns add`` would).
 
 Guards:
 - after every test: no new entry in the run directory, no new nsfs mount,
-  no new open fd;
+  no new open fd, no new child process in another network namespace (the
+  package's own leak snapshots, netns_fast._leaks, which the pytest plugin
+  uses too; what leaked is then reclaimed);
 - at the end: the host's /run/netns (seen through a directory fd opened
   before the unshare; /proc/1/root may be off limits in a sandbox) is as
   it was at the start.
 
 Root tests are marked ``root``; without CAP_SYS_ADMIN (probed with
-unshare, not uid 0) they are skipped with the real reason.
+unshare(CLONE_NEWNET) in a forked child, the package's own probe, not uid
+0), or when the isolation cannot be set up, they are skipped with the real
+reason: root tests never run outside the private mount namespace.
+
+Fixtures (the helpers are in tests/support):
+- ``name_factory``: generated names, removed afterwards;
+- ``fresh_name``: one generated name, not made;
+- ``netns_name``: a live namespace (its name, a str), removed afterwards
+  (the pytest plugin's ``netns`` is a Netns handle);
+- ``spawner``: processes started for the test, killed by pid afterwards;
+- ``pytester_env``: an inner pytest run imports the same netns_fast.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import errno
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Optional
 
 import pytest
-from nsft_helpers import unique_name
 
-RUN_DIR = "/run/netns"
-CLONE_NEWNS = 0x00020000
-CLONE_NEWNET = 0x40000000
-MS_REC = 0x4000
-MS_SLAVE = 1 << 19
+import netns_fast
+from support.kernel import (
+    CLONE_NEWNS,
+    MS_REC,
+    MS_SLAVE,
+    RUN_DIR,
+    check,
+    libc,
+)
+from support.names import remove, unique_name
+from support.private import _leaks, probe_netns
+from support.processes import Spawner
+from support.tools import package_parent
 
-_libc = ctypes.CDLL(None, use_errno=True)
 _state: dict[str, object] = {"isolated": False, "why": "not set up"}
 
 
 def _probe_netns() -> Optional[str]:
     """None if this process may unshare(CLONE_NEWNET), else the reason."""
-    pid = os.fork()
-    if pid == 0:
-        rc = _libc.unshare(CLONE_NEWNET)
-        os._exit(0 if rc == 0 else min(ctypes.get_errno(), 255))
-    _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    if code == 0:
+    err = probe_netns()
+    if err is None:
         return None
     return (
         "needs CAP_SYS_ADMIN: unshare(CLONE_NEWNET) failed: "
-        f"[Errno {code}] {os.strerror(code)}"
+        f"[Errno {err.errno}] {err.strerror}"
     )
-
-
-def _check(rc: int, what: str) -> None:
-    if rc != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
 def _isolate() -> None:
@@ -75,13 +78,13 @@ def _isolate() -> None:
     host_fd = os.open(RUN_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     _state["host_fd"] = host_fd
     _state["host_before"] = sorted(os.listdir(host_fd))
-    _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-    _check(
-        _libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None),
+    check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    check(
+        libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None),
         "mount --make-rslave /",
     )
-    _check(
-        _libc.mount(b"tmpfs", RUN_DIR.encode(), b"tmpfs", 0, b"mode=755"),
+    check(
+        libc.mount(b"tmpfs", RUN_DIR.encode(), b"tmpfs", 0, b"mode=755"),
         "mount tmpfs on " + RUN_DIR,
     )
     os.environ.pop("NETNS_RUN_DIR", None)
@@ -127,74 +130,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # -- per-test leak guard ----------------------------------------------------
 
 
-def nsfs_mounts() -> list[str]:
-    """Mount points of nsfs mounts visible to this process."""
-    with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f if " - nsfs " in line]
-
-
-def open_fds() -> set[int]:
-    """The fds this process has open now.
-
-    The fd listdir() itself used is closed again by the time we look, so
-    it is dropped; otherwise a test leaking an fd of that number would go
-    unnoticed.
-    """
-    listed = {int(fd) for fd in os.listdir("/proc/self/fd")}
-    return {fd for fd in listed if _fd_target(fd) is not None}
-
-
-def run_dir_entries() -> list[str]:
-    """Entries of the private run directory."""
-    try:
-        return sorted(os.listdir(RUN_DIR))
-    except FileNotFoundError:
-        return []
-
-
 @pytest.fixture(autouse=True)
-def _leak_guard(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fail a test that leaves a name, an nsfs mount or an fd behind."""
-    if not _state["isolated"] or "no_leak_guard" in request.keywords:
+def _leak_guard() -> Iterator[None]:
+    """Fail a test that leaves a name, an nsfs mount, an fd or a process in
+    another netns behind (then reclaim them, so later tests start clean)."""
+    if not _state["isolated"]:
         yield
         return
-    names, mounts, fds = run_dir_entries(), nsfs_mounts(), open_fds()
+    # No pool of the session holds anything: each test closes its own.
+    before = _leaks.snapshot(frozenset, frozenset)
     yield
-    leaked: list[str] = []
-    new_names = sorted(set(run_dir_entries()) - set(names))
-    if new_names:
-        leaked.append(f"names {new_names}")
-    new_mounts = sorted(set(nsfs_mounts()) - set(mounts))
-    if new_mounts:
-        leaked.append(f"nsfs mounts {new_mounts}")
-    # Give a dying subprocess's pipes a moment to be collected.
-    new_fds = open_fds() - fds
-    if new_fds:
-        import gc
-
-        gc.collect()
-        new_fds = {fd for fd in open_fds() - fds if _fd_target(fd) is not None}
-    if new_fds:
-        targets = {fd: _fd_target(fd) for fd in sorted(new_fds)}
-        leaked.append(f"fds {targets}")
+    extra = _leaks.leaked(before, frozenset, frozenset)
+    leaked = _leaks.describe(extra)
     if leaked:
-        # Clean up what we can so later tests start clean, then fail.
-        for name in new_names:
-            subprocess.run(
-                ["umount", "-l", f"{RUN_DIR}/{name}"],
-                capture_output=True,
-                check=False,
-            )
-            with contextlib.suppress(OSError):
-                os.unlink(f"{RUN_DIR}/{name}")
-        pytest.fail("leaked: " + "; ".join(leaked))
+        left = _leaks.reclaim(extra)
+        if left:
+            leaked += f"; not reclaimed: {left}"
+        pytest.fail("leaked: " + leaked)
 
 
-def _fd_target(fd: int) -> Optional[str]:
-    try:
-        return os.readlink(f"/proc/self/fd/{fd}")
-    except OSError:
-        return None
+# -- fixtures -----------------------------------------------------------------
 
 
 @pytest.fixture
@@ -203,16 +158,7 @@ def name_factory() -> Iterator[list[str]]:
     made: list[str] = []
     yield made
     for name in made:
-        path = f"{RUN_DIR}/{name}"
-        if os.path.lexists(path):
-            subprocess.run(
-                ["umount", "-l", path], capture_output=True, check=False
-            )
-            try:
-                os.unlink(path)
-            except OSError as exc:
-                if exc.errno != errno.ENOENT:
-                    raise
+        remove(name)
 
 
 @pytest.fixture
@@ -224,12 +170,27 @@ def fresh_name(name_factory: list[str]) -> str:
 
 
 @pytest.fixture
-def ns(name_factory: list[str]) -> Iterator[str]:
-    """A live namespace with a generated name, deleted afterwards."""
-    import netns_fast
+def netns_name(fresh_name: str) -> Iterator[str]:
+    """A live namespace with a generated name (a str), deleted afterwards
+    unless the test deleted it."""
+    netns_fast.add(fresh_name)
+    yield fresh_name
+    if os.path.lexists(f"{RUN_DIR}/{fresh_name}"):
+        netns_fast.delete(fresh_name)
 
-    name = unique_name()
-    name_factory.append(name)
-    netns_fast.add(name)
-    yield name
-    netns_fast.delete(name)
+
+@pytest.fixture
+def pytester_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An inner pytest run (pytester) imports the netns_fast this session
+    imported."""
+    monkeypatch.setenv("PYTHONPATH", package_parent())
+
+
+@pytest.fixture
+def spawner() -> Iterator[Spawner]:
+    """Processes started by the test, all killed by pid afterwards."""
+    spawn = Spawner()
+    try:
+        yield spawn
+    finally:
+        spawn.kill_all()

@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from typing import Callable
 
 import pytest
-from hardening_helpers import RUN_DIR, Figure, umount_all, wipe
+
+from support.kernel import RUN_DIR, umount_all, wipe
+from support.tools import Figure
 
 _FIGURES: list[tuple[str, str, object]] = []
 

@@ -38,26 +38,20 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import pytest
-from fault_helpers import Fault, install, supported, wrapper
-from hardening_helpers import (
+
+import netns_fast
+from support.faults import Fault, install, supported, wrapper
+from support.kernel import (
     RUN_DIR,
-    Figure,
-    child_env,
-    in_child,
     is_live,
     nsfs_mounts_under,
     umount_all,
     wipe,
 )
-from nsft_helpers import (
-    IP,
-    cli_argv,
-    requires_ip,
-    sleeper_in_own_netns,
-    unique_name,
-)
-
-import netns_fast
+from support.names import unique_name
+from support.processes import in_child, sleeper_in_own_netns
+from support.tools import IP, Figure, cli_argv, requires_ip
+from support.tools import env as child_env
 
 pytestmark = pytest.mark.root
 

@@ -25,10 +25,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from hardening_helpers import RUN_DIR, child_env, wipe
-from nsft_helpers import IP, cli_argv, ip_to_cli, requires_ip, unique_name
 
 import netns_fast
+from support.kernel import RUN_DIR, wipe
+from support.names import unique_name
+from support.oracle import assert_same
+from support.tools import IP, cli_argv, requires_ip
+from support.tools import env as child_env
 
 pytestmark = pytest.mark.root
 
@@ -55,9 +58,9 @@ def _comm(pid: int) -> str:
         return ""
 
 
-def _interrupted(argv: Sequence[str]) -> tuple[int, bytes, bytes]:
+def _interrupted(argv: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
     """Run argv in a process group of its own; once it runs a ``sleep``
-    child, SIGINT the group (as ^C does). (status, stdout, stderr)."""
+    child, SIGINT the group (as ^C does)."""
     proc = subprocess.Popen(
         argv,
         stdout=subprocess.PIPE,
@@ -77,33 +80,33 @@ def _interrupted(argv: Sequence[str]) -> tuple[int, bytes, bytes]:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    return proc.returncode, out, err
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
-def _both(ip_args: list[str], cli_args: list[str]) -> list[object]:
-    """ip's and netns-fast's (status, stdout, stderr), with two names in
-    the (otherwise empty) run directory."""
-    results: list[object] = []
+def _same_when_interrupted(
+    ip_args: list[str], cli_args: list[str]
+) -> subprocess.CompletedProcess[bytes]:
+    """ip and netns-fast, each interrupted, with two names in the
+    (otherwise empty) run directory, agree (assert_same); netns-fast's
+    run."""
     netns_fast.add_many([A, B])
     try:
-        for argv in ([IP, *ip_args], [*cli_argv(), *cli_args]):
-            rc, out, err = _interrupted(argv)
-            results.append((rc, ip_to_cli(out), ip_to_cli(err)))
+        ip_res = _interrupted([IP, *ip_args])
+        cli_res = _interrupted([*cli_argv(), *cli_args])
     finally:
         netns_fast.delete_many([A, B])
-    return results
+    return assert_same(ip_res, cli_res)
 
 
 @requires_ip
 @pytest.mark.oracle
 def test_sigint_during_all_exec_kills_like_ip() -> None:
     """^C during -all exec: netns-fast dies of SIGINT, as ip does."""
-    ip_res, cli_res = _both(
+    cli_res = _same_when_interrupted(
         ["-all", "netns", "exec", "sleep", "30"],
         ["-all", "exec", "sleep", "30"],
     )
-    assert cli_res == ip_res
-    assert cli_res[0] == -signal.SIGINT
+    assert cli_res.returncode == -signal.SIGINT
 
 
 @requires_ip
@@ -112,9 +115,8 @@ def test_sigint_during_batch_exec_kills_like_ip(tmp_path: Path) -> None:
     """^C during a batch's exec line: netns-fast dies of SIGINT, as ip."""
     cmds = tmp_path / "cmds"
     cmds.write_text(f"netns list\nnetns exec {A} sleep 30\nnetns list\n")
-    ip_res, cli_res = _both(["-b", str(cmds)], ["-b", str(cmds)])
-    assert cli_res == ip_res
-    assert cli_res[0] == -signal.SIGINT
+    cli_res = _same_when_interrupted(["-b", str(cmds)], ["-b", str(cmds)])
+    assert cli_res.returncode == -signal.SIGINT
 
 
 # -- monitor when the kernel drops events -------------------------------------

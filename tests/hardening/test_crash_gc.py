@@ -14,19 +14,13 @@ import sys
 import time
 
 import pytest
-from hardening_helpers import (
-    RUN_DIR,
-    Figure,
-    is_live,
-    needs,
-    nsfs_mounts_under,
-    run_argv,
-    tool_argv,
-)
-from nsft_helpers import IP, requires_ip, unique_name
 
 import netns_fast
-from netns_fast import _gc, cli
+from netns_fast import cli
+from support.kernel import RUN_DIR, is_live, nsfs_mounts_under
+from support.names import unique_name
+from support.private import _gc
+from support.tools import IP, Figure, needs, requires_ip, run, tool_argv
 
 pytestmark = pytest.mark.root
 
@@ -105,7 +99,7 @@ def test_cli_gc_process_keeps_young_and_live(scratch_env: str) -> None:
     """A real netns-fast gc keeps a just-made file and every live name."""
     netns_fast.add("keep", run_dir=scratch_env)
     _stale_file(scratch_env, "young")
-    proc = run_argv([*tool_argv("nf"), "gc"])
+    proc = run([*tool_argv("nf"), "gc"], timeout=120)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"", b"")
     assert sorted(os.listdir(scratch_env)) == ["keep", "young"]
     netns_fast.delete_many(["keep", "young"], run_dir=scratch_env)
@@ -174,8 +168,10 @@ def test_gc_unlink_refused_is_reported(scratch_env: str) -> None:
     )
     os.chmod(scratch_env, 0o555)
     try:
-        proc = run_argv([*drop, *tool_argv("nf"), "gc", "min-age", "0"])
-        api = run_argv([*drop, sys.executable, "-c", api_code])
+        proc = run(
+            [*drop, *tool_argv("nf"), "gc", "min-age", "0"], timeout=120
+        )
+        api = run([*drop, sys.executable, "-c", api_code], timeout=120)
     finally:
         os.chmod(scratch_env, 0o755)
     assert (proc.returncode, proc.stdout) == (1, b"")
@@ -257,7 +253,7 @@ def test_sigkill_during_adds_leaves_nothing_that_looks_alive(
     rc, out, err = _run_cli(["list"])
     assert (rc, err) == (0, stale_errors)
     assert sorted(out.decode().splitlines()) == entries
-    proc = run_argv([*tool_argv("nf"), "-j", "list"])
+    proc = run([*tool_argv("nf"), "-j", "list"], timeout=120)
     assert (proc.returncode, proc.stderr) == (0, stale_errors)
     listed = json.loads(proc.stdout or b"[]")
     assert sorted(obj["name"] for obj in listed) == entries

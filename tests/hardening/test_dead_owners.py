@@ -14,18 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hardening_helpers import (
-    child_env,
-    is_live,
-    needs,
-    nsfs_mounts_under,
-    run_argv,
-    tool_argv,
-)
-from nsft_helpers import unique_name
 
 import netns_fast
-from netns_fast import _owner
+from support.kernel import is_live, nsfs_mounts_under
+from support.names import unique_name
+from support.private import _owner
+from support.tools import env as child_env
+from support.tools import needs, run, tool_argv
 
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.root
@@ -51,9 +46,10 @@ def _me() -> tuple[int, int, int]:
 
 
 def _gc_dead_owners(run_dir: str) -> subprocess.CompletedProcess[bytes]:
-    return run_argv(
+    return run(
         [*tool_argv("nf"), "gc", "dead-owners"],
-        child_env(NETNS_RUN_DIR=run_dir),
+        child_env=child_env(NETNS_RUN_DIR=run_dir),
+        timeout=120,
     )
 
 
@@ -331,7 +327,7 @@ def test_plugin_reclaims_its_dead_sessions_names_at_session_start(
 
 LEAKING_WORK = """
 import os, subprocess, time
-from netns_fast import api
+import netns_fast
 
 def _started(p):
     mine = os.stat("/proc/self/ns/net").st_ino
@@ -346,7 +342,7 @@ def _started(p):
 
 def test_leaks_work(netns):
     _started(subprocess.Popen(["unshare", "-n", "sleep", "600"]))
-    api.add("NAME")
+    netns_fast.add("NAME")
     net = "--net=RUN_DIR/NAME"
     _started(subprocess.Popen(["nsenter", net, "sleep", "600"]))
 """

@@ -7,19 +7,11 @@ import subprocess
 import time
 
 import pytest
-from hardening_helpers import (
-    RUN_DIR,
-    Figure,
-    bind,
-    is_live,
-    mounts_at,
-    needs,
-    run_argv,
-    tool_argv,
-)
-from nsft_helpers import requires_ip, unique_name
 
 import netns_fast
+from support.kernel import RUN_DIR, bind, fstypes_at, is_live
+from support.names import unique_name
+from support.tools import Figure, needs, requires_ip, run, tool_argv
 
 pytestmark = pytest.mark.root
 
@@ -40,11 +32,11 @@ def test_delete_removes_every_stacked_mount(scratch_env: str) -> None:
     path = os.path.join(scratch_env, "stacked")
     netns_fast.add("stacked", run_dir=scratch_env)
     _stack(path, 2)
-    assert mounts_at(path) == ["nsfs"] * 3
+    assert fstypes_at(path) == ["nsfs"] * 3
 
     netns_fast.delete("stacked", run_dir=scratch_env)
 
-    assert mounts_at(path) == []
+    assert fstypes_at(path) == []
     assert not os.path.lexists(path)
 
 
@@ -54,10 +46,10 @@ def test_cli_delete_removes_every_stacked_mount(scratch_env: str) -> None:
     netns_fast.add("stacked", run_dir=scratch_env)
     _stack(path, 2)
 
-    proc = run_argv([*tool_argv("nf"), "delete", "stacked"])
+    proc = run([*tool_argv("nf"), "delete", "stacked"], timeout=120)
 
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"", b"")
-    assert mounts_at(path) == []
+    assert fstypes_at(path) == []
     assert not os.path.lexists(path)
 
 
@@ -75,7 +67,7 @@ def test_very_deep_stack_is_a_clean_ebusy_then_finishes(
     assert (info.value.errno, info.value.step) == (16, "unlink")
     netns_fast.delete("deep", run_dir=rd)
 
-    assert mounts_at(path) == []
+    assert fstypes_at(path) == []
     assert not os.path.lexists(path)
 
 
@@ -90,7 +82,7 @@ def test_ip_needs_one_delete_per_stacked_mount(figure: Figure) -> None:
     try:
         while os.path.lexists(path) and runs < 5:
             runs += 1
-            run_argv([*tool_argv("ip"), "del", name])
+            run([*tool_argv("ip"), "del", name], timeout=120)
     finally:
         if os.path.lexists(path):
             netns_fast.delete(name)
@@ -122,8 +114,9 @@ def test_delete_while_processes_run_inside(scratch_env: str, via: str) -> None:
         if via == "api":
             netns_fast.delete(name, run_dir=rd)
         else:
-            proc = run_argv(
-                [*tool_argv("ip" if via == "ip" else "nf"), "del", name]
+            proc = run(
+                [*tool_argv("ip" if via == "ip" else "nf"), "del", name],
+                timeout=120,
             )
             assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"", b"")
 

@@ -22,8 +22,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hardening_helpers import RUN_DIR, child_env
-from nsft_helpers import IP, cli_argv, requires_ip, unique_name
+
+from support.kernel import RUN_DIR
+from support.names import unique_name
+from support.tools import IP, cli_argv, requires_ip
+from support.tools import env as child_env
 
 pytestmark = pytest.mark.root
 

@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
-from hardening_helpers import Figure, child_env, wipe
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from nsft_helpers import cli_argv
 
 import netns_fast
 from netns_fast import cli
+from support.kernel import wipe
+from support.tools import Figure, cli_argv
+from support.tools import env as child_env
 
 pytestmark = pytest.mark.root
 

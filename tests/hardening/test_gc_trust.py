@@ -12,19 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hardening_helpers import (
-    Figure,
-    child_env,
-    is_live,
-    needs,
-    nsfs_dev,
-    run_argv,
-    tool_argv,
-    wipe,
-)
-from nsft_helpers import IP, requires_ip, unique_name
 
 import netns_fast
+from support.kernel import is_live, nsfs_dev, wipe
+from support.names import unique_name
+from support.tools import IP, Figure, needs, requires_ip, run, tool_argv
+from support.tools import env as child_env
 
 pytestmark = [pytest.mark.root, needs("unshare")]
 
@@ -82,9 +75,10 @@ def _live_in(pid: int, path: str) -> bool:
 
 
 def _gc_cli(run_dir: str, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return run_argv(
+    return run(
         [*tool_argv("nf"), "gc", *args],
-        child_env(NETNS_RUN_DIR=run_dir),
+        child_env=child_env(NETNS_RUN_DIR=run_dir),
+        timeout=120,
     )
 
 
@@ -174,9 +168,10 @@ def test_gc_keeps_a_name_it_cannot_check(scratch_run_dir: str) -> None:
     with _elsewhere(
         shlex.join(["exec", sys.executable, "-c", code, rd])
     ) as pid:
-        proc = run_argv(
+        proc = run(
             [*drop, *tool_argv("nf"), "gc", "min-age", "0"],
-            child_env(NETNS_RUN_DIR=rd),
+            child_env=child_env(NETNS_RUN_DIR=rd),
+            timeout=120,
         )
 
         assert (proc.returncode, proc.stdout) == (1, b"")
@@ -290,8 +285,10 @@ def test_gc_and_all_delete_refuse_an_unsafe_run_dir_cli(
         ["gc", "dead-owners"],
         ["-all", "delete"],
     ):
-        proc = run_argv(
-            [*tool_argv("nf"), *args], child_env(NETNS_RUN_DIR=run_dir)
+        proc = run(
+            [*tool_argv("nf"), *args],
+            child_env=child_env(NETNS_RUN_DIR=run_dir),
+            timeout=120,
         )
         assert (proc.returncode, proc.stdout, proc.stderr) == (1, b"", message)
         assert _victim_intact(victim)
@@ -320,8 +317,9 @@ def test_all_delete_through_a_symlinked_run_dir_for_comparison(
             f"ln -s {shlex.quote(str(victim))} /run/netns && "
             f"{shlex.join(ALL_DELETE[tool])}"
         )
-        proc = run_argv(
-            ["unshare", "-m", "--propagation", "private", "sh", "-c", script]
+        proc = run(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+            timeout=120,
         )
         left[tool] = (proc.returncode, sorted(os.listdir(victim)))
         for name in os.listdir(victim):

@@ -11,23 +11,24 @@ import subprocess
 from typing import Any
 
 import pytest
-from hardening_helpers import (
-    CAP_SYS_ADMIN,
-    RUN_DIR,
+
+import netns_fast
+from support.kernel import CAP_SYS_ADMIN, RUN_DIR, drop_capability, is_live
+from support.names import unique_name
+from support.oracle import assert_same, disagreements
+from support.private import _sys
+from support.processes import in_child
+from support.tools import (
+    IP,
     Figure,
-    child_env,
-    drop_capability,
-    in_child,
-    is_live,
+    cli_argv,
     needs,
-    run_argv,
+    requires_ip,
+    run,
     run_python,
     tool_argv,
 )
-from nsft_helpers import IP, cli_argv, ip_to_cli, requires_ip, unique_name
-
-import netns_fast
-from netns_fast import _sys
+from support.tools import env as child_env
 
 pytestmark = pytest.mark.root
 
@@ -123,13 +124,9 @@ def test_cli_without_cap_sys_admin_matches_ip() -> None:
             ["list"],
         ]
         for args in cases:
-            ip = run_argv([*NO_SYS_ADMIN, *tool_argv("ip"), *args])
-            nf = run_argv([*NO_SYS_ADMIN, *tool_argv("nf"), *args])
-            assert (nf.returncode, nf.stdout, nf.stderr) == (
-                ip.returncode,
-                ip_to_cli(ip.stdout),
-                ip_to_cli(ip.stderr),
-            ), args
+            ip = run([*NO_SYS_ADMIN, *tool_argv("ip"), *args], timeout=120)
+            nf = run([*NO_SYS_ADMIN, *tool_argv("nf"), *args], timeout=120)
+            assert_same(ip, nf, context=args)
             assert sorted(os.listdir(RUN_DIR)) == before, args
             assert is_live(os.path.join(RUN_DIR, live))
     finally:
@@ -228,19 +225,20 @@ def test_namespace_limit_cli_matches_ip() -> None:
         " ls -A /run/netns; exit $rc"
     )
     results = [
-        run_argv(
-            [*USERNS, "sh", "-c", script, "sh", *tool_argv(t), "add", "x"]
+        run(
+            [*USERNS, "sh", "-c", script, "sh", *tool_argv(t), "add", "x"],
+            timeout=120,
         )
         for t in ("ip", "nf")
     ]
-    ip, nf = ((p.returncode, p.stdout, p.stderr) for p in results)
-    assert ip == (
+    ip = results[0]
+    assert (ip.returncode, ip.stdout, ip.stderr) == (
         1,
         b"",
         b'Failed to create a new network namespace "x": '
         b"No space left on device\n",
     )
-    assert nf == ip
+    assert_same(*results)
 
 
 # -- the run directory missing, not a mount point, or a file ------------------
@@ -260,10 +258,14 @@ _ISOLATED = (
 )
 
 
-def _isolated(setup: str, argv: list[str]) -> tuple[int, bytes, bytes, bytes]:
+def _isolated(
+    setup: str, argv: list[str]
+) -> tuple[subprocess.CompletedProcess[bytes], bytes]:
+    """argv run in that mount namespace (its stdout without the state), and
+    the state of /run/netns after it."""
     env = child_env()
     env.pop("NETNS_RUN_DIR", None)
-    proc = run_argv(
+    proc = run(
         [
             "unshare",
             "--mount",
@@ -275,10 +277,11 @@ def _isolated(setup: str, argv: list[str]) -> tuple[int, bytes, bytes, bytes]:
             "sh",
             *argv,
         ],
-        env,
+        child_env=env,
+        timeout=120,
     )
-    out, _, state = proc.stdout.partition(b"==state==\n")
-    return proc.returncode, out, proc.stderr, state
+    proc.stdout, _, state = proc.stdout.partition(b"==state==\n")
+    return proc, state
 
 
 _FOUNDATION_CASES = [
@@ -302,14 +305,14 @@ def test_odd_run_dir_matches_ip(
 ) -> None:
     """Odd /run/netns: ip's output and exit code; add leaves a single mount."""
     setup = SCENARIOS[scenario]
-    ip = _isolated(setup, [IP, *opts, "netns", *args])
-    nf = _isolated(setup, [*cli_argv(), *opts, *args])
+    ip, ip_after = _isolated(setup, [IP, *opts, "netns", *args])
+    nf, nf_after = _isolated(setup, [*cli_argv(), *opts, *args])
 
-    assert nf[:3] == (ip[0], ip_to_cli(ip[1]), ip_to_cli(ip[2]))
-    ip_state, nf_state = ip[3].splitlines(), nf[3].splitlines()
+    assert_same(ip, nf)
+    ip_state, nf_state = ip_after.splitlines(), nf_after.splitlines()
     # Same entries (or the same ls error) in the run directory ...
     assert nf_state[:-1] == ip_state[:-1]
-    if args == ["add", "x"] and nf[0] == 0:
+    if args == ["add", "x"] and nf.returncode == 0:
         figure("nsfs mounts on /run/netns/x after ip add", int(ip_state[-1]))
         figure("... after netns-fast add", int(nf_state[-1]))
         # ... and exactly one mount on the new name.
@@ -335,38 +338,26 @@ def test_odd_run_dir_gc(
     scenario: str, expected: tuple[int, bytes, bytes]
 ) -> None:
     """gc with an odd /run/netns: nothing to do, or ip's directory error."""
-    result = _isolated(SCENARIOS[scenario], [*tool_argv("nf"), "gc"])
-    assert result[:3] == expected
+    result, _ = _isolated(SCENARIOS[scenario], [*tool_argv("nf"), "gc"])
+    assert (result.returncode, result.stdout, result.stderr) == expected
 
 
-def _optional_verbs() -> list[list[str]]:
-    """Cases for verbs of other modules, when they are installed."""
-    from importlib.util import find_spec
-
-    cases = []
-    if find_spec("netns_fast._cli_procs") is not None:
-        cases += [["pids", "x"], ["identify"]]
-    if find_spec("netns_fast._cli_nsid") is not None:
-        cases += [["set", "x", "1"], ["list-id"]]
-    return cases
+OTHER_VERBS = [["pids", "x"], ["identify"], ["set", "x", "1"], ["list-id"]]
 
 
 @requires_ip
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_odd_run_dir_other_verbs(scenario: str, figure: Figure) -> None:
     """Other verbs with an odd /run/netns: ip's output or a clear error."""
-    cases = _optional_verbs()
-    if not cases:
-        pytest.skip("no verb module beyond the foundation is installed")
     deviations = []
-    for args in cases:
+    for args in OTHER_VERBS:
         setup = SCENARIOS[scenario]
-        ip = _isolated(setup, [IP, "netns", *args])
-        nf = _isolated(setup, [*tool_argv("nf"), *args])
-        if nf[:3] == (ip[0], ip_to_cli(ip[1]), ip_to_cli(ip[2])):
+        ip, _ = _isolated(setup, [IP, "netns", *args])
+        nf, _ = _isolated(setup, [*tool_argv("nf"), *args])
+        if not disagreements(ip, nf):
             continue
         deviations.append(" ".join(args))
-        assert nf[0] in (1, 2, 255), args
-        assert b"Traceback" not in nf[2], args
-        assert len(nf[2].splitlines()) == 1, args
+        assert nf.returncode in (1, 2, 255), args
+        assert b"Traceback" not in nf.stderr, args
+        assert len(nf.stderr.splitlines()) == 1, args
     figure("cases that differ from ip", deviations)

@@ -11,10 +11,11 @@ import shutil
 import subprocess
 
 import pytest
-from hardening_helpers import RUN_DIR, Figure, is_live
-from nsft_helpers import run_cli, unique_name
 
 import netns_fast
+from support.kernel import RUN_DIR, is_live
+from support.names import unique_name
+from support.tools import Figure, run_cli
 
 pytestmark = pytest.mark.root
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from hardening_helpers import needs, run_python
+
+from support.tools import needs, run_python
 
 pytestmark = pytest.mark.root
 

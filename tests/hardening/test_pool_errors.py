@@ -14,10 +14,10 @@ import errno
 import os
 
 import pytest
-from hardening_helpers import run_argv, run_python
 
 from netns_fast import Pool
 from netns_fast.exceptions import NamespaceExistsError
+from support.tools import run, run_python
 
 pytestmark = pytest.mark.root
 
@@ -123,7 +123,7 @@ NAMED = ', named=True, prefix="p-"'
 
 
 def _limited(code: str) -> dict[str, object]:
-    if run_argv([*LIMITED, "true"]).returncode != 0:
+    if run([*LIMITED, "true"], timeout=120).returncode != 0:
         pytest.skip("cannot create a user namespace here")
     out: dict[str, object] = run_python(_COMMON + code, LIMITED, DEADLINE)
     return out

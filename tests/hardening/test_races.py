@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import io
 import os
-import threading
 from collections.abc import Callable
 
 import pytest
-from hardening_helpers import Figure, is_live, mounts_at, nsfs_mounts_under
 
 import netns_fast
 from netns_fast import cli
+from support.kernel import fstypes_at, is_live, nsfs_mounts_under, run_threads
+from support.tools import Figure
 
 pytestmark = pytest.mark.root
 
@@ -79,12 +79,12 @@ def test_64_processes_add_the_same_name(
 
     figure("winners", codes.count(0))
     figure("clean EEXIST", codes.count(EEXIST_CLEAN))
-    figure("run dir mounts", len(mounts_at(rd)))
+    figure("run dir mounts", len(fstypes_at(rd)))
     assert codes.count(0) == 1
     assert codes.count(EEXIST_CLEAN) == RACERS - 1
-    assert mounts_at(os.path.join(rd, "contested")) == ["nsfs"]
+    assert fstypes_at(os.path.join(rd, "contested")) == ["nsfs"]
     # The run directory itself got exactly one self-bind mount.
-    assert mounts_at(rd) == ["tmpfs"]
+    assert fstypes_at(rd) == ["tmpfs"]
     netns_fast.delete("contested", run_dir=rd)
 
 
@@ -152,13 +152,7 @@ def _process(rd: str, p: int) -> int:
         # Every thread ends in the namespace it started in.
         results[t] += os.stat("/proc/thread-self/ns/net").st_ino != mine
 
-    threads = [
-        threading.Thread(target=work, args=(t,)) for t in range(THREADS)
-    ]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    run_threads(work, THREADS)
     bad = sum(results) + (
         os.stat("/proc/thread-self/ns/net").st_ino != ns_before
     )
@@ -177,14 +171,14 @@ def test_processes_and_threads_add_and_delete_concurrently(
         name for plan in plans for name, kind in plan if _present_at_end(kind)
     )
     figure("names", sum(len(plan) for plan in plans))
-    figure("run dir mounts", len(mounts_at(rd)))
+    figure("run dir mounts", len(fstypes_at(rd)))
     assert codes == [0] * PROCS
     assert sorted(os.listdir(rd)) == expected
     assert all(is_live(os.path.join(rd, n)) for n in expected)
     assert sorted(nsfs_mounts_under(rd)) == sorted(
         os.path.join(rd, n) for n in expected
     )
-    assert mounts_at(rd) == ["tmpfs"]
+    assert fstypes_at(rd) == ["tmpfs"]
     failed = [
         o for o in netns_fast.delete_many(expected, run_dir=rd) if not o.ok
     ]

@@ -8,10 +8,10 @@ import os
 import sys
 
 import pytest
-from hardening_helpers import ROOT
 
 import netns_fast
 from netns_fast import cli
+from support.tools import CHECKOUT
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,12 +36,12 @@ IP_VERBS = [
 
 
 def _pyproject() -> dict[str, object]:
-    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+    with open(os.path.join(CHECKOUT, "pyproject.toml"), "rb") as f:
         return tomllib.load(f)
 
 
 def _read(relpath: str) -> str:
-    with open(os.path.join(ROOT, relpath)) as f:
+    with open(os.path.join(CHECKOUT, relpath)) as f:
         return f.read()
 
 
@@ -66,7 +66,7 @@ def test_sdist_manifest_ships_the_c_sources_and_typing() -> None:
     assert "csrc" in manifest
     assert "netns_fast/py.typed" in manifest
     assert "netns_fast/*.pyi" in manifest
-    assert os.path.exists(os.path.join(ROOT, "netns_fast", "py.typed"))
+    assert os.path.exists(os.path.join(CHECKOUT, "netns_fast", "py.typed"))
 
 
 def test_version_matches_pyproject() -> None:

@@ -11,9 +11,9 @@ import os
 import time
 
 import pytest
-from hardening_helpers import Figure
 
 import netns_fast
+from support.tools import Figure
 
 pytestmark = pytest.mark.root
 

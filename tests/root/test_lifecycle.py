@@ -1,4 +1,5 @@
-"""add, attach, delete and the batches against the real kernel (root)."""
+"""add, attach, delete (also with kill=True) and the batches against the
+real kernel (root)."""
 
 from __future__ import annotations
 
@@ -13,18 +14,6 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
-from core_helpers import (
-    RUN_DIR,
-    is_live_name,
-    mount,
-    mounts,
-    mounts_at,
-    ns_inode,
-    private_tmpfs,
-    run_as_nobody,
-    thread_netns,
-)
-from nsft_helpers import unique_name
 
 import netns_fast
 from netns_fast import (
@@ -33,6 +22,18 @@ from netns_fast import (
     NetnsPermissionError,
     cli,
 )
+from support.kernel import (
+    RUN_DIR,
+    has_one_nsfs_mount,
+    mount,
+    mounts,
+    mounts_at,
+    ns_inode,
+    private_tmpfs,
+    thread_netns,
+)
+from support.names import unique_name
+from support.processes import run_as_nobody
 
 pytestmark = pytest.mark.root
 
@@ -170,7 +171,7 @@ def test_attach_self(fresh_name: str) -> None:
     """attach to our own pid names this process's netns."""
     netns_fast.attach(fresh_name, os.getpid())
     path = _path(fresh_name)
-    assert is_live_name(path)
+    assert has_one_nsfs_mount(path)
     assert ns_inode(path) == ns_inode("/proc/self/ns/net")
     netns_fast.delete(fresh_name)
     assert not os.path.lexists(path)
@@ -232,7 +233,7 @@ def test_batches(names: list[str], threads: Optional[int]) -> None:
     inodes = {ns_inode(_path(n)) for n in names}
     assert len(inodes) == len(names)
     assert before not in inodes
-    assert all(is_live_name(_path(n)) for n in names)
+    assert all(has_one_nsfs_mount(_path(n)) for n in names)
     assert thread_netns() == before
 
     missing = unique_name()
@@ -295,11 +296,11 @@ def test_netns_run_dir_environment(
     monkeypatch.setenv("NETNS_RUN_DIR", run_dir)
     api_name, cli_name = unique_name(), unique_name()
     netns_fast.add(api_name)
-    assert is_live_name(_path(api_name, run_dir))
+    assert has_one_nsfs_mount(_path(api_name, run_dir))
     assert not os.path.lexists(_path(api_name))
     assert netns_fast.list_names() == [api_name]
     assert cli.main(["add", cli_name]) == 0
-    assert is_live_name(_path(cli_name, run_dir))
+    assert has_one_nsfs_mount(_path(cli_name, run_dir))
     assert not os.path.lexists(_path(cli_name))
     assert cli.main(["delete", cli_name]) == 0
     netns_fast.delete(api_name)
@@ -334,7 +335,7 @@ def test_unprivileged_delete(fresh_name: str) -> None:
     assert outcome.errno == errno.EACCES
     assert outcome.step == "unlink"
     assert outcome.filename == path
-    assert is_live_name(path)
+    assert has_one_nsfs_mount(path)
     assert ns_inode(path) == inode
     netns_fast.delete(fresh_name)
 
@@ -348,3 +349,62 @@ def test_unprivileged_add_without_run_dir(run_dir: str) -> None:
     assert outcome.step == "mkdir"
     assert outcome.filename == run_dir
     assert not os.path.exists(run_dir)
+
+
+# -- delete(kill=True): the processes inside go first, then the name ----------
+
+
+def test_delete_kill_ends_every_process_inside(fresh_name: str) -> None:
+    """delete(kill=True) SIGKILLs the namespace's processes, then deletes."""
+    netns_fast.add(fresh_name)
+    procs = [
+        netns_fast.spawn(fresh_name, ["sleep", "30"], full=False)
+        for _ in range(3)
+    ]
+    outside = subprocess.Popen(["sleep", "30"])
+    try:
+        assert sorted(netns_fast.pids(fresh_name)) == sorted(
+            p.pid for p in procs
+        )
+        netns_fast.delete(fresh_name, kill=True)
+        for p in procs:
+            assert p.wait(timeout=5) == -9
+        assert fresh_name not in os.listdir(RUN_DIR)
+        assert outside.poll() is None  # a process elsewhere is untouched
+    finally:
+        outside.kill()
+        outside.wait()
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def test_delete_without_kill_leaves_processes_running(
+    fresh_name: str,
+) -> None:
+    """Plain delete (like ip) removes the name; the process lives on."""
+    netns_fast.add(fresh_name)
+    proc = netns_fast.spawn(fresh_name, ["sleep", "30"], full=False)
+    try:
+        netns_fast.delete(fresh_name)
+        assert proc.poll() is None
+        assert fresh_name not in os.listdir(RUN_DIR)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_delete_kill_of_a_stale_entry_removes_it(fresh_name: str) -> None:
+    """A stale file has no processes: delete(kill=True) just removes it."""
+    fd = os.open(f"{RUN_DIR}/{fresh_name}", os.O_CREAT | os.O_EXCL, 0)
+    os.close(fd)
+    netns_fast.delete(fresh_name, kill=True)
+    assert fresh_name not in os.listdir(RUN_DIR)
+
+
+def test_delete_kill_of_a_missing_name_raises(fresh_name: str) -> None:
+    """A missing name raises FileNotFoundError before anything is killed."""
+    with pytest.raises(FileNotFoundError) as info:
+        netns_fast.delete(fresh_name, kill=True)
+    assert info.value.filename == f"{RUN_DIR}/{fresh_name}"

@@ -2,8 +2,8 @@
 list_ids; per-thread namespaces, errors, many entries, churn.
 
 nsids are per caller namespace: the API is called from a thread that
-entered a private caller namespace (nsid_helpers.in_netns), never with the
-host's namespace as the caller.
+entered a private caller namespace (support.kernel.in_netns), never with
+the host's namespace as the caller.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from nsft_helpers import RUN_DIR, requires_ip, unique_name
-from nsid_helpers import cli, in_netns, ip, made, ok, remove
 
 import netns_fast
 from netns_fast import (
@@ -32,6 +30,9 @@ from netns_fast import (
     list_netns,
     set_nsid,
 )
+from support.kernel import RUN_DIR, in_netns, run_threads
+from support.names import made, remove, unique_name
+from support.tools import ok, requires_ip, run_cli, run_ip
 
 pytestmark = pytest.mark.root
 
@@ -150,11 +151,13 @@ def test_list_netns_matches_ip_list(
     caller: str, peers: list[str], stale: str
 ) -> None:
     """list_netns gives ip netns list's names, order and ids (stale: None)."""
-    ok(ip(caller, ["netns", "set", peers[0], "5"]))
-    ok(ip(caller, ["netns", "set", peers[2], "auto"]))
+    ok(run_ip(["netns", "set", peers[0], "5"], caller=caller))
+    ok(run_ip(["netns", "set", peers[2], "auto"], caller=caller))
     listed = in_netns(caller, list_netns)
     expected = []
-    for line in ip(caller, ["netns", "list"]).stdout.decode().splitlines():
+    for line in (
+        run_ip(["netns", "list"], caller=caller).stdout.decode().splitlines()
+    ):
         name, _, rest = line.partition(" (id: ")
         expected.append(NetnsEntry(name, int(rest[:-1]) if rest else None))
     assert listed == expected
@@ -267,11 +270,7 @@ def test_api_is_thread_safe(caller: str, peers: list[str]) -> None:
             results.append(in_netns(caller, list_netns))
             results.append(in_netns(caller, lambda: get_nsid(peers[2])))
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(lambda _: work(), 4)
     assert results.count(expected) == 80
     assert results.count(2) == 80
 
@@ -292,13 +291,7 @@ def test_pyroute2_calls_from_many_threads(
         with lock:
             results.append(got)
 
-    threads = [
-        threading.Thread(target=work, args=(i,)) for i in range(len(peers))
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(work, len(peers))
     assert sorted(r[0] for r in results) == [10, 11, 12]  # type: ignore[index]
     final = in_netns(caller, list_ids)
     assert [e.nsid for e in final] == [10, 11, 12]
@@ -323,7 +316,7 @@ def test_fifo_entry_does_not_hang() -> None:
     os.mkfifo(f"{RUN_DIR}/{name}")
     try:
         assert NetnsEntry(name, None) in list_netns()
-        res = cli(None, ["list"])
+        res = run_cli(["list"])
         assert res.returncode == 0
         assert name.encode() + b"\n" in res.stdout
         assert res.stderr == b"Error: Peer netns reference is invalid.\n" * 2
@@ -355,7 +348,7 @@ def test_listing_under_churn() -> None:
             for entry in list_netns():
                 assert entry.name
             listings += 1
-        runs = [cli(None, opts) for opts in (["list"], ["-j", "list"])]
+        runs = [run_cli(opts) for opts in (["list"], ["-j", "list"])]
     finally:
         stop.set()
         thread.join()

@@ -10,36 +10,33 @@ import threading
 import time
 
 import pytest
-from nsft_helpers import IP, RUN_DIR, requires_ip, unique_name
-from procs_helpers import (  # the fixtures are used by name
-    Spawner,
-    netns_fixture,  # noqa: F401
-    readdir_order,
-    spawner_fixture,  # noqa: F401
-)
 
 import netns_fast
-from netns_fast import _sys
-from netns_fast.procs import NetnsEvent
+from netns_fast import NetnsEvent
+from support.kernel import RUN_DIR
+from support.names import readdir_order, unique_name
+from support.private import _sys
+from support.processes import Spawner
+from support.tools import IP, requires_ip
 
 pytestmark = pytest.mark.root
 
 
 @requires_ip
 def test_pids_lists_the_processes_in_proc_order(
-    netns: str, spawner: Spawner
+    netns_name: str, spawner: Spawner
 ) -> None:
     """pids() gives exactly the processes inside, ascending like /proc."""
-    inside = [spawner.sleeper(netns) for _ in range(3)]
+    inside = [spawner.sleeper(netns_name) for _ in range(3)]
     spawner.sleeper()  # one outside, not listed
-    assert netns_fast.pids(netns) == sorted(inside)
-    assert netns_fast.pids(netns, threads=2) == sorted(inside)
-    assert netns_fast.pids_by_netns()[netns] == sorted(inside)
+    assert netns_fast.pids(netns_name) == sorted(inside)
+    assert netns_fast.pids(netns_name, threads=2) == sorted(inside)
+    assert netns_fast.pids_by_netns()[netns_name] == sorted(inside)
 
 
 @requires_ip
 def test_multithreaded_process_is_listed_once(
-    netns: str, spawner: Spawner
+    netns_name: str, spawner: Spawner
 ) -> None:
     """A process with several threads appears once; its threads never."""
     code = (
@@ -50,38 +47,38 @@ def test_multithreaded_process_is_listed_once(
         "print('up', flush=True)\n"
         "time.sleep(600)\n"
     )
-    proc = spawner.start(["python3", "-c", code], netns)
+    proc = spawner.start(["python3", "-c", code], netns_name)
     assert proc.stdout is not None
     assert proc.stdout.readline() == b"up\n"
     tids = {int(t) for t in os.listdir(f"/proc/{proc.pid}/task")}
     assert len(tids) == 5
-    assert netns_fast.pids(netns) == [proc.pid]
+    assert netns_fast.pids(netns_name) == [proc.pid]
 
 
 @requires_ip
 def test_identify_returns_every_name(
-    netns: str, spawner: Spawner, name_factory: list[str]
+    netns_name: str, spawner: Spawner, name_factory: list[str]
 ) -> None:
     """Two names on one namespace: identify() returns both, in directory
     order; a process outside every named namespace gives []."""
-    pid = spawner.sleeper(netns)
+    pid = spawner.sleeper(netns_name)
     alias = unique_name()
     name_factory.append(alias)
     netns_fast.attach(alias, pid)
-    assert netns_fast.identify(pid) == readdir_order([netns, alias])
+    assert netns_fast.identify(pid) == readdir_order([netns_name, alias])
     assert netns_fast.identify() == []
     assert netns_fast.identify(os.getpid()) == []
     by_name = netns_fast.pids_by_netns()
-    assert by_name[netns] == by_name[alias] == [pid]
+    assert by_name[netns_name] == by_name[alias] == [pid]
 
 
 @requires_ip
 def test_identify_after_the_name_is_deleted(
-    netns: str, spawner: Spawner
+    netns_name: str, spawner: Spawner
 ) -> None:
     """A namespace whose name was deleted is unnamed: identify gives []."""
-    pid = spawner.sleeper(netns)
-    netns_fast.delete(netns)
+    pid = spawner.sleeper(netns_name)
+    netns_fast.delete(netns_name)
     assert netns_fast.identify(pid) == []
 
 

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from core_helpers import private_tmpfs
+
+from support.kernel import private_tmpfs
 
 pytestmark = pytest.mark.root
 

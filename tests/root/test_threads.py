@@ -4,53 +4,25 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Callable, Optional
 
 import pytest
-from core_helpers import RUN_DIR, is_live_name, ns_inode, thread_netns
-from nsft_helpers import unique_name
 
 import netns_fast
 from netns_fast import NamespaceExistsError, NamespaceNotFoundError
+from support.kernel import (
+    RUN_DIR,
+    fd_count,
+    has_one_nsfs_mount,
+    ns_inode,
+    run_threads,
+    thread_netns,
+)
+from support.names import unique_name
 
 pytestmark = pytest.mark.root
 
 THREADS = 8
 PER_THREAD = 5
-
-
-def _run_threads(
-    count: int,
-    work: Callable[[int], None],
-    barrier: threading.Barrier,
-    meanwhile: Optional[Callable[[], None]] = None,
-) -> None:
-    """Run work(i) on count threads, and meanwhile() in this one; re-raise
-    the first failure (a failure breaks the barrier for the others)."""
-    errors: list[BaseException] = []
-
-    def wrapper(i: int) -> None:
-        try:
-            work(i)
-        except BaseException as exc:
-            errors.append(exc)
-            barrier.abort()
-
-    threads = [
-        threading.Thread(target=wrapper, args=(i,)) for i in range(count)
-    ]
-    for t in threads:
-        t.start()
-    try:
-        if meanwhile is not None:
-            meanwhile()
-    except BaseException as exc:
-        errors.insert(0, exc)
-        barrier.abort()
-    for t in threads:
-        t.join(60)
-    if errors:
-        raise errors[0]
 
 
 @pytest.fixture
@@ -88,10 +60,10 @@ def test_add_delete_from_many_threads(grid: list[list[str]]) -> None:
         inodes = {ns_inode(f"{RUN_DIR}/{n}") for n in every}
         assert len(inodes) == len(every)
         assert start not in inodes
-        assert all(is_live_name(f"{RUN_DIR}/{n}") for n in every)
+        assert all(has_one_nsfs_mount(f"{RUN_DIR}/{n}") for n in every)
         barrier.wait()
 
-    _run_threads(THREADS, work, barrier, main_side)
+    run_threads(work, THREADS, barrier=barrier, meanwhile=main_side)
     assert seen == dict.fromkeys(range(THREADS), (start, start, start))
     assert thread_netns() == start
     for name in (n for row in grid for n in row):
@@ -111,20 +83,16 @@ def test_add_many_from_many_threads(grid: list[list[str]]) -> None:
         added = netns_fast.add_many(rows[i], threads=2)
         assert [o.name for o in added] == rows[i]
         assert all(o.ok for o in added), added
-        assert all(is_live_name(f"{RUN_DIR}/{n}") for n in rows[i])
+        assert all(has_one_nsfs_mount(f"{RUN_DIR}/{n}") for n in rows[i])
         barrier.wait()
         deleted = netns_fast.delete_many(rows[i], threads=2)
         assert all(o.ok for o in deleted), deleted
         seen[i] = (before, thread_netns())
 
-    _run_threads(len(rows), work, barrier)
+    run_threads(work, len(rows), barrier=barrier)
     assert seen == dict.fromkeys(range(len(rows)), (start, start))
     for name in (n for row in rows for n in row):
         assert not os.path.lexists(f"{RUN_DIR}/{name}")
-
-
-def _fd_count() -> int:
-    return len(os.listdir("/proc/self/fd"))
 
 
 def test_no_fd_leak(name_factory: list[str]) -> None:
@@ -133,7 +101,7 @@ def test_no_fd_leak(name_factory: list[str]) -> None:
     name_factory.append(taken)
     netns_fast.add(taken)
     start = thread_netns()
-    before = _fd_count()
+    before = fd_count()
     ops = 0
     for _ in range(200):
         name, other = unique_name(), unique_name()
@@ -149,6 +117,6 @@ def test_no_fd_leak(name_factory: list[str]) -> None:
         assert all(o.ok for o in out)
         ops += 5
     assert ops == 1000
-    assert _fd_count() == before
+    assert fd_count() == before
     assert thread_netns() == start
     netns_fast.delete(taken)

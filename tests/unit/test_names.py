@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 import netns_fast
-from netns_fast import _names, _sys
 from netns_fast.exceptions import InvalidNameError, NetnsError
+from support.private import _names, _sys
 
 INVALID = [b"", b".", b"..", b"/", b"a/b", b"a/", b"/a", b"x" * 256]
 VALID = [

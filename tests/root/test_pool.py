@@ -7,12 +7,12 @@ import threading
 import time
 
 import pytest
-from farm_helpers import run_threads
-from nsft_helpers import RUN_DIR
 
-from netns_fast import Pool, api
+import netns_fast
+from netns_fast import Netns, Pool, enter
 from netns_fast.exceptions import NetnsTimeoutError
-from netns_fast.handle import Netns, enter, thread_inode
+from support.kernel import RUN_DIR, run_threads
+from support.private import handle
 
 pytestmark = pytest.mark.root
 
@@ -48,7 +48,7 @@ def test_acquire_gives_fresh_namespaces_never_recycled() -> None:
             with pool.acquire() as ns:
                 assert _mark(ns) == "0"
                 assert ns.anonymous
-                assert ns.inode != thread_inode()
+                assert ns.inode != handle.thread_inode()
                 inodes.add(ns.inode)
         st = pool.stats()
     assert st.acquired == 20
@@ -62,12 +62,12 @@ def test_named_pool_hands_out_names_and_removes_them() -> None:
         ns = pool.acquire()
         assert ns.name is not None
         assert ns.name.startswith("nsft-pool-")
-        assert ns.name in api.list_names()
+        assert ns.name in netns_fast.list_names()
         assert os.stat(f"{RUN_DIR}/{ns.name}").st_ino == ns.inode
         ns.close()
         assert pool.drain(5.0)
-        assert ns.name not in api.list_names()
-    assert api.list_names() == []
+        assert ns.name not in netns_fast.list_names()
+    assert netns_fast.list_names() == []
 
 
 def test_pool_under_concurrent_threads() -> None:
@@ -106,8 +106,8 @@ def test_close_with_namespaces_still_out() -> None:
     pool = Pool(3, named=True, prefix="nsft-out-")
     out = [pool.acquire() for _ in range(3)]
     names = [ns.name for ns in out]
-    assert set(names) <= set(api.list_names())
-    base = thread_inode()
+    assert set(names) <= set(netns_fast.list_names())
+    base = handle.thread_inode()
     inside = threading.Event()
     leave = threading.Event()
     seen: list[int] = []
@@ -116,15 +116,15 @@ def test_close_with_namespaces_still_out() -> None:
         with enter(out[0]):
             inside.set()
             leave.wait()
-            seen.append(thread_inode())
-        seen.append(thread_inode())
+            seen.append(handle.thread_inode())
+        seen.append(handle.thread_inode())
 
     t = threading.Thread(target=stay_inside)
     t.start()
     inside.wait()
     pool.close()
     assert all(ns.closed for ns in out)
-    assert api.list_names() == []
+    assert netns_fast.list_names() == []
     with pytest.raises(RuntimeError, match="closed"):
         pool.acquire()
     leave.set()
@@ -236,5 +236,5 @@ def test_forked_child_leaves_the_parents_pool_alone() -> None:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0
-        assert ns.name in api.list_names()
+        assert ns.name in netns_fast.list_names()
         ns.close()

@@ -1,9 +1,9 @@
-"""The farm layer without privilege: errors, stubs, laziness, bookkeeping."""
+"""Handles without privilege: errors, the C declarations, laziness, and
+enter()'s bookkeeping with a fake kernel."""
 
 from __future__ import annotations
 
 import errno
-import inspect
 import os
 import re
 import subprocess
@@ -14,27 +14,20 @@ from pathlib import Path
 import pytest
 
 import netns_fast
-from netns_fast import _leaks, _sys, handle
-from netns_fast.compat import pyroute2_netns
 from netns_fast.exceptions import (
     NamespaceRestoreError,
     NetnsPermissionError,
     NetnsTimeoutError,
     NotANamespaceError,
 )
+from support.private import _sys, handle
+from support.tools import CHECKOUT, env
 
-ROOT = Path(__file__).resolve().parents[2]
-FARM_H = ROOT / "csrc" / "farm.h"
+FARM_H = CHECKOUT / "csrc" / "farm.h"
 
 
 def _step(name: str) -> int:
     return int(getattr(_sys.lib, "NSF_STEP_" + name.upper()))
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT)
-    return env
 
 
 # -- errors -------------------------------------------------------------------
@@ -147,23 +140,7 @@ def test_farm_steps_are_in_range() -> None:
 # -- laziness and packaging ---------------------------------------------------
 
 
-def test_plugin_import_has_no_side_effects() -> None:
-    """Importing the pytest plugin starts no thread, forks nothing and
-    loads none of the farm modules (handle, pool, leak check)."""
-    code = (
-        "import os, sys, threading\n"
-        "fds = os.listdir('/proc/self/fd')\n"
-        "import netns_fast.pytest_plugin\n"
-        "for mod in ('handle', 'pool', '_leaks'):\n"
-        "    assert 'netns_fast.' + mod not in sys.modules, mod\n"
-        "assert threading.active_count() == 1\n"
-        "assert len(os.listdir('/proc/self/task')) == 1\n"
-        "assert os.listdir('/proc/self/fd') == fds\n"
-    )
-    subprocess.run([sys.executable, "-c", code], env=_env(), check=True)
-
-
-def test_package_imports_farm_modules_lazily() -> None:
+def test_package_imports_handle_and_pool_lazily() -> None:
     """import netns_fast loads neither handle nor pool until used."""
     code = (
         "import sys, netns_fast\n"
@@ -173,59 +150,11 @@ def test_package_imports_farm_modules_lazily() -> None:
         "assert Netns.__module__ == 'netns_fast.handle'\n"
         "assert Pool.__module__ == 'netns_fast.pool'\n"
     )
-    subprocess.run([sys.executable, "-c", code], env=_env(), check=True)
+    subprocess.run(
+        [sys.executable, "-c", code], env=env(keep_locale=True), check=True
+    )
     with pytest.raises(AttributeError):
         _ = netns_fast.no_such_thing  # type: ignore[attr-defined]
-
-
-def test_pytest11_entry_point_declared() -> None:
-    """pyproject.toml registers the plugin under pytest11."""
-    text = (ROOT / "pyproject.toml").read_text()
-    section = text.split("[project.entry-points.pytest11]", 1)[1]
-    assert 'netns_fast = "netns_fast.pytest_plugin"' in section.split("[")[0]
-
-
-def test_compat_signatures_match_pyroute2() -> None:
-    """The compat functions have pyroute2 0.9.7's signatures."""
-    expected = {
-        "create": "(netns, libc=None)",
-        "attach": "(netns, pid, libc=None)",
-        "remove": "(netns, libc=None)",
-        "getnsfd": "(netns, flags=0, libc=None, fork=True)",
-        "setns": f"(netns, flags={os.O_CREAT}, libc=None, fork=True)",
-        "pushns": "(newns=None, libc=None)",
-        "popns": "(libc=None)",
-        "dropns": "(libc=None)",
-        "listnetns": "(nspath=None)",
-        "ns_pids": "(nspath='/var/run/netns')",
-        "pid_to_ns": "(pid=1, nspath='/var/run/netns')",
-        "_create": "(netns, libc=None, pid=None)",
-    }
-    for name, sig in expected.items():
-        fn = getattr(pyroute2_netns, name)
-        params = inspect.signature(fn).parameters.values()
-        got = (
-            "("
-            + ", ".join(
-                p.replace(annotation=p.empty).__str__() for p in params
-            )
-            + ")"
-        )
-        assert got == sig, name
-
-
-def test_compat_getnsfd_rejects_other_types() -> None:
-    """getnsfd raises RuntimeError for a float, as pyroute2 does."""
-    with pytest.raises(RuntimeError, match="string or an open fd"):
-        pyroute2_netns.getnsfd(1.5)  # type: ignore[arg-type]
-
-
-def test_compat_popns_on_empty_stack() -> None:
-    """popns/dropns with nothing pushed raise IndexError, per thread."""
-    with pytest.raises(IndexError):
-        pyroute2_netns.popns()
-    with pytest.raises(IndexError):
-        pyroute2_netns.dropns()
 
 
 # -- enter() bookkeeping, with a fake kernel ----------------------------------
@@ -316,29 +245,3 @@ def test_enter_rejects_bad_arguments() -> None:
     """enter() takes a Netns, a name or an fd."""
     with pytest.raises(TypeError), handle.enter(1.5):  # type: ignore[arg-type]
         pass
-
-
-# -- pool arguments and leak snapshots ----------------------------------------
-
-
-@pytest.mark.parametrize(
-    "kwargs",
-    [{"size": 0}, {"threads": 0}, {"max_pending": 0}, {"prefix": "x" * 41}],
-)
-def test_pool_rejects_bad_arguments(kwargs: dict[str, object]) -> None:
-    """Bad sizes and over-long prefixes are refused before anything runs."""
-    with pytest.raises(ValueError, match="must be"):
-        netns_fast.Pool(**kwargs)  # type: ignore[arg-type]
-
-
-def test_leak_snapshot_sees_new_fds_but_not_held_ones() -> None:
-    """A new fd is reported; one the pool holds is not."""
-    before = _leaks.snapshot(frozenset, frozenset)
-    fd = os.open("/dev/null", os.O_RDONLY)
-    try:
-        found = _leaks.compare(before, frozenset, frozenset)
-        assert f"{fd} -> /dev/null" in found
-        assert _leaks.compare(before, lambda: frozenset([fd]), frozenset) == ""
-    finally:
-        os.close(fd)
-    assert _leaks.compare(before, frozenset, frozenset) == ""

@@ -10,25 +10,19 @@ import threading
 from pathlib import Path
 
 import pytest
-from nsft_helpers import unique_name
 
 import netns_fast
 from netns_fast import (
     NamespaceNotFoundError,
     NetnsOSError,
     NotANamespaceError,
-    _sys,
-    api,
+    Process,
 )
-from netns_fast.spawn import Process
+from support.kernel import RUN_DIR, ns_inode, run_threads
+from support.names import unique_name
+from support.private import _sys
 
 pytestmark = pytest.mark.root
-
-RUN_DIR = "/run/netns"
-
-
-def _inode(path: str) -> int:
-    return os.stat(path).st_ino
 
 
 def _namespaces_of(name: str, *, full: bool = True) -> tuple[str, str]:
@@ -44,50 +38,52 @@ def _namespaces_of(name: str, *, full: bool = True) -> tuple[str, str]:
     return net, mnt
 
 
-def test_run_enters_the_namespace(ns: str) -> None:
+def test_run_enters_the_namespace(netns_name: str) -> None:
     """The child's network namespace is the name's, the caller's is not
     touched; the full set-up gives it a mount namespace of its own."""
-    before = _inode("/proc/thread-self/ns/net")
-    net, mnt = _namespaces_of(ns)
-    assert net == f"net:[{_inode(os.path.join(RUN_DIR, ns))}]"
+    before = ns_inode("/proc/thread-self/ns/net")
+    net, mnt = _namespaces_of(netns_name)
+    assert net == f"net:[{ns_inode(os.path.join(RUN_DIR, netns_name))}]"
     assert mnt != os.readlink("/proc/self/ns/mnt")
-    assert _inode("/proc/thread-self/ns/net") == before
+    assert ns_inode("/proc/thread-self/ns/net") == before
 
 
-def test_cheap_path_keeps_the_mounts(ns: str) -> None:
+def test_cheap_path_keeps_the_mounts(netns_name: str) -> None:
     """full=False only does setns: same mount namespace as the caller."""
-    net, mnt = _namespaces_of(ns, full=False)
-    assert net == f"net:[{_inode(os.path.join(RUN_DIR, ns))}]"
+    net, mnt = _namespaces_of(netns_name, full=False)
+    assert net == f"net:[{ns_inode(os.path.join(RUN_DIR, netns_name))}]"
     assert mnt == os.readlink("/proc/self/ns/mnt")
 
 
-def test_full_path_remounts_sys(ns: str) -> None:
+def test_full_path_remounts_sys(netns_name: str) -> None:
     """/sys/class/net shows the namespace's devices with full=True only."""
     full = netns_fast.run(
-        ns, ["ls", "/sys/class/net"], capture_output=True, check=True
+        netns_name, ["ls", "/sys/class/net"], capture_output=True, check=True
     )
     assert full.stdout == b"lo\n"
     cheap = netns_fast.run(
-        ns, ["ls", "/sys/class/net"], full=False, capture_output=True
+        netns_name, ["ls", "/sys/class/net"], full=False, capture_output=True
     )
     assert cheap.stdout != b"lo\n"  # the caller's sysfs
 
 
-def test_etc_netns_binds(ns: str) -> None:
+def test_etc_netns_binds(netns_name: str) -> None:
     """/etc/netns/NAME entries show through /etc in the child (full only);
     the host's file is unchanged."""
     token = unique_name("nsft-etc") + ".conf"
     made = not os.path.isdir("/etc/netns")
-    etc_dir = Path("/etc/netns", ns)
+    etc_dir = Path("/etc/netns", netns_name)
     etc_dir.mkdir(parents=True)
     try:
         Path("/etc", token).write_text("host\n")
         (etc_dir / token).write_text("namespace\n")
         cat = ["cat", "/etc/" + token]
-        assert netns_fast.run(ns, cat, capture_output=True).stdout == (
+        assert netns_fast.run(netns_name, cat, capture_output=True).stdout == (
             b"namespace\n"
         )
-        cheap = netns_fast.run(ns, cat, full=False, capture_output=True)
+        cheap = netns_fast.run(
+            netns_name, cat, full=False, capture_output=True
+        )
         assert cheap.stdout == b"host\n"
     finally:
         (etc_dir / token).unlink(missing_ok=True)
@@ -97,10 +93,10 @@ def test_etc_netns_binds(ns: str) -> None:
             os.rmdir("/etc/netns")
 
 
-def test_exit_status_and_capture(ns: str) -> None:
+def test_exit_status_and_capture(netns_name: str) -> None:
     """returncode, stdout, stderr, input and text mode."""
     out = netns_fast.run(
-        ns,
+        netns_name,
         ["sh", "-c", "cat; echo err >&2; exit 42"],
         input="in\n",
         capture_output=True,
@@ -110,32 +106,32 @@ def test_exit_status_and_capture(ns: str) -> None:
     assert out.args == ["sh", "-c", "cat; echo err >&2; exit 42"]
 
 
-def test_check_raises(ns: str) -> None:
+def test_check_raises(netns_name: str) -> None:
     """check=True raises CalledProcessError on a non-zero status."""
     with pytest.raises(subprocess.CalledProcessError) as info:
-        netns_fast.run(ns, ["false"], check=True)
+        netns_fast.run(netns_name, ["false"], check=True)
     assert info.value.returncode == 1
 
 
-def test_timeout_kills(ns: str) -> None:
+def test_timeout_kills(netns_name: str) -> None:
     """timeout= kills the child and raises TimeoutExpired."""
     with pytest.raises(subprocess.TimeoutExpired):
-        netns_fast.run(ns, ["sleep", "30"], timeout=0.2)
+        netns_fast.run(netns_name, ["sleep", "30"], timeout=0.2)
 
 
-def test_signal_reaches_the_child(ns: str) -> None:
+def test_signal_reaches_the_child(netns_name: str) -> None:
     """A signal sent to the handle's pid ends the command itself."""
-    with netns_fast.spawn(ns, ["sleep", "30"]) as proc:
+    with netns_fast.spawn(netns_name, ["sleep", "30"]) as proc:
         assert proc.poll() is None
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == -signal.SIGTERM
     assert proc.returncode == -signal.SIGTERM
 
 
-def test_spawn_handle(ns: str) -> None:
+def test_spawn_handle(netns_name: str) -> None:
     """spawn returns a Popen with pipes; netns and full are recorded."""
     with netns_fast.spawn(
-        ns,
+        netns_name,
         ["sh", "-c", "read x; echo got $x; echo oops >&2"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -143,15 +139,15 @@ def test_spawn_handle(ns: str) -> None:
     ) as proc:
         assert isinstance(proc, Process)
         assert isinstance(proc, subprocess.Popen)
-        assert (proc.netns, proc.full) == (ns, True)
+        assert (proc.netns, proc.full) == (netns_name, True)
         out, err = proc.communicate(b"1\n", timeout=30)
     assert (out, err, proc.returncode) == (b"got 1\noops\n", None, 0)
 
 
-def test_cwd_and_env(ns: str, tmp_path: Path) -> None:
+def test_cwd_and_env(netns_name: str, tmp_path: Path) -> None:
     """cwd and env are applied; PATH of env is used for the search."""
     out = netns_fast.run(
-        ns,
+        netns_name,
         ["sh", "-c", 'pwd; echo "$ONLY"; env | wc -l'],
         cwd=tmp_path,
         env={"ONLY": "yes", "PATH": "/usr/bin:/bin"},
@@ -164,23 +160,26 @@ def test_cwd_and_env(ns: str, tmp_path: Path) -> None:
     assert int(lines[2]) <= 4  # ONLY, PATH, and what sh itself adds
 
 
-def test_path_search_uses_env(ns: str) -> None:
+def test_path_search_uses_env(netns_name: str) -> None:
     """A program found only through env's PATH runs; without it, not."""
     with pytest.raises(FileNotFoundError):
-        netns_fast.run(ns, ["ls"], env={"PATH": "/nonexistent"})
+        netns_fast.run(netns_name, ["ls"], env={"PATH": "/nonexistent"})
     out = netns_fast.run(
-        ns, ["ls", "/"], env={"PATH": "/nonexistent:/bin"}, capture_output=True
+        netns_name,
+        ["ls", "/"],
+        env={"PATH": "/nonexistent:/bin"},
+        capture_output=True,
     )
     assert out.returncode == 0
 
 
-def test_no_fd_leaks_into_the_child(ns: str) -> None:
+def test_no_fd_leaks_into_the_child(netns_name: str) -> None:
     """Only 0, 1, 2 and pass_fds reach the child, even inheritable fds."""
     r, w = os.pipe()
     os.set_inheritable(r, True)
     try:
         out = netns_fast.run(
-            ns,
+            netns_name,
             ["ls", "/proc/self/fd"],
             capture_output=True,
             check=True,
@@ -189,7 +188,10 @@ def test_no_fd_leaks_into_the_child(ns: str) -> None:
         fds = sorted(int(x) for x in out.stdout.split())
         assert fds == [0, 1, 2, 3]
         out = netns_fast.run(
-            ns, ["ls", "/proc/self/fd"], pass_fds=[w], capture_output=True
+            netns_name,
+            ["ls", "/proc/self/fd"],
+            pass_fds=[w],
+            capture_output=True,
         )
         assert w in {int(x) for x in out.stdout.split()}
     finally:
@@ -197,10 +199,12 @@ def test_no_fd_leaks_into_the_child(ns: str) -> None:
         os.close(w)
 
 
-def test_signal_dispositions_restored(ns: str) -> None:
+def test_signal_dispositions_restored(netns_name: str) -> None:
     """SIGPIPE and SIGXFSZ, ignored by Python, are default in the child."""
     out = netns_fast.run(
-        ns, ["grep", "^SigIgn", "/proc/self/status"], capture_output=True
+        netns_name,
+        ["grep", "^SigIgn", "/proc/self/status"],
+        capture_output=True,
     )
     assert out.stdout.split()[1] == b"0000000000000000"
 
@@ -227,23 +231,23 @@ def test_stale_entry(name_factory: list[str]) -> None:
         assert info.value.step == "setns"
 
 
-def test_missing_program(ns: str, tmp_path: Path) -> None:
+def test_missing_program(netns_name: str, tmp_path: Path) -> None:
     """No such program: FileNotFoundError at step exec, as subprocess."""
     with pytest.raises(FileNotFoundError) as info:
-        netns_fast.run(ns, ["nsft-no-such-command"])
+        netns_fast.run(netns_name, ["nsft-no-such-command"])
     assert isinstance(info.value, NetnsOSError)
     assert info.value.step == "exec"
     assert info.value.filename == "nsft-no-such-command"
     not_executable = tmp_path / "data"
     not_executable.write_text("x\n")
     with pytest.raises(PermissionError):
-        netns_fast.run(ns, [not_executable])
+        netns_fast.run(netns_name, [not_executable])
 
 
-def test_bad_cwd(ns: str) -> None:
+def test_bad_cwd(netns_name: str) -> None:
     """A missing cwd fails at step chdir, naming it."""
     with pytest.raises(FileNotFoundError) as info:
-        netns_fast.run(ns, ["true"], cwd="/nonexistent-nsft")
+        netns_fast.run(netns_name, ["true"], cwd="/nonexistent-nsft")
     assert isinstance(info.value, NetnsOSError)
     assert (info.value.step, info.value.filename) == (
         "chdir",
@@ -251,26 +255,28 @@ def test_bad_cwd(ns: str) -> None:
     )
 
 
-def test_failed_spawn_closes_pipes(ns: str) -> None:
+def test_failed_spawn_closes_pipes(netns_name: str) -> None:
     """A spawn that fails leaves no fd behind (the leak guard checks)."""
     for _ in range(20):
         with pytest.raises(FileNotFoundError):
-            netns_fast.run(ns, ["nsft-no-such"], capture_output=True)
+            netns_fast.run(netns_name, ["nsft-no-such"], capture_output=True)
 
 
-def test_spawn_from_eight_threads(ns: str, name_factory: list[str]) -> None:
+def test_spawn_from_eight_threads(
+    netns_name: str, name_factory: list[str]
+) -> None:
     """8 threads spawning at once: every child lands in its namespace and
     no thread moves."""
     other = unique_name()
     name_factory.append(other)
-    api.add(other)
-    names = [ns, other]
-    want = {n: f"net:[{_inode(os.path.join(RUN_DIR, n))}]\n" for n in names}
+    netns_fast.add(other)
+    names = [netns_name, other]
+    want = {n: f"net:[{ns_inode(os.path.join(RUN_DIR, n))}]\n" for n in names}
     errors: list[str] = []
     barrier = threading.Barrier(8)
 
     def worker(i: int) -> None:
-        before = _inode("/proc/thread-self/ns/net")
+        before = ns_inode("/proc/thread-self/ns/net")
         barrier.wait()
         for j in range(10):
             name = names[(i + j) % 2]
@@ -282,30 +288,28 @@ def test_spawn_from_eight_threads(ns: str, name_factory: list[str]) -> None:
             )
             if out.stdout.decode() != want[name]:
                 errors.append(f"{name}: {out.stdout!r}")
-        if _inode("/proc/thread-self/ns/net") != before:
+        if ns_inode("/proc/thread-self/ns/net") != before:
             errors.append(f"thread {i} moved")
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    api.delete(other)
+    run_threads(worker, 8, barrier=barrier)
+    netns_fast.delete(other)
     assert errors == []
 
 
-def test_new_session(ns: str) -> None:
+def test_new_session(netns_name: str) -> None:
     """start_new_session=True makes the child a session leader."""
-    with netns_fast.spawn(ns, ["sleep", "30"], start_new_session=True) as proc:
+    with netns_fast.spawn(
+        netns_name, ["sleep", "30"], start_new_session=True
+    ) as proc:
         assert os.getsid(proc.pid) == proc.pid
         proc.kill()
 
 
-def test_fork_mode_matches(ns: str) -> None:
+def test_fork_mode_matches(netns_name: str) -> None:
     """The plain-fork fallback of the C core gives the same child."""
     request = _sys.SpawnRequest(
         RUN_DIR.encode(),
-        ns.encode(),
+        netns_name.encode(),
         [b"true"],
         _sys.SPAWN_FULL | _sys.SPAWN_CLOSE_FDS | _sys.SPAWN_FORK,
         path=b"/usr/bin:/bin",
@@ -313,7 +317,7 @@ def test_fork_mode_matches(ns: str) -> None:
     assert _sys.spawn_loop(request, 3) == 0
     failing = _sys.SpawnRequest(
         RUN_DIR.encode(),
-        ns.encode(),
+        netns_name.encode(),
         [b"nsft-no-such"],
         _sys.SPAWN_FORK,
         path=b"/usr/bin:/bin",
@@ -322,17 +326,17 @@ def test_fork_mode_matches(ns: str) -> None:
         _sys.spawn(failing)
 
 
-def test_module_is_callable(ns: str) -> None:
+def test_module_is_callable(netns_name: str) -> None:
     """netns_fast.spawn stays callable when it names the submodule."""
     spawn_module = sys.modules["netns_fast.spawn"]
     assert callable(spawn_module)
-    with spawn_module(ns, ["true"]) as proc:
+    with spawn_module(netns_name, ["true"]) as proc:
         assert proc.wait(timeout=30) == 0
-    with netns_fast.spawn(ns, ["true"]) as proc:
+    with netns_fast.spawn(netns_name, ["true"]) as proc:
         assert proc.wait(timeout=30) == 0
 
 
-def test_vrf_reset_plumbing(ns: str, tmp_path: Path) -> None:
+def test_vrf_reset_plumbing(netns_name: str, tmp_path: Path) -> None:
     """With the full set-up the child joins the cgroup.procs it is given
     (writes 0, itself); the cheap path does not."""
     procs = tmp_path / "cgroup.procs"
@@ -341,7 +345,7 @@ def test_vrf_reset_plumbing(ns: str, tmp_path: Path) -> None:
     for flags, want in ((_sys.SPAWN_FULL, b"0"), (0, b"0")):
         request = _sys.SpawnRequest(
             RUN_DIR.encode(),
-            ns.encode(),
+            netns_name.encode(),
             [b"true"],
             flags,
             path=b"/usr/bin:/bin",

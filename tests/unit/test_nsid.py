@@ -17,10 +17,10 @@ from typing import Any, Optional
 import pytest
 
 import netns_fast
-from netns_fast import _cli_nsid, _listing, _sys, cli
-from netns_fast._netns import ffi, lib
-from netns_fast._sys import RawNsidEntry
+from netns_fast import cli
 from netns_fast.exceptions import error_for
+from support.private import _sys, cli_list, cli_nsid, ffi, lib, rtnl_nsid
+from support.tools import env
 
 PEER_INVALID = b"Peer netns reference is invalid"
 STALE_LINE = b"Error: Peer netns reference is invalid.\n"
@@ -109,9 +109,9 @@ def test_record_decoding() -> None:
     text = ffi.new("char[]", b"abbcccmsg!")
     raw.count, raw.recs, raw.text, raw.text_len = 3, recs, text, 10
     assert _sys._nsid_entries(raw) == [
-        RawNsidEntry(b"a", 7, 0, 0, b""),
-        RawNsidEntry(b"bb", -1, errno.ENOENT, 0, b""),
-        RawNsidEntry(b"ccc", -1, 0, errno.EINVAL, b"msg!"),
+        _sys.RawNsidEntry(b"a", 7, 0, 0, b""),
+        _sys.RawNsidEntry(b"bb", -1, errno.ENOENT, 0, b""),
+        _sys.RawNsidEntry(b"ccc", -1, 0, errno.EINVAL, b"msg!"),
     ]
     raw.count = 0
     assert _sys._nsid_entries(raw) == []
@@ -140,10 +140,10 @@ def err(ctx: cli.Ctx) -> bytes:
 
 
 ENTRIES = [
-    RawNsidEntry(b"stale", -1, 0, errno.EINVAL, PEER_INVALID),
-    RawNsidEntry(b"a", 7, 0, 0, b""),
-    RawNsidEntry(b"gone", -1, errno.ENOENT, 0, b""),
-    RawNsidEntry(b'q"\t', 0, 0, 0, b""),
+    _sys.RawNsidEntry(b"stale", -1, 0, errno.EINVAL, PEER_INVALID),
+    _sys.RawNsidEntry(b"a", 7, 0, 0, b""),
+    _sys.RawNsidEntry(b"gone", -1, errno.ENOENT, 0, b""),
+    _sys.RawNsidEntry(b'q"\t', 0, 0, 0, b""),
 ]
 
 
@@ -152,7 +152,7 @@ def fake_listing(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """_sys.nsid_list returns ENTRIES; the list counts the passes."""
     passes: list[int] = []
 
-    def fake(run_dir: bytes) -> list[RawNsidEntry]:
+    def fake(run_dir: bytes) -> list[_sys.RawNsidEntry]:
         passes.append(1)
         return list(ENTRIES)
 
@@ -163,7 +163,7 @@ def fake_listing(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def test_list_text(fake_listing: list[int]) -> None:
     """Names raw, ' (id: N)' when assigned; stale errors twice; one pass."""
     ctx = new_ctx()
-    assert _listing.print_list(ctx) == 0
+    assert cli_list.print_list(ctx) == 0
     assert out(ctx) == b'stale\na (id: 7)\ngone\nq"\t (id: 0)\n'
     assert err(ctx) == STALE_LINE * 2
     assert fake_listing == [1]
@@ -172,15 +172,15 @@ def test_list_text(fake_listing: list[int]) -> None:
 def test_list_again_in_a_batch_queries_once(fake_listing: list[int]) -> None:
     """With the cache built, a second list prints each error once."""
     ctx = new_ctx()
-    _listing.print_list(ctx)
-    _listing.print_list(ctx)
+    cli_list.print_list(ctx)
+    cli_list.print_list(ctx)
     assert err(ctx) == STALE_LINE * 3
 
 
 def test_list_json(fake_listing: list[int]) -> None:
     """-j: "id" only when assigned, 6.1.0 escaping."""
     ctx = new_ctx(json=True)
-    _listing.print_list(ctx)
+    cli_list.print_list(ctx)
     assert out(ctx) == (
         b'[{"name":"stale"},{"name":"a","id":7},{"name":"gone"},'
         b'{"name":"q\\"\\t","id":0}]\n'
@@ -190,7 +190,7 @@ def test_list_json(fake_listing: list[int]) -> None:
 def test_list_pretty_json(fake_listing: list[int]) -> None:
     """-j -p: json_writer's pretty layout."""
     ctx = new_ctx(json=True, pretty=True)
-    _listing.print_list(ctx)
+    cli_list.print_list(ctx)
     assert out(ctx).startswith(b'[ {\n        "name": "stale"\n    },{\n')
     assert out(ctx).endswith(b'        "id": 0\n    } ]\n')
 
@@ -198,7 +198,7 @@ def test_list_pretty_json(fake_listing: list[int]) -> None:
 def failing(step: str, code: int) -> Any:
     """A fake nsid_list that raises like _sys does."""
 
-    def fake(run_dir: bytes) -> list[RawNsidEntry]:
+    def fake(run_dir: bytes) -> list[_sys.RawNsidEntry]:
         raise error_for(code, step, "/run/netns")
 
     return fake
@@ -210,9 +210,9 @@ def test_list_without_run_dir(monkeypatch: pytest.MonkeyPatch) -> None:
         _sys, "nsid_list", failing("nsid_open_dir", errno.ENOENT)
     )
     ctx = new_ctx(json=True)
-    assert _listing.print_list(ctx) == 0
+    assert cli_list.print_list(ctx) == 0
     assert (out(ctx), err(ctx)) == (b"", b"")
-    assert not _listing.nsid_cache(ctx).ready
+    assert not cli_list.nsid_cache(ctx).ready
 
 
 @pytest.mark.parametrize(
@@ -229,7 +229,7 @@ def test_list_netlink_failure(
     monkeypatch.setattr(_sys, "nsid_list", failing(step, errno.EPERM))
     ctx = new_ctx()
     with pytest.raises(cli.CliExit) as info:
-        _listing.print_list(ctx)
+        cli_list.print_list(ctx)
     assert info.value.code == 1
     assert err(ctx) == message
 
@@ -247,7 +247,7 @@ def test_kernel_error_wording(
     message: Optional[bytes], code: int, line: bytes
 ) -> None:
     """Ext-ack text gets 'Error: ' and a final '.'; none gives errno's."""
-    assert _listing.kernel_error(message, code) == line
+    assert cli_list.kernel_error(message, code) == line
 
 
 # -- list-id: parsing ---------------------------------------------------------
@@ -257,7 +257,7 @@ def parse(args: list[bytes]) -> tuple[object, bytes]:
     """_parse_list_id's result, or the exit code, and its stderr."""
     ctx = new_ctx()
     try:
-        result: object = _cli_nsid._parse_list_id(ctx, args)
+        result: object = cli_nsid._parse_list_id(ctx, args)
     except cli.CliExit as exc:
         result = exc.code
     return result, err(ctx)
@@ -342,9 +342,7 @@ class Replies:
 @pytest.fixture
 def rtnl() -> Any:
     """netns_fast._rtnl_nsid with its requests patched per test."""
-    from netns_fast import _rtnl_nsid
-
-    return _rtnl_nsid
+    return rtnl_nsid()
 
 
 def patch_replies(
@@ -365,7 +363,7 @@ def test_list_id_lines_and_cache(
     fake = Replies([reply(0, None), reply(7, None), reply(9, None)])
     patch_replies(monkeypatch, rtnl, fake)
     ctx = new_ctx()
-    assert _cli_nsid.do_list_id(ctx, []) == 0
+    assert cli_nsid.do_list_id(ctx, []) == 0
     assert out(ctx) == (
         b'nsid 0 (iproute2 netns name: q"\t)\n'
         b"nsid 7 (iproute2 netns name: a)\n"
@@ -373,9 +371,9 @@ def test_list_id_lines_and_cache(
     )
     # map init (1) + the rescan for 9 (stale comes first: 1)
     assert err(ctx) == STALE_LINE * 2
-    assert _listing.nsid_cache(ctx).names == {}
-    assert _cli_nsid.do_list_id(ctx, []) == 0
-    assert _listing.nsid_cache(ctx).names == {0: b'q"\t', 7: b"a"}
+    assert cli_list.nsid_cache(ctx).names == {}
+    assert cli_nsid.do_list_id(ctx, []) == 0
+    assert cli_list.nsid_cache(ctx).names == {0: b'q"\t', 7: b"a"}
     assert fake.strict == [True, True]
 
 
@@ -388,14 +386,14 @@ def test_list_id_target_keys_on_current_nsid(
     fake = Replies([reply(22, 7), reply(-1, 0), reply(5, -1)])
     patch_replies(monkeypatch, rtnl, fake)
     ctx = new_ctx()
-    _cli_nsid.do_list_id(ctx, [b"target-nsid", b"3"])
+    cli_nsid.do_list_id(ctx, [b"target-nsid", b"3"])
     assert out(ctx) == (
         b"nsid 22 current-nsid 7 (iproute2 netns name: a)\n"
         b'nsid unassigned current-nsid 0 (iproute2 netns name: q"\t)\n'
         b"nsid 5 current-nsid unassigned \n"
     )
     ctx = new_ctx(json=True)
-    _cli_nsid.do_list_id(ctx, [b"target-nsid", b"3"])
+    cli_nsid.do_list_id(ctx, [b"target-nsid", b"3"])
     assert out(ctx) == (
         b'[{"nsid":22,"current-nsid":7,"name":"a"},'
         b'{"current-nsid":0,"name":"q\\"\\t"},{"nsid":5}]\n'
@@ -410,7 +408,7 @@ def test_list_id_batch_dump_is_not_strict(
     patch_replies(monkeypatch, rtnl, fake)
     ctx = new_ctx()
     ctx.batch_mode = True
-    _cli_nsid.do_list_id(ctx, [b"target-nsid", b"3"])
+    cli_nsid.do_list_id(ctx, [b"target-nsid", b"3"])
     assert fake.strict == [False]
 
 
@@ -452,7 +450,7 @@ def test_list_id_dump_failure(
     patch_replies(monkeypatch, rtnl, Replies([], failure))
     ctx = new_ctx(json=True)
     with pytest.raises(cli.CliExit) as info:
-        _cli_nsid.do_list_id(ctx, [])
+        cli_nsid.do_list_id(ctx, [])
     assert info.value.code == 1
     assert out(ctx) == b"[]\n"
     assert err(ctx) == STALE_LINE + line + b"Dump terminated\n"
@@ -465,7 +463,7 @@ def test_list_id_single_get_failure(
     failure = rtnl.RtnlError(errno.ENOENT, PEER_INVALID)
     patch_replies(monkeypatch, rtnl, Replies([], failure))
     ctx = new_ctx(json=True)
-    assert _cli_nsid.do_list_id(ctx, [b"nsid", b"4"]) == 2
+    assert cli_nsid.do_list_id(ctx, [b"nsid", b"4"]) == 2
     assert out(ctx) == b""
     assert err(ctx) == STALE_LINE * 2
 
@@ -502,7 +500,7 @@ def test_set_kernel_errors(
     monkeypatch.setattr(rtnl, "set_nsid_fd", refuse)
     ctx = new_ctx()
     ctx.run_dir = os.fsencode(tmp_path)
-    assert _cli_nsid.do_set(ctx, [b"ns", b"auto"]) == 2
+    assert cli_nsid.do_set(ctx, [b"ns", b"auto"]) == 2
     assert err(ctx) == line
     ((fd, nsid),) = seen
     assert nsid == -1
@@ -515,7 +513,7 @@ def test_set_value_errors_before_open(tmp_path: Path) -> None:
     ctx = new_ctx()
     ctx.run_dir = os.fsencode(tmp_path / "nope")
     with pytest.raises(cli.CliExit) as info:
-        _cli_nsid.do_set(ctx, [b"x", b"-0x5"])
+        cli_nsid.do_set(ctx, [b"x", b"-0x5"])
     assert info.value.code == 255
     assert err(ctx) == (
         b'Error: argument "-0x5" is wrong: "netnsid" value should be >= 0\n'
@@ -624,13 +622,13 @@ def test_api_rejects_non_int_ids(bad: object) -> None:
 # -- start-up -----------------------------------------------------------------
 
 
-def _top_modules(code: str, env: dict[str, str]) -> set[str]:
+def _top_modules(code: str, child_env: dict[str, str]) -> set[str]:
     """Top-level names in sys.modules after code ran."""
     show = "import sys; print(sorted({m.split('.')[0] for m in sys.modules}))"
     res = subprocess.run(
         [sys.executable, "-c", code + "; " + show],
         capture_output=True,
-        env=env,
+        env=child_env,
         check=True,
         cwd="/",
     )
@@ -641,13 +639,11 @@ def _top_modules(code: str, env: dict[str, str]) -> set[str]:
 def test_cli_list_imports_nothing_heavy(tmp_path: Path) -> None:
     """netns-fast list never imports pyroute2, json, argparse or asyncio
     (beyond what the bare interpreter already has)."""
-    env = dict(os.environ, NETNS_RUN_DIR=str(tmp_path))
-    root = os.path.dirname(os.path.dirname(netns_fast.__file__))
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    bare = _top_modules("pass", env)
+    child_env = env(keep_locale=True, NETNS_RUN_DIR=str(tmp_path))
+    bare = _top_modules("pass", child_env)
     loaded = _top_modules(
         "import netns_fast.cli as c; c.main(['list']); c.main(['-j', 'list'])",
-        env,
+        child_env,
     )
     assert "netns_fast" in loaded
     added = loaded - bare

@@ -7,26 +7,23 @@ import os
 import subprocess
 import time
 from collections.abc import Sequence
-from typing import Union
 
 import pytest
-from nsft_helpers import (
-    IP,
-    RUN_DIR,
-    cli_argv,
-    ip_to_cli,
-    requires_ip,
-    run_cli,
-    run_ip,
-    unique_name,
-)
-from procs_helpers import (  # the fixtures are used by name
-    Spawner,
-    netns_fixture,  # noqa: F401
-    spawner_fixture,  # noqa: F401
-)
 
 import netns_fast
+from support.kernel import RUN_DIR
+from support.names import unique_name
+from support.oracle import assert_same, same_run
+from support.processes import Spawner
+from support.tools import (
+    IP,
+    cli_argv,
+    env,
+    requires_ip,
+    run,
+    run_cli,
+    run_ip,
+)
 
 pytestmark = [pytest.mark.root, pytest.mark.oracle, requires_ip]
 
@@ -35,27 +32,6 @@ NO_CAPS = ["setpriv", "--bounding-set=-all", "--inh-caps=-all"]
 
 AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
-Arg = Union[str, bytes]
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ, LC_ALL="C")
-    where = os.path.dirname(os.path.dirname(netns_fast.__file__))
-    env["PYTHONPATH"] = where + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
-def same(args: Sequence[Arg]) -> subprocess.CompletedProcess[bytes]:
-    """Run ``ip netns ARGS`` and ``netns-fast ARGS``; assert identical."""
-    ip = run_ip(["netns", *args])
-    ours = run_cli(list(args))
-    assert (ours.returncode, ours.stdout, ours.stderr) == (
-        ip.returncode,
-        ip_to_cli(ip.stdout),
-        ip_to_cli(ip.stderr),
-    )
-    return ip
-
 
 def same_in_mount_ns(
     setup: str, args: Sequence[str], prefix: Sequence[str] = ()
@@ -63,24 +39,12 @@ def same_in_mount_ns(
     """Both, each in a fresh mount namespace prepared by the shell
     commands ``setup`` (e.g. a tmpfs over /run), run as PREFIX CMD."""
 
-    def run(cmd: list[str]) -> subprocess.CompletedProcess[bytes]:
-        script = setup + ' && exec "$@"'
-        return subprocess.run(
-            ["unshare", "-m", "sh", "-c", script, "sh", *prefix, *cmd],
-            capture_output=True,
-            env=_env(),
-            check=False,
-            timeout=60,
-        )
-
-    ip = run([IP, "netns", *args])
-    ours = run([*cli_argv(), *args])
-    assert (ours.returncode, ours.stdout, ours.stderr) == (
-        ip.returncode,
-        ip.stdout,
-        ip.stderr,
+    script = setup + ' && exec "$@"'
+    wrap = ["unshare", "-m", "sh", "-c", script, "sh", *prefix]
+    return assert_same(
+        run([IP, "netns", *args], prefix=wrap),
+        run([*cli_argv(), *args], prefix=wrap),
     )
-    return ip
 
 
 # -- identify -----------------------------------------------------------------
@@ -88,30 +52,32 @@ def same_in_mount_ns(
 
 def test_identify_self_outside_named_namespaces() -> None:
     """No argument, in an unnamed namespace: an empty line, rc 0."""
-    assert same(["identify"]).stdout == b"\n"
+    assert same_run(["identify"]).stdout == b"\n"
 
 
 def test_identify_pid_in_a_named_namespace(
-    netns: str, spawner: Spawner
+    netns_name: str, spawner: Spawner
 ) -> None:
     """The name of the process's namespace, and "i" as a prefix."""
-    pid = spawner.sleeper(netns)
-    assert same(["identify", str(pid)]).stdout == netns.encode() + b"\n"
-    same(["i", str(pid)])
+    pid = spawner.sleeper(netns_name)
+    assert (
+        same_run(["identify", str(pid)]).stdout == netns_name.encode() + b"\n"
+    )
+    same_run(["i", str(pid)])
 
 
 def test_identify_prints_the_last_of_several_names(
-    netns: str, spawner: Spawner, name_factory: list[str]
+    netns_name: str, spawner: Spawner, name_factory: list[str]
 ) -> None:
     """Two names on one namespace: only the last in directory order."""
-    pid = spawner.sleeper(netns)
+    pid = spawner.sleeper(netns_name)
     for _ in range(3):
         alias = unique_name()
         name_factory.append(alias)
         netns_fast.attach(alias, pid)
-    names = set(name_factory) | {netns}
+    names = set(name_factory) | {netns_name}
     last = [n for n in os.listdir(RUN_DIR) if n in names][-1]
-    assert same(["identify", str(pid)]).stdout == last.encode() + b"\n"
+    assert same_run(["identify", str(pid)]).stdout == last.encode() + b"\n"
 
 
 def test_identify_stale_file_never_matches(
@@ -122,7 +88,7 @@ def test_identify_stale_file_never_matches(
     name_factory.append(name)
     with open(f"{RUN_DIR}/{name}", "w"):
         pass
-    assert same(["identify"]).stdout == b"\n"
+    assert same_run(["identify"]).stdout == b"\n"
 
 
 @pytest.mark.parametrize(
@@ -145,7 +111,7 @@ def test_identify_stale_file_never_matches(
 )
 def test_identify_errors(args: list[str]) -> None:
     """ip's messages and exit codes for bad, extra or dead pids."""
-    result = same(args)
+    result = same_run(args)
     assert result.returncode != 0
 
 
@@ -156,11 +122,7 @@ def test_identify_all_skips_the_name_check() -> None:
     assert ip.stderr == b"Cannot open network namespace: " + (
         b"No such file or directory\n"
     )
-    assert (ours.returncode, ours.stdout, ours.stderr) == (
-        ip.returncode,
-        ip.stdout,
-        ip.stderr,
-    )
+    assert_same(ip, ours)
 
 
 def test_identify_missing_run_dir() -> None:
@@ -198,17 +160,17 @@ def test_identify_process_of_another_user(spawner: Spawner) -> None:
 # -- pids ---------------------------------------------------------------------
 
 
-def test_pids_of_a_namespace(netns: str, spawner: Spawner) -> None:
+def test_pids_of_a_namespace(netns_name: str, spawner: Spawner) -> None:
     """Every process inside, one per line, in /proc order; "p" works."""
-    inside = sorted(spawner.sleeper(netns) for _ in range(4))
-    result = same(["pids", netns])
+    inside = sorted(spawner.sleeper(netns_name) for _ in range(4))
+    result = same_run(["pids", netns_name])
     assert result.stdout == b"".join(b"%d\n" % p for p in inside)
-    same(["p", netns])
+    same_run(["p", netns_name])
 
 
-def test_pids_of_an_empty_namespace(netns: str) -> None:
+def test_pids_of_an_empty_namespace(netns_name: str) -> None:
     """No process inside: no output, rc 0."""
-    assert same(["pids", netns]).stdout == b""
+    assert same_run(["pids", netns_name]).stdout == b""
 
 
 def test_pids_of_a_stale_file(name_factory: list[str]) -> None:
@@ -217,7 +179,7 @@ def test_pids_of_a_stale_file(name_factory: list[str]) -> None:
     name_factory.append(name)
     with open(f"{RUN_DIR}/{name}", "w"):
         pass
-    assert same(["pids", name]).returncode == 0
+    assert same_run(["pids", name]).returncode == 0
 
 
 @pytest.mark.parametrize(
@@ -232,22 +194,24 @@ def test_pids_of_a_stale_file(name_factory: list[str]) -> None:
 )
 def test_pids_errors(args: list[str]) -> None:
     """ip's messages and exit codes for missing, extra or bad names."""
-    assert same(args).returncode != 0
+    assert same_run(args).returncode != 0
 
 
-def test_pids_unreadable_proc(netns: str) -> None:
+def test_pids_unreadable_proc(netns_name: str) -> None:
     """opendir(/proc) fails: "Open of /proc failed: <err>", rc 1."""
     result = same_in_mount_ns(
         "mount -t tmpfs -o mode=700,uid=65534 tmpfs /proc",
-        ["pids", netns],
+        ["pids", netns_name],
         NO_CAPS,
     )
     assert result.stderr == b"Open of /proc failed: Permission denied\n"
 
 
-def test_pids_empty_proc(netns: str) -> None:
+def test_pids_empty_proc(netns_name: str) -> None:
     """A /proc without processes: no output, rc 0."""
-    result = same_in_mount_ns("mount -t tmpfs tmpfs /proc", ["pids", netns])
+    result = same_in_mount_ns(
+        "mount -t tmpfs tmpfs /proc", ["pids", netns_name]
+    )
     assert (result.returncode, result.stdout) == (0, b"")
 
 
@@ -256,7 +220,7 @@ def test_pids_empty_proc(netns: str) -> None:
 
 def _popen(argv: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env()
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env()
     )
 
 

@@ -1,9 +1,11 @@
-"""ip netns (6.1.0) against netns-fast: list with ids, set, list-id, JSON.
+"""ip netns (6.1.0) against netns-fast: list with ids, set, list-id, JSON,
+the same under ``-n NAME``, and list of many entries.
 
 Each test runs ip from one private caller netns and netns-fast from
 another, after the same setup in both (nsids are per caller), and compares
-stdout, stderr and the exit code byte for byte. Setup that changes shared
-state (``ip -n PEER netns set ...``: the peer's own table) runs once.
+stdout, stderr and the exit code byte for byte (support.oracle's
+assert_same). Setup that changes shared state (``ip -n PEER netns set
+...``: the peer's own table) runs once.
 """
 
 from __future__ import annotations
@@ -12,18 +14,23 @@ import os
 from collections.abc import Iterator, Sequence
 
 import pytest
-from nsft_helpers import IP, RUN_DIR, cli_argv, requires_ip, unique_name
-from nsid_helpers import (
+
+import netns_fast
+from support.kernel import RUN_DIR
+from support.names import made, named, remove, unique_name
+from support.oracle import assert_same
+from support.tools import (
+    IP,
     SETPRIV,
     Arg,
-    ip,
-    made,
-    named,
+    Completed,
+    cli_argv,
     netns_args,
     ok,
-    remove,
+    requires_ip,
     run,
-    same,
+    run_cli,
+    run_ip,
 )
 
 pytestmark = [pytest.mark.root, pytest.mark.oracle, requires_ip]
@@ -55,7 +62,7 @@ def each(callers: Callers, *setup: Sequence[Arg]) -> None:
     """Run ip setup commands in both callers."""
     for caller in callers:
         for args in setup:
-            ok(ip(caller, args))
+            ok(run_ip(args, caller=caller))
 
 
 def check(
@@ -67,9 +74,11 @@ def check(
     """``ip ARGS`` in the first caller == ``netns-fast ARGS`` in the
     second."""
     ip_args, cli_args = netns_args(args)
-    ip_res = run(callers[0], [IP, *ip_args], stdin, prefix)
-    cli_res = run(callers[1], [*cli_argv(), *cli_args], stdin, prefix)
-    same(ip_res, cli_res)
+    ip_res = run([IP, *ip_args], stdin, caller=callers[0], prefix=prefix)
+    cli_res = run(
+        [*cli_argv(), *cli_args], stdin, caller=callers[1], prefix=prefix
+    )
+    assert_same(ip_res, cli_res)
 
 
 def names_of(peers: list[str]) -> dict[str, str]:
@@ -145,8 +154,6 @@ def test_list_and_list_id_escaping(
 
 def test_list_255_byte_name(callers: Callers) -> None:
     """A 255-byte name with an id lists and resolves in list-id."""
-    import netns_fast
-
     name = (unique_name("long") + "x" * 255)[:255]
     try:
         netns_fast.add(name)
@@ -364,7 +371,7 @@ def man_page(callers: Callers) -> Iterator[dict[str, str]]:
             (bar, foo, "32"),
             (bar, bar, "33"),
         ):
-            ok(ip(None, ["-n", where, "netns", "set", name, nsid]))
+            ok(run_ip(["-n", where, "netns", "set", name, nsid]))
         yield {"foo": foo, "bar": bar}
 
 
@@ -474,7 +481,183 @@ def test_list_id_target_rescans_by_nsid(
     for the target's nsid value: a name whose id is that value is printed
     (ip's latent bug, kept)."""
     a, b, _ = peers
-    ok(ip(None, ["-n", man_page["foo"], "netns", "set", a, "40"]))
+    ok(run_ip(["-n", man_page["foo"], "netns", "set", a, "40"]))
     each(callers, ["netns", "set", b, "40"])
     for opts in LIST_FORMATS[:3]:
         check(callers, [*opts, "netns", "list-id", "target-nsid", "12"])
+
+
+# -- under -n NAME: twin worlds -----------------------------------------------
+#
+# Under -n, list, set and list-id run from inside NAME's netns. Changing
+# commands run in two twin worlds (ip's namespaces and netns-fast's, names
+# of the same length); netns-fast's output is compared after its names are
+# replaced by ip's.
+
+World = dict[str, str]
+
+
+def fill_world(args: Sequence[str], world: World) -> list[Arg]:
+    """Put the world's names into {foo}-style placeholders."""
+    return [a.format(**world) for a in args]
+
+
+def renamed(res: Completed, src: World, dst: World) -> Completed:
+    """res with every name of src replaced by dst's."""
+    out, err = res.stdout, res.stderr
+    for key, name in src.items():
+        old, new = name.encode(), dst[key].encode()
+        out, err = out.replace(old, new), err.replace(old, new)
+    return Completed(res.args, res.returncode, out, err)
+
+
+@pytest.fixture
+def twins() -> Iterator[tuple[World, World]]:
+    """Names for ip's world and netns-fast's: two callers, foo and bar
+    (not made yet), removed afterwards."""
+    worlds: list[World] = []
+    for _ in range(2):
+        worlds.append(
+            {key: unique_name("nsft-" + key) for key in ("ctl", "foo", "bar")}
+        )
+    with made("nsft-ctl", "nsft-ctl") as ctls:
+        worlds[0]["ctl"], worlds[1]["ctl"] = ctls
+        try:
+            yield worlds[0], worlds[1]
+        finally:
+            for world in worlds:
+                for key in ("foo", "bar"):
+                    remove(world[key])
+
+
+def step(ip_world: World, cli_world: World, args: Sequence[str]) -> None:
+    """One command in each world, compared."""
+    ip_args, _ = netns_args(fill_world(args, ip_world))
+    _, cli_args = netns_args(fill_world(args, cli_world))
+    ip_res = run_ip(ip_args, caller=ip_world["ctl"])
+    cli_res = run_cli(cli_args, caller=cli_world["ctl"])
+    assert_same(ip_res, renamed(cli_res, cli_world, ip_world))
+
+
+MAN_PAGE = [
+    ["netns", "add", "{foo}"],
+    ["netns", "add", "{bar}"],
+    ["netns", "set", "{foo}", "12"],
+    ["netns", "set", "{bar}", "13"],
+    ["-n", "{foo}", "netns", "set", "{foo}", "22"],
+    ["-n", "{foo}", "netns", "set", "{bar}", "23"],
+    ["-n", "{bar}", "netns", "set", "{foo}", "32"],
+    ["-n", "{bar}", "netns", "set", "{bar}", "33"],
+    ["netns", "list-id", "target-nsid", "12"],
+    ["netns", "list-id", "target-nsid", "12", "nsid", "13"],
+]
+
+
+def test_man_page_example(twins: tuple[World, World]) -> None:
+    """ip-netns(8)'s foo/bar example, every command by netns-fast."""
+    for args in MAN_PAGE:
+        step(*twins, args)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-n", "{foo}", "netns", "set", "{bar}", "23"],
+        ["-n", "{foo}", "netns", "set", "{bar}", "auto"],
+        ["-n", "{foo}", "netns", "set", "{bar}", "-1"],
+        ["-n", "{bar}", "netns", "set", "{foo}", "33"],
+        ["-n", "{foo}", "netns", "list-id"],
+        ["-n", "{bar}", "-j", "-p", "netns", "list-id"],
+        ["-n", "{foo}", "netns", "list-id", "nsid", "23"],
+        ["-n", "{foo}", "netns", "list-id", "target-nsid", "23"],
+        ["-n", "{bar}", "netns", "list-id", "target-nsid", "32", "nsid", "33"],
+        ["-n", "{foo}", "netns", "list-id", "nsid", "99"],
+        ["-n", "{foo}", "netns", "list-id", "target-nsid", "99"],
+        ["-n", "nsft-nonexistent", "netns", "set", "{bar}", "1"],
+        ["-n", "nsft-nonexistent", "netns", "list-id"],
+    ],
+    ids=" ".join,
+)
+def test_after_man_page(twins: tuple[World, World], args: list[str]) -> None:
+    """set, list and list-id under -n after the man page's set-up (done by
+    ip in both worlds): ids, names, errors and exit codes."""
+    for world in twins:
+        for setup in MAN_PAGE[:8]:
+            ok(
+                run_ip(
+                    netns_args(fill_world(setup, world))[0],
+                    caller=world["ctl"],
+                )
+            )
+    step(*twins, args)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-n", "{foo}", "netns", "list"],
+        ["-n", "{foo}", "-j", "netns", "list"],
+        ["-n", "{bar}", "-j", "-p", "netns", "list"],
+        ["-n", "{bar}", "netns"],
+    ],
+    ids=" ".join,
+)
+def test_list_ids_seen_from_inside(
+    twins: tuple[World, World], args: list[str]
+) -> None:
+    """list under -n shows the ids NAME's netns gave (every name in the
+    run directory is listed, so both run in ip's world)."""
+    world = twins[0]
+    for setup in MAN_PAGE[:8]:
+        ok(
+            run_ip(
+                netns_args(fill_world(setup, world))[0], caller=world["ctl"]
+            )
+        )
+    ip_args, cli_args = netns_args(fill_world(args, world))
+    assert_same(
+        run_ip(ip_args, caller=world["ctl"]),
+        run_cli(cli_args, caller=world["ctl"]),
+    )
+
+
+# -- list with more entries than one netlink window ---------------------------
+#
+# The C listing then runs on several threads: byte-identical to ip, in
+# directory order.
+
+
+@pytest.fixture
+def many() -> Iterator[list[str]]:
+    """150 live names with 30 stale entries among them."""
+    live = [unique_name("nsft-many") for _ in range(150)]
+    stale = [unique_name("nsft-stale") for _ in range(30)]
+    try:
+        for i in range(0, 150, 5):
+            assert all(o.ok for o in netns_fast.add_many(live[i : i + 5]))
+            fd = os.open(f"{RUN_DIR}/{stale[i // 5]}", os.O_CREAT, 0)
+            os.close(fd)
+        yield live + stale
+    finally:
+        netns_fast.delete_many(live + stale)
+
+
+@pytest.mark.parametrize("opts", [[], ["-j"], ["-j", "-p"]])
+def test_list_of_many_entries_matches_ip(
+    many: list[str], opts: list[str]
+) -> None:
+    """180 entries, 30 stale: stdout, stderr and exit code equal ip's."""
+    ours = assert_same(
+        run_ip([*opts, "netns", "list"]), run_cli([*opts, "list"])
+    )
+    assert ours.returncode == 0
+    assert ours.stderr.count(b"Peer netns reference is invalid") == 60
+
+
+def test_list_netns_of_many_entries_keeps_directory_order(
+    many: list[str],
+) -> None:
+    """The listing API returns every entry in os.listdir's order."""
+    listed = [e.name for e in netns_fast.list_netns()]
+    assert listed == os.listdir(RUN_DIR)
+    assert set(many) <= set(listed)

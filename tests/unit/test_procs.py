@@ -18,12 +18,11 @@ import time
 from pathlib import Path
 
 import pytest
-from nsft_helpers import cli_argv
 
 import netns_fast
-from netns_fast import _owner, _sys, cli, procs
-from netns_fast._cli_procs import is_pid
-from netns_fast.procs import NetnsEvent, _MonitorBase
+from netns_fast import NetnsEvent, cli
+from support.private import _owner, _sys, cli_procs, procs
+from support.tools import cli_argv, env
 
 NSFS_DEV = os.stat("/proc/thread-self/ns/net").st_dev
 MY_KEY = (NSFS_DEV, os.stat("/proc/thread-self/ns/net").st_ino)
@@ -71,7 +70,7 @@ def run_dir(tmp_path: Path) -> Path:
 )
 def test_is_pid_is_digits_only(text: bytes, ok: bool) -> None:
     """is_pid accepts exactly the strings made of ASCII digits."""
-    assert is_pid(text) is ok
+    assert cli_procs.is_pid(text) is ok
 
 
 # -- the scanner on fake /proc trees ------------------------------------------
@@ -463,7 +462,7 @@ def test_monitor_ends_when_the_run_dir_goes(run_dir: Path) -> None:
 def test_monitor_state_machine_overflow_and_suppression(run_dir: Path) -> None:
     """Overflow records become "overflow" events; a suppressed name's
     delete is dropped once, not forever."""
-    base = _MonitorBase(run_dir=run_dir, ready_timeout=0)
+    base = procs._MonitorBase(run_dir=run_dir, ready_timeout=0)
     try:
         base._suppressed.add(b"s")
         base._push([(b"o", b""), (b"d", b"s"), (b"d", b"s"), (b"a", b"t")])
@@ -602,14 +601,11 @@ def test_cli_pids_json(run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _start_monitor(run_dir: Path, *args: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, NETNS_RUN_DIR=str(run_dir))
-    where = os.path.dirname(os.path.dirname(netns_fast.__file__))
-    env["PYTHONPATH"] = where + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.Popen(
         [*cli_argv(), *args, "monitor"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=env,
+        env=env(keep_locale=True, NETNS_RUN_DIR=str(run_dir)),
     )
 
 
@@ -691,12 +687,11 @@ def test_import_stays_light() -> None:
         "import sys, netns_fast; "
         "print(sorted(m for m in ('asyncio', 'pyroute2') if m in sys.modules))"
     )
-    where = os.path.dirname(os.path.dirname(netns_fast.__file__))
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         check=True,
-        env=dict(os.environ, PYTHONPATH=where),
+        env=env(keep_locale=True),
     ).stdout
     assert out == b"[]\n"
 

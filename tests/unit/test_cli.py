@@ -12,19 +12,20 @@ from typing import Callable, Optional
 import pytest
 
 import netns_fast
-from netns_fast import _jsonw, cli
+from netns_fast import cli
+from support.kernel import libc
+from support.private import cli_json
 
 # -- strtol / get_integer / get_unsigned --------------------------------------
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_strtol = _libc.strtol
+_strtol = libc.strtol
 _strtol.restype = ctypes.c_long
 _strtol.argtypes = [
     ctypes.c_void_p,
     ctypes.POINTER(ctypes.c_void_p),
     ctypes.c_int,
 ]
-_strtoul = _libc.strtoul
+_strtoul = libc.strtoul
 _strtoul.restype = ctypes.c_ulong
 _strtoul.argtypes = _strtol.argtypes
 
@@ -298,11 +299,11 @@ def test_read_cmdline_last_line_without_newline() -> None:
 
 def test_json_empty_array() -> None:
     """An empty array: "[]" compact, "[ ]" pretty."""
-    assert _jsonw.array_of_objects([], pretty=False) == b"[]\n"
-    assert _jsonw.array_of_objects([], pretty=True) == b"[ ]\n"
+    assert cli_json.array_of_objects([], pretty=False) == b"[]\n"
+    assert cli_json.array_of_objects([], pretty=True) == b"[ ]\n"
 
 
-OBJECTS: list[list[tuple[bytes, _jsonw.Value]]] = [
+OBJECTS: list[list[tuple[bytes, cli_json.Value]]] = [
     [(b"name", b"rsch-a"), (b"id", 7)],
     [(b"name", b"rsch-b")],
 ]
@@ -310,14 +311,14 @@ OBJECTS: list[list[tuple[bytes, _jsonw.Value]]] = [
 
 def test_json_compact() -> None:
     """Compact: no spaces at all, as ip -j prints."""
-    assert _jsonw.array_of_objects(OBJECTS, pretty=False) == (
+    assert cli_json.array_of_objects(OBJECTS, pretty=False) == (
         b'[{"name":"rsch-a","id":7},{"name":"rsch-b"}]\n'
     )
 
 
 def test_json_pretty() -> None:
     """Pretty: json_writer's layout, 4-space indent, '} ]' at the end."""
-    assert _jsonw.array_of_objects(OBJECTS, pretty=True) == (
+    assert cli_json.array_of_objects(OBJECTS, pretty=True) == (
         b"[ {\n"
         b'        "name": "rsch-a",\n'
         b'        "id": 7\n'
@@ -329,14 +330,14 @@ def test_json_pretty() -> None:
 
 def test_json_one_object_and_values() -> None:
     """Booleans, negative ints and an empty object are written like C's."""
-    objs: list[list[tuple[bytes, _jsonw.Value]]] = [
+    objs: list[list[tuple[bytes, cli_json.Value]]] = [
         [(b"t", True), (b"f", False), (b"n", -1)],
         [],
     ]
-    assert _jsonw.array_of_objects(objs, pretty=False) == (
+    assert cli_json.array_of_objects(objs, pretty=False) == (
         b'[{"t":true,"f":false,"n":-1},{}]\n'
     )
-    assert _jsonw.array_of_objects(objs, pretty=True) == (
+    assert cli_json.array_of_objects(objs, pretty=True) == (
         b"[ {\n"
         b'        "t": true,\n'
         b'        "f": false,\n'
@@ -358,15 +359,15 @@ def test_json_escaping_6_1_0() -> None:
         0x5C: b"\\\\",
     }
     expected = b'"' + b"".join(escaped.get(b, bytes((b,))) for b in raw) + b'"'
-    assert _jsonw.quote(raw) == expected
-    assert _jsonw.quote(b"\x01\x1b\x7f/") == b'"\x01\x1b\x7f/"'
-    assert _jsonw.quote("é".encode()) == b'"\xc3\xa9"'
+    assert cli_json.quote(raw) == expected
+    assert cli_json.quote(b"\x01\x1b\x7f/") == b'"\x01\x1b\x7f/"'
+    assert cli_json.quote("é".encode()) == b'"\xc3\xa9"'
 
 
 def test_json_keys_are_escaped_too() -> None:
     """Member names go through the same escaping as values."""
-    objs: list[list[tuple[bytes, _jsonw.Value]]] = [[(b'a"b', b"c\td")]]
-    assert _jsonw.array_of_objects(objs, pretty=False) == (
+    objs: list[list[tuple[bytes, cli_json.Value]]] = [[(b'a"b', b"c\td")]]
+    assert cli_json.array_of_objects(objs, pretty=False) == (
         b'[{"a\\"b":"c\\td"}]\n'
     )
 

@@ -12,15 +12,16 @@ from typing import Optional
 import pytest
 
 import netns_fast
-from netns_fast import _cli_exec, _sys, cli
-from netns_fast._vrf import cgroup2_mount, default_vrf_dir, vrf_name
+from netns_fast import cli
 from netns_fast.exceptions import (
     NamespaceNotFoundError,
     NotANamespaceError,
     error_for,
 )
+from support.private import _sys, _vrf, cli_exec
+from support.tools import CHECKOUT
 
-CSRC = Path(__file__).resolve().parents[2] / "csrc"
+CSRC = CHECKOUT / "csrc"
 
 
 def _cli(argv: list[str]) -> tuple[bytes, bytes, int]:
@@ -75,7 +76,7 @@ def test_bare_netns_option() -> None:
 def test_setup_messages(step: str, err: int, message: bytes) -> None:
     """Each failing step is worded as iproute2 words it."""
     exc = error_for(err, step)
-    text = _cli_exec.setup_message(exc, b"N", b"cmd")
+    text = cli_exec.setup_message(exc, b"N", b"cmd")
     assert text == message + cli.strerror(err)
 
 
@@ -212,32 +213,34 @@ MOUNTS = (
 
 def test_vrf_name() -> None:
     """The VRF is read from the controller-less cgroup line only."""
-    assert vrf_name(b"0::/\n") == b""
-    assert vrf_name(b"1:cpu:/vrf/red\n0::/\n") == b""
-    assert vrf_name(b"1:cpu:/\n0::/user/vrf/red\n") == b"red"
+    assert _vrf.vrf_name(b"0::/\n") == b""
+    assert _vrf.vrf_name(b"1:cpu:/vrf/red\n0::/\n") == b""
+    assert _vrf.vrf_name(b"1:cpu:/\n0::/user/vrf/red\n") == b"red"
 
 
 def test_no_vrf_no_reset() -> None:
     """Outside a VRF, or without a cgroup2 mount, nothing is reset."""
-    assert default_vrf_dir(b"0::/user\n", MOUNTS, b"") is None
-    assert default_vrf_dir(b"0::/vrf/red\n", b"", b"") is None
+    assert _vrf.default_vrf_dir(b"0::/user\n", MOUNTS, b"") is None
+    assert _vrf.default_vrf_dir(b"0::/vrf/red\n", b"", b"") is None
 
 
 def test_default_vrf_dir() -> None:
     """vrf_switch("default"): MNT + base path + [NETNS-ns/] + vrf/."""
     mnt = b"/sys/fs/cgroup x"
-    assert cgroup2_mount(MOUNTS) == mnt
-    assert default_vrf_dir(b"0::/vrf/red\n", MOUNTS, b"") == mnt + b"/vrf/"
+    assert _vrf.cgroup2_mount(MOUNTS) == mnt
     assert (
-        default_vrf_dir(b"0::/a/b/vrf/red\n", MOUNTS, b"")
+        _vrf.default_vrf_dir(b"0::/vrf/red\n", MOUNTS, b"") == mnt + b"/vrf/"
+    )
+    assert (
+        _vrf.default_vrf_dir(b"0::/a/b/vrf/red\n", MOUNTS, b"")
         == mnt + b"/a/b/vrf/"
     )
     assert (
-        default_vrf_dir(b"0::/a/vrf/red\n", MOUNTS, b"ns1")
+        _vrf.default_vrf_dir(b"0::/a/vrf/red\n", MOUNTS, b"ns1")
         == mnt + b"/a/ns1-ns/vrf/"
     )
     # a base path that already ends in the namespace is not doubled
     assert (
-        default_vrf_dir(b"0::/a/ns1-ns/vrf/red\n", MOUNTS, b"ns1")
+        _vrf.default_vrf_dir(b"0::/a/ns1-ns/vrf/red\n", MOUNTS, b"ns1")
         == mnt + b"/a//ns1-ns/vrf/"
     )

@@ -13,64 +13,28 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional, Union
 
 import pytest
-from nsft_helpers import (
-    IP,
-    _env,
-    cli_argv,
-    ip_to_cli,
-    requires_ip,
-    run_cli,
-    run_ip,
-    unique_name,
-)
 
-from netns_fast import api
+import netns_fast
+from support.kernel import RUN_DIR
+from support.names import unique_name
+from support.oracle import assert_same, same_run
+from support.tools import IP, cli_argv, env, requires_ip, run_cli, run_ip
 
 pytestmark = [pytest.mark.root, pytest.mark.oracle, requires_ip]
 
-RUN_DIR = "/run/netns"
-Args = Sequence[Union[str, bytes]]
-
-
-def _agree(
-    ip: subprocess.CompletedProcess[bytes],
-    ours: subprocess.CompletedProcess[bytes],
-) -> subprocess.CompletedProcess[bytes]:
-    """The two runs printed the same bytes and exited the same."""
-    assert ours.stderr == ip_to_cli(ip.stderr)
-    assert ours.stdout == ip_to_cli(ip.stdout)
-    assert ours.returncode == ip.returncode
-    return ours
-
-
-def _compare(
-    opts: Args, args: Args, stdin: Optional[bytes] = None
-) -> subprocess.CompletedProcess[bytes]:
-    """ip OPTS netns ARGS and netns-fast OPTS ARGS must agree exactly."""
-    return _agree(
-        run_ip([*opts, "netns", *args], stdin=stdin),
-        run_cli([*opts, *args], stdin=stdin),
-    )
-
-
-def _compare_same(args: Args) -> subprocess.CompletedProcess[bytes]:
-    """ip ARGS and netns-fast ARGS (options only, e.g. -b) must agree."""
-    return _agree(run_ip(args), run_cli(args))
-
 
 @pytest.fixture
-def ns2(ns: str, name_factory: list[str]) -> Iterator[tuple[str, str]]:
+def ns2(netns_name: str, name_factory: list[str]) -> Iterator[tuple[str, str]]:
     """Two live namespaces."""
     other = unique_name()
     name_factory.append(other)
-    api.add(other)
-    yield ns, other
-    api.delete(other)
+    netns_fast.add(other)
+    yield netns_name, other
+    netns_fast.delete(other)
 
 
 @pytest.fixture
@@ -86,49 +50,57 @@ def stale(name_factory: list[str]) -> Iterator[str]:
 # -- exec NAME cmd ------------------------------------------------------------
 
 
-def test_exec_sees_only_the_namespace_devices(ns: str) -> None:
+def test_exec_sees_only_the_namespace_devices(netns_name: str) -> None:
     """ls /sys/class/net lists the namespace's own devices only."""
     subprocess.run(
-        [IP, "-n", ns, "link", "add", "nsft-v0", "type", "veth"], check=True
+        [IP, "-n", netns_name, "link", "add", "nsft-v0", "type", "veth"],
+        check=True,
     )
-    out = _compare([], ["exec", ns, "ls", "/sys/class/net"])
+    out = same_run(["exec", netns_name, "ls", "/sys/class/net"])
     assert out.stdout == b"lo\nnsft-v0\nveth0\n"
 
 
-def test_exec_exit_status(ns: str) -> None:
+def test_exec_exit_status(netns_name: str) -> None:
     """The command's exit status is the exit status."""
-    out = _compare([], ["exec", ns, "sh", "-c", "exit 42"])
+    out = same_run(["exec", netns_name, "sh", "-c", "exit 42"])
     assert out.returncode == 42
 
 
-def test_exec_output_and_environment(ns: str) -> None:
+def test_exec_output_and_environment(netns_name: str) -> None:
     """stdout, stderr and the environment pass through unchanged."""
-    _compare([], ["exec", ns, "sh", "-c", "echo out; echo err >&2; env"])
+    same_run(["exec", netns_name, "sh", "-c", "echo out; echo err >&2; env"])
 
 
-def test_exec_signal_dispositions(ns: str) -> None:
+def test_exec_signal_dispositions(netns_name: str) -> None:
     """The command starts with no signal ignored or blocked, as with ip."""
-    out = _compare(
-        [], ["exec", ns, "grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"]
+    out = same_run(
+        [
+            "exec",
+            netns_name,
+            "grep",
+            "-E",
+            "^Sig(Ign|Blk)",
+            "/proc/self/status",
+        ]
     )
     assert out.stdout.count(b"0000000000000000") == 2
 
 
-def test_exec_missing_command(ns: str) -> None:
+def test_exec_missing_command(netns_name: str) -> None:
     """A command that does not exist: ip's message, exit 1."""
-    out = _compare([], ["exec", ns, "nsft-no-such-command"])
+    out = same_run(["exec", netns_name, "nsft-no-such-command"])
     assert out.returncode == 1
 
 
 def test_exec_missing_namespace() -> None:
     """A name that does not exist: exit 255."""
-    out = _compare([], ["exec", unique_name(), "true"])
+    out = same_run(["exec", unique_name(), "true"])
     assert out.returncode == 255
 
 
 def test_exec_stale_entry(stale: str) -> None:
     """A stale entry: setns fails with EINVAL, exit 255."""
-    out = _compare([], ["exec", stale, "true"])
+    out = same_run(["exec", stale, "true"])
     assert b"Invalid argument" in out.stderr
 
 
@@ -137,36 +109,43 @@ def test_exec_stale_entry(stale: str) -> None:
 )
 def test_exec_argument_errors(args: list[str]) -> None:
     """Missing name or command and invalid names."""
-    _compare([], args)
+    same_run(args)
 
 
-def test_exec_killed_by_signal(ns: str) -> None:
+def test_exec_killed_by_signal(netns_name: str) -> None:
     """A command killed by SIGTERM is seen as such by the caller (143
     through a shell): there is no process in between."""
     shell = ["sh", "-c", '"$@"; echo $?', "sh"]
     kill = ["sh", "-c", "kill -TERM $$"]
     ip = subprocess.run(
-        [*shell, IP, "netns", "exec", ns, *kill],
+        [*shell, IP, "netns", "exec", netns_name, *kill],
         capture_output=True,
         check=False,
     )
     ours = subprocess.run(
-        [*shell, *cli_argv(), "exec", ns, *kill],
+        [*shell, *cli_argv(), "exec", netns_name, *kill],
         capture_output=True,
         check=False,
-        env=_env(),
+        env=env(),
     )
     assert ours.stdout == ip.stdout == b"%d\n" % (128 + signal.SIGTERM)
     assert ours.stderr == ip.stderr
 
 
-def test_exec_does_not_fork(ns: str) -> None:
+def test_exec_does_not_fork(netns_name: str) -> None:
     """The command runs as netns-fast's own process: same pid, and a
     signal sent to that pid reaches the command."""
     proc = subprocess.Popen(
-        [*cli_argv(), "exec", ns, "sh", "-c", "echo $$; exec sleep 30"],
+        [
+            *cli_argv(),
+            "exec",
+            netns_name,
+            "sh",
+            "-c",
+            "echo $$; exec sleep 30",
+        ],
         stdout=subprocess.PIPE,
-        env=_env(),
+        env=env(),
     )
     assert proc.stdout is not None
     with proc:
@@ -179,19 +158,19 @@ def test_exec_does_not_fork(ns: str) -> None:
 
 
 @pytest.fixture
-def etc_files(ns: str) -> Iterator[tuple[str, str, str]]:
+def etc_files(netns_name: str) -> Iterator[tuple[str, str, str]]:
     """(name, file shown through, file with no /etc counterpart) under
     /etc/netns/NAME; /etc/FILE exists with other content."""
     token = unique_name("nsft-etc")
     shown, orphan = token + ".conf", token + ".orphan"
     made_netns_dir = not os.path.isdir("/etc/netns")
-    etc_dir = Path("/etc/netns", ns)
+    etc_dir = Path("/etc/netns", netns_name)
     etc_dir.mkdir(parents=True)
     Path("/etc", shown).write_text("host\n")
     (etc_dir / shown).write_text("namespace\n")
     (etc_dir / orphan).write_text("x\n")
     try:
-        yield ns, shown, orphan
+        yield netns_name, shown, orphan
     finally:
         for path in (etc_dir / shown, etc_dir / orphan, Path("/etc", shown)):
             path.unlink()
@@ -206,7 +185,7 @@ def test_exec_etc_binds(etc_files: tuple[str, str, str]) -> None:
     """/etc/netns/NAME/FILE shows through at /etc/FILE; an entry with no
     /etc counterpart prints ip's Bind message and the command still runs."""
     name, shown, orphan = etc_files
-    out = _compare([], ["exec", name, "cat", "/etc/" + shown])
+    out = same_run(["exec", name, "cat", "/etc/" + shown])
     assert out.stdout == b"namespace\n"
     assert (
         b"Bind /etc/netns/%s/%s -> /etc/%s failed: No such file or directory"
@@ -220,7 +199,7 @@ def test_exec_etc_binds(etc_files: tuple[str, str, str]) -> None:
 
 def test_all_exec(ns2: tuple[str, str]) -> None:
     """A header per namespace in directory order; statuses ignored."""
-    out = _compare(["-all"], ["exec", "sh", "-c", "echo in; exit 3"])
+    out = same_run(["exec", "sh", "-c", "echo in; exit 3"], ["-all"])
     assert out.returncode == 0
     for name in ns2:
         assert b"\nnetns: %s\nin\n" % name.encode() in out.stdout
@@ -228,20 +207,20 @@ def test_all_exec(ns2: tuple[str, str]) -> None:
 
 def test_all_exec_stops_on_signal(ns2: tuple[str, str]) -> None:
     """A child killed by a signal stops the loop with exit 1."""
-    out = _compare(["-all"], ["exec", "sh", "-c", "kill -KILL $$"])
+    out = same_run(["exec", "sh", "-c", "kill -KILL $$"], ["-all"])
     assert out.returncode == 1
     assert out.stdout.count(b"netns: ") == 1
 
 
 def test_all_exec_missing_command(ns2: tuple[str, str]) -> None:
     """A command that does not exist is reported once per namespace."""
-    out = _compare(["-all"], ["exec", "nsft-no-such-command"])
+    out = same_run(["exec", "nsft-no-such-command"], ["-all"])
     assert out.stderr.count(b"exec of") == 2
 
 
 def test_all_exec_no_command() -> None:
     """-all exec without a command."""
-    _compare(["-all"], ["exec"])
+    same_run(["exec"], ["-all"])
 
 
 def test_all_exec_stale_entry_runs_each_once(
@@ -262,40 +241,46 @@ def test_all_exec_stale_entry_runs_each_once(
 # -- batch mode ---------------------------------------------------------------
 
 
-def test_batch_exec(ns: str, tmp_path: Path) -> None:
+def test_batch_exec(netns_name: str, tmp_path: Path) -> None:
     """In a batch exec forks and waits; a non-zero status fails the line."""
     batch = tmp_path / "batch"
     batch.write_text(
-        f"netns exec {ns} sh -c 'exit 3'\n"
-        f"netns exec {ns} echo hi\n"
-        f"netns exec {ns} ls /sys/class/net\n"
+        f"netns exec {netns_name} sh -c 'exit 3'\n"
+        f"netns exec {netns_name} echo hi\n"
+        f"netns exec {netns_name} ls /sys/class/net\n"
     )
     for force in ([], ["-force"]):
-        _compare_same([*force, "-b", str(batch)])
+        assert_same(
+            run_ip([*force, "-b", str(batch)]),
+            run_cli([*force, "-b", str(batch)]),
+        )
 
 
-def test_batch_exec_killed_child(ns: str, tmp_path: Path) -> None:
+def test_batch_exec_killed_child(netns_name: str, tmp_path: Path) -> None:
     """A child killed by a signal ends the batch at once with 1."""
     batch = tmp_path / "batch"
     batch.write_text(
-        f"netns exec {ns} echo one\n"
-        f"netns exec {ns} sh -c 'kill -KILL $$'\n"
-        f"netns exec {ns} echo never\n"
+        f"netns exec {netns_name} echo one\n"
+        f"netns exec {netns_name} sh -c 'kill -KILL $$'\n"
+        f"netns exec {netns_name} echo never\n"
     )
-    ours = _compare_same(["-force", "-b", str(batch)])
+    ours = assert_same(
+        run_ip(["-force", "-b", str(batch)]),
+        run_cli(["-force", "-b", str(batch)]),
+    )
     assert ours.stdout == b"one\n"
 
 
 def test_batch_failed_setup_runs_nothing_twice(
-    ns: str, stale: str, tmp_path: Path
+    netns_name: str, stale: str, tmp_path: Path
 ) -> None:
     """A failed set-up fails its line once (6.1.0 ran the rest twice)."""
     batch = tmp_path / "batch"
     batch.write_text(
         f"netns exec {stale} echo never\n"
-        f"netns exec {ns} echo after\n"
+        f"netns exec {netns_name} echo after\n"
         "netns exec nsft-none-here true\n"
-        f"netns exec {ns} nsft-no-such-command\n"
+        f"netns exec {netns_name} nsft-no-such-command\n"
     )
     ours = run_cli(["-force", "-b", str(batch)])
     assert ours.returncode == 1
@@ -316,54 +301,54 @@ def test_batch_failed_setup_runs_nothing_twice(
 
 def test_netns_option_errors() -> None:
     """-n with a missing name, an empty name, and no argument at all."""
-    _compare(["-n", unique_name()], ["list"])
-    _compare(["-n", ""], ["list"])
-    ours = _compare_same(["-n"])
+    same_run(["list"], ["-n", unique_name()])
+    same_run(["list"], ["-n", ""])
+    ours = assert_same(run_ip(["-n"]), run_cli(["-n"]))
     assert b'"(null)"' in ours.stderr
 
 
 def test_netns_option_stale(stale: str) -> None:
     """-n on a stale entry."""
-    _compare(["-n", stale], ["list"])
+    same_run(["list"], ["-n", stale])
 
 
 def test_netns_option_then_exec(ns2: tuple[str, str]) -> None:
     """-n A exec B switches twice, as ip does."""
     a, b = ns2
-    _compare(["-n", a], ["exec", b, "ls", "/sys/class/net"])
-    _compare(["-n", a], ["list"])
+    same_run(["exec", b, "ls", "/sys/class/net"], ["-n", a])
+    same_run(["list"], ["-n", a])
 
 
-def test_netns_option_identify(ns: str) -> None:
+def test_netns_option_identify(netns_name: str) -> None:
     """-n NAME identify names NAME: the verb runs inside it."""
-    pytest.importorskip("netns_fast._cli_procs")
-    out = _compare(["-n", ns], ["identify"])
-    assert out.stdout == ns.encode() + b"\n"
+    out = same_run(["identify"], ["-n", netns_name])
+    assert out.stdout == netns_name.encode() + b"\n"
 
 
 def test_netns_option_set_and_list_id(ns2: tuple[str, str]) -> None:
     """-n A set B N assigns B's id as seen from A; list-id from A shows it."""
-    pytest.importorskip("netns_fast._cli_nsid")
     a, b = ns2
     out = run_cli(["-n", a, "set", b, "23"])
     assert (out.returncode, out.stderr) == (0, b"")
-    _compare(["-n", a], ["list-id"])
-    _compare(["-n", a], ["set", b, "24"])  # already set: kernel error
+    same_run(["list-id"], ["-n", a])
+    same_run(["set", b, "24"], ["-n", a])  # already set: kernel error
 
 
 def test_netns_option_add_makes_a_live_name(
-    ns: str, name_factory: list[str]
+    netns_name: str, name_factory: list[str]
 ) -> None:
     """-n A add B leaves a working name B (ip leaves a stale file)."""
     b = unique_name()
     name_factory.append(b)
-    out = run_cli(["-n", ns, "add", b])
+    out = run_cli(["-n", netns_name, "add", b])
     assert (out.returncode, out.stdout, out.stderr) == (0, b"", b"")
     here = os.stat("/proc/thread-self/ns/net").st_ino
-    inodes = {os.stat(os.path.join(RUN_DIR, n)).st_ino for n in (ns, b)}
+    inodes = {
+        os.stat(os.path.join(RUN_DIR, n)).st_ino for n in (netns_name, b)
+    }
     assert len(inodes | {here}) == 3
     assert run_ip(["netns", "exec", b, "true"]).returncode == 0
-    out = run_cli(["-n", ns, "delete", b])
+    out = run_cli(["-n", netns_name, "delete", b])
     assert (out.returncode, out.stderr) == (0, b"")
     assert not os.path.lexists(os.path.join(RUN_DIR, b))
 
@@ -385,41 +370,44 @@ def test_netns_option_attach(
         os.stat(os.path.join(RUN_DIR, c)).st_ino
         == os.stat(os.path.join(RUN_DIR, b)).st_ino
     )
-    api.delete(c)
+    netns_fast.delete(c)
 
 
-def test_netns_option_in_batch(ns: str, tmp_path: Path) -> None:
+def test_netns_option_in_batch(netns_name: str, tmp_path: Path) -> None:
     """-n persists over the lines of a batch, as in ip."""
     batch = tmp_path / "batch"
-    batch.write_text(f"netns exec {ns} true\nnetns list\n")
-    _compare_same(["-n", ns, "-b", str(batch)])
+    batch.write_text(f"netns exec {netns_name} true\nnetns list\n")
+    assert_same(
+        run_ip(["-n", netns_name, "-b", str(batch)]),
+        run_cli(["-n", netns_name, "-b", str(batch)]),
+    )
 
 
-def test_exec_stdin(ns: str) -> None:
+def test_exec_stdin(netns_name: str) -> None:
     """stdin reaches the command (the CLI does not read it)."""
-    out = _compare([], ["exec", ns, "cat"], stdin=b"data\n")
+    out = same_run(["exec", netns_name, "cat"], stdin=b"data\n")
     assert out.stdout == b"data\n"
 
 
-def test_exec_environment_is_the_callers(ns: str) -> None:
+def test_exec_environment_is_the_callers(netns_name: str) -> None:
     """With no locale set, Python's start-up adds LC_CTYPE to its own
     environment; the command still gets exactly the caller's, as with ip."""
-    env = {"PATH": os.environ.get("PATH", os.defpath)}
+    bare = {"PATH": os.environ.get("PATH", os.defpath)}
     ip = subprocess.run(
-        [IP, "netns", "exec", ns, "env"],
+        [IP, "netns", "exec", netns_name, "env"],
         capture_output=True,
-        env=env,
+        env=bare,
         check=False,
     )
-    env["PYTHONPATH"] = _env()["PYTHONPATH"]
+    bare["PYTHONPATH"] = env()["PYTHONPATH"]
     ours = subprocess.run(
-        [*cli_argv(), "exec", ns, "env"],
+        [*cli_argv(), "exec", netns_name, "env"],
         capture_output=True,
-        env=env,
+        env=bare,
         check=False,
     )
     assert ours.returncode == ip.returncode == 0
     assert b"LC_CTYPE" not in ours.stdout
     assert set(ours.stdout.splitlines()) - set(ip.stdout.splitlines()) == {
-        b"PYTHONPATH=" + env["PYTHONPATH"].encode()
+        b"PYTHONPATH=" + bare["PYTHONPATH"].encode()
     }

@@ -1,16 +1,21 @@
-"""pyroute2's own code paths on the drop-in give pyroute2's outcomes.
+"""The pyroute2 drop-in (netns_fast.compat): pyroute2's own code paths on
+it give pyroute2's outcomes, and it keeps its own promises (needs root).
 
 Each scenario runs in a fresh interpreter three ways: on pyroute2's own
 ``pyroute2.netns``; with the drop-in put in its place in ``sys.modules``
 before pyroute2 is imported; and with ``netns_fast.compat.install()``
 after. The printed outcomes (results, exception classes and errnos) must be
 the same; lines starting with ``#`` are facts about the mode (how many
-forks, which module served) checked apart. Needs root: namespaces are made
-in the session's private run directory only.
+forks, which module served) checked apart. Namespaces are made in the
+session's private run directory only.
+
+The drop-in on its own (last section): pushns/popns per thread, getnsfd
+and the namespace sockets.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -19,6 +24,11 @@ import textwrap
 import uuid
 
 import pytest
+
+from netns_fast.compat import pyroute2_netns as compat
+from support.kernel import RUN_DIR, run_threads
+from support.names import unique_name
+from support.tools import PLUGIN_ARGS, env
 
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.root
@@ -303,17 +313,12 @@ run("remove missing", netns.remove, A)
 
 
 def _run(body: str, mode: str, prefix: str) -> list[str]:
-    import netns_fast
-
-    env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(netns_fast.__file__))
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     code = PRELUDE + textwrap.dedent(body) + EPILOGUE
     proc = subprocess.run(
         [sys.executable, "-c", code, mode, prefix],
         capture_output=True,
         text=True,
-        env=env,
+        env=env(keep_locale=True),
         check=False,
         timeout=120,
     )
@@ -479,12 +484,10 @@ def _fixture_run(
     pytester: pytest.Pytester, mode: str, tests: str
 ) -> tuple[dict[str, str], str]:
     """Per-test outcomes of an inner run in ``mode``, and its facts."""
-    from test_farm_plugin import BASE
-
     pytester.makeconftest(FIXTURE_CONFTEST[mode] + CONFTEST_TAIL)
     pytester.makepyfile(test_fixtures=tests)
     result = pytester.runpytest_subprocess(
-        *BASE, "-v", "-p", "asyncio", *FIXTURE_ARGS.get(mode, [])
+        *PLUGIN_ARGS, "-v", "-p", "asyncio", *FIXTURE_ARGS.get(mode, [])
     )
     outcomes = {}
     for line in result.outlines:
@@ -517,15 +520,11 @@ def _compare_fixture_runs(pytester: pytest.Pytester, tests: str) -> None:
 
 
 @pytest.fixture
-def fixture_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def fixture_env(pytester_env: None) -> None:
     """The inner pytest imports this checkout and has pytest-asyncio."""
-    import netns_fast
-
     pytest.importorskip(
         "pytest_asyncio", reason="pyroute2.fixtures.iproute imports it"
     )
-    root = os.path.dirname(os.path.dirname(netns_fast.__file__))
-    monkeypatch.setenv("PYTHONPATH", root)
 
 
 @pytest.mark.usefixtures("fixture_env")
@@ -644,16 +643,11 @@ def test_install_switches_pyroute2_and_uninstall_restores_it() -> None:
     """install() puts the drop-in everywhere pyroute2 holds pyroute2.netns
     (also in modules imported later); uninstall() restores every global of
     every pyroute2 module as it was."""
-    import netns_fast
-
-    env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(netns_fast.__file__))
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run(
         [sys.executable, "-c", SWITCH_SCRIPT],
         capture_output=True,
         text=True,
-        env=env,
+        env=env(keep_locale=True),
         check=False,
         timeout=60,
     )
@@ -688,3 +682,64 @@ def test_install_switches_pyroute2_and_uninstall_restores_it() -> None:
         "with True",
         "after with True",
     ]
+
+
+# -- the drop-in on its own ---------------------------------------------------
+
+SIOCGSKNS = 0x894C
+
+
+def test_pushns_popns_are_per_thread() -> None:
+    """8 threads x 100 pushns/popns each return to their own namespace
+    (pyroute2's process-wide stack restores the main thread's)."""
+    names = [unique_name() for _ in range(8)]
+    errors: list[str] = []
+    for name in names:
+        compat.create(name)
+
+    def worker(k: int) -> None:
+        compat.setns(names[k])  # this thread lives in its own namespace
+        mine = os.stat("/proc/thread-self/ns/net").st_ino
+        other = names[(k + 1) % len(names)]
+        for i in range(100):
+            compat.pushns(other)
+            compat.popns()
+            if os.stat("/proc/thread-self/ns/net").st_ino != mine:
+                errors.append(f"thread {k} round {i}")
+                return
+
+    try:
+        run_threads(worker, 8)
+    finally:
+        for name in names:
+            compat.remove(name)
+    assert errors == []
+
+
+def test_create_does_not_fork_and_keeps_the_thread(fresh_name: str) -> None:
+    """create() runs in-process and leaves the calling thread where it was."""
+    before = os.stat("/proc/thread-self/ns/net").st_ino
+    children_before = set(os.listdir("/proc/self/task"))
+    compat.create(fresh_name)
+    assert os.stat("/proc/thread-self/ns/net").st_ino == before
+    assert set(os.listdir("/proc/self/task")) == children_before
+    assert fresh_name in compat.listnetns()
+    compat.remove(fresh_name)
+    assert not os.path.exists(f"{RUN_DIR}/{fresh_name}")
+
+
+def test_create_socket_in_namespace(fresh_name: str) -> None:
+    """create_socket makes the socket inside the named namespace."""
+    compat.create(fresh_name)
+    try:
+        with compat.create_socket(fresh_name) as s:
+            nsfd = fcntl.ioctl(s, SIOCGSKNS)  # the socket's namespace
+            try:
+                got = os.fstat(nsfd).st_ino
+            finally:
+                os.close(nsfd)
+        assert got == os.stat(f"{RUN_DIR}/{fresh_name}").st_ino
+        with pytest.raises(TypeError):
+            compat.create_socket(fresh_name, fileno=3)
+    finally:
+        compat.remove(fresh_name)

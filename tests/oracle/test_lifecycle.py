@@ -3,26 +3,33 @@ verbs (list, add, attach, delete, -all delete, help, dispatch, global
 options), byte for byte: stdout, stderr, exit code and the resulting state.
 
 Each case runs both tools from the same starting state in a run directory
-of its own (see nsft_oracle). Documented deviations have their own tests
-that assert netns-fast's behaviour and, for contrast, ip's.
+of its own (see support.oracle). Documented deviations have their own tests
+that assert netns-fast's behaviour and, for contrast, ip's. The last section
+makes a syscall fail for real, for both tools (support.faults).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from nsft_helpers import ip_to_cli, requires_ip, run_ip, sleeper_in_own_netns
-from nsft_oracle import (
-    RUN_DIR,
+
+from support.faults import Fault, supported, wrapper
+from support.oracle import (
+    RUN_DIR_BYTES,
     Arg,
     Case,
+    StateStep,
     assert_same,
     both,
     name,
     nobody_or_skip,
 )
+from support.processes import sleeper_in_own_netns
+from support.tools import ip_to_cli, requires_ip, run_ip
 
 pytestmark = [pytest.mark.root, pytest.mark.oracle, requires_ip]
 
@@ -107,18 +114,6 @@ JSON_CASES = [
 ]
 
 
-def _has_nsid_listing() -> bool:
-    import netns_fast._sys
-
-    return hasattr(netns_fast._sys, "nsid_list")
-
-
-@pytest.mark.xfail(
-    not _has_nsid_listing(),
-    reason="list's nsid lookup (ids, and ip's errors for entries that are "
-    "not namespaces) comes with the nsid branch",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "case",
     [
@@ -135,7 +130,7 @@ def _has_nsid_listing() -> bool:
 def test_list_not_a_namespace(case: Case) -> None:
     """Non-namespace entries are listed; their failed nsid lookups too."""
     # ip prints "Error: Peer netns reference is invalid." twice per entry.
-    assert_same(case)
+    assert_same(*both(case))
 
 
 # -- add ----------------------------------------------------------------------
@@ -186,7 +181,7 @@ def _bound_to(pid: int) -> object:
 
     def probe() -> object:
         try:
-            st = os.stat(RUN_DIR + b"/" + A)
+            st = os.stat(RUN_DIR_BYTES + b"/" + A)
         except FileNotFoundError:
             return None
         ns = os.stat(f"/proc/{pid}/ns/net")
@@ -235,7 +230,7 @@ def test_attach_ok(child_pid: int, spelling: str) -> None:
         "at": str(child_pid),
     }[spelling]
     verb = "at" if spelling == "at" else "attach"
-    res = assert_same(Case([verb, A, pid], probe=_bound_to(child_pid)))
+    res = assert_same(*both(Case([verb, A, pid], probe=_bound_to(child_pid))))
     assert res.rc == 0
     assert res.state.extra is True
 
@@ -243,10 +238,12 @@ def test_attach_ok(child_pid: int, spelling: str) -> None:
 def test_attach_exists(child_pid: int) -> None:
     """attach onto an existing name fails with EEXIST and changes nothing."""
     res = assert_same(
-        Case(
-            ["attach", A, str(child_pid)],
-            state=TWO,
-            probe=_bound_to(child_pid),
+        *both(
+            Case(
+                ["attach", A, str(child_pid)],
+                state=TWO,
+                probe=_bound_to(child_pid),
+            )
         )
     )
     assert res.rc == 1
@@ -296,7 +293,7 @@ ALL_DELETE_CASES = [
 def test_all_delete(case: Case) -> None:
     """-all delete removes every entry of the run directory, rc 0."""
     case.opts = ["-all"]
-    res = assert_same(case)
+    res = assert_same(*both(case))
     assert res.rc == 0
     if not any(kind in ("dir", "run_dir") for kind, _ in case.state):
         assert res.state.entries in ((), None)
@@ -482,7 +479,7 @@ def test_all_add_still_checks_name(verb: str, bad: bytes) -> None:
 
 def test_all_attach_missing_args_same() -> None:
     """-all attach with too few arguments fails the same way in both."""
-    assert_same(Case(["attach", A], opts=["-all"]))
+    assert_same(*both(Case(["attach", A], opts=["-all"])))
 
 
 def ebusy(nm: bytes) -> bytes:
@@ -545,7 +542,7 @@ SAME_AS_IP = [
 @pytest.mark.parametrize("case", SAME_AS_IP)
 def test_same_as_ip(case: Case) -> None:
     """stdout, stderr, exit code and resulting state are those of ip."""
-    assert_same(case)
+    assert_same(*both(case))
 
 
 @pytest.mark.parametrize(
@@ -569,7 +566,7 @@ def test_unusable_stdio(
     """A closed, full or broken stdout/stderr changes no exit code, as ip."""
     # ip never checks its stdio writes, and dies of SIGPIPE (rc -13).
     state = [("live", A)] * (args[0] != "del")
-    assert_same(Case(args, opts=opts, state=state, redirect=redirect))
+    assert_same(*both(Case(args, opts=opts, state=state, redirect=redirect)))
 
 
 # -- without privileges -------------------------------------------------------
@@ -606,4 +603,62 @@ NOBODY_CASES = [
 @pytest.mark.parametrize("case", NOBODY_CASES)
 def test_without_privileges(case: Case, nobody: list[str]) -> None:
     """As uid 65534 without capabilities: EPERM/EACCES words and states."""
-    assert_same(case, nobody)
+    assert_same(*both(case, nobody))
+
+
+# -- a syscall that fails for real --------------------------------------------
+#
+# A seccomp filter (support.faults) makes the same syscall fail with the same
+# errno for both tools; everything else runs as usual, from the same starting
+# state. flock(2) of the run directory: ip prints ``Warning: could not flock
+# netns runtime directory "RUN": ERR`` and goes on, for every add and attach
+# (also in a batch); the other verbs take no lock.
+
+needs_seccomp = pytest.mark.skipif(
+    not supported(), reason="no seccomp table for this architecture"
+)
+LIVE_A: list[StateStep] = [("live", A)]
+NO_FLOCK = wrapper(Fault("flock", errno.ENOLCK))
+WARNING = (
+    b'Warning: could not flock netns runtime directory "/run/netns": '
+    b"No locks available\n"
+)
+
+
+@needs_seccomp
+@pytest.mark.parametrize(
+    ("args", "state", "missing"),
+    [
+        pytest.param(["add", A], [], False, id="add"),
+        pytest.param(["add", A], LIVE_A, False, id="add-exists"),
+        pytest.param(["add", A], [], True, id="add-missing-run-dir"),
+        pytest.param(["attach", A, "999999999"], [], False, id="attach-dead"),
+        pytest.param(["delete", A], LIVE_A, False, id="delete"),
+        pytest.param(["list"], LIVE_A, False, id="list"),
+    ],
+)
+def test_flock_failure(
+    args: list[str], state: list[StateStep], missing: bool
+) -> None:
+    """A failing flock: ip's warning (add, attach), then the verb as
+    usual; other verbs print nothing about it."""
+    res = assert_same(
+        *both(Case(args, state=state, missing_run_dir=missing), NO_FLOCK)
+    )
+    assert res.err.startswith(WARNING) == (args[0] in ("add", "attach"))
+
+
+@needs_seccomp
+def test_flock_failure_attach(child_pid: int) -> None:
+    """attach warns too, and still binds the process's namespace."""
+    res = assert_same(*both(Case(["attach", A, str(child_pid)]), NO_FLOCK))
+    assert (res.rc, res.err) == (0, WARNING)
+
+
+@needs_seccomp
+def test_flock_failure_warns_for_every_add_of_a_batch(tmp_path: Path) -> None:
+    """In a batch each add tries the flock again, and warns again."""
+    cmds = tmp_path / "cmds"
+    cmds.write_bytes(b"netns add %s\nnetns add %s\nnetns list\n" % (A, B))
+    res = assert_same(*both(Case([], argv=["-b", str(cmds)]), NO_FLOCK))
+    assert res.err == WARNING * 2

@@ -1,13 +1,13 @@
 """Make a syscall fail for real: a seccomp filter (imported as
-``fault_helpers``, or run as a wrapper).
+``support.faults``, or run as a wrapper).
 
 A filter returns a chosen errno for one syscall, optionally only when an
 integer argument has given bits set (e.g. mount(2) with MS_PRIVATE in its
 flags). It is inherited across fork and exec, so the same fault hits ip and
 netns-fast alike, and nothing is compiled into the shipped library.
 
-As a wrapper: ``python fault_helpers.py SPEC... -- COMMAND ARGS...`` with
-SPEC ``SYSCALL:ERRNO`` or ``SYSCALL:ERRNO:ARG:MASK``, e.g.
+As a wrapper: ``python tests/support/faults.py SPEC... -- COMMAND ARGS...``
+with SPEC ``SYSCALL:ERRNO`` or ``SYSCALL:ERRNO:ARG:MASK``, e.g.
 ``flock:ENOLCK`` or ``mount:EPERM:3:0x40000``.
 """
 
@@ -106,6 +106,8 @@ def _program(fault: Fault) -> list[tuple[int, int, int, int]]:
 
 def install(faults: Sequence[Fault]) -> None:
     """Add one filter per fault to the calling thread (and what it execs)."""
+    # Its own libc handle: as a wrapper this file runs as a plain script,
+    # without the support package on the path.
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")

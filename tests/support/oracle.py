@@ -19,7 +19,6 @@ trees bound back in place, so the netns-fast command itself can start.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shlex
 import shutil
@@ -28,20 +27,27 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, TypeVar, Union
 
 import pytest
-from nsft_helpers import IP, cli_argv, ip_to_cli, run_cli, run_ip, unique_name
 
-from netns_fast._vrf import unescape_mount_field
+from support import kernel
+from support.kernel import MNT_DETACH, MS_BIND, check, libc
+from support.names import unique_name
+from support.processes import NOBODY
+from support.tools import (
+    IP,
+    Completed,
+    cli_argv,
+    env,
+    ip_to_cli,
+    package_parent,
+    run_cli,
+    run_ip,
+)
 
 RUN = b"/run"
-RUN_DIR = b"/run/netns"
-MNT_DETACH = 2
-MS_BIND = 4096
-NOBODY = 65534
-
-_libc = ctypes.CDLL(None, use_errno=True)
+RUN_DIR_BYTES = os.fsencode(kernel.RUN_DIR)
 
 Arg = Union[str, bytes]
 # A step of a starting state: (kind, name). Kinds:
@@ -62,36 +68,28 @@ def name(tag: str = "", length: int = 0) -> bytes:
     return raw + b"x" * (length - len(raw)) if length else raw
 
 
-def _check(rc: int, what: str) -> None:
-    if rc != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-
-
 def _mount_tmpfs(where: bytes) -> None:
-    _check(
-        _libc.mount(b"tmpfs", where, b"tmpfs", 0, b"mode=755"),
+    check(
+        libc.mount(b"tmpfs", where, b"tmpfs", 0, b"mode=755"),
         f"mount tmpfs on {where!r}",
     )
 
 
 def _detach(where: bytes) -> None:
-    _check(_libc.umount2(where, MNT_DETACH), f"umount -l {where!r}")
+    check(libc.umount2(where, MNT_DETACH), f"umount -l {where!r}")
 
 
 def mounts_under(run_dir: bytes) -> tuple[int, dict[bytes, int]]:
     """Mounts on run_dir itself, and nsfs mounts per name inside it."""
     on_dir = 0
     per_name: dict[bytes, int] = {}
-    with open("/proc/self/mountinfo", "rb") as f:
-        for line in f:
-            point = unescape_mount_field(line.split(b" ")[4])
-            fstype = line.split(b" - ", 1)[1].split(b" ")[0]
-            if point == run_dir:
-                on_dir += 1
-            elif point.startswith(run_dir + b"/") and fstype == b"nsfs":
-                key = point[len(run_dir) + 1 :]
-                per_name[key] = per_name.get(key, 0) + 1
+    for mnt in kernel.mounts():
+        point = os.fsencode(mnt.mount_point)
+        if point == run_dir:
+            on_dir += 1
+        elif point.startswith(run_dir + b"/") and mnt.fstype == "nsfs":
+            key = point[len(run_dir) + 1 :]
+            per_name[key] = per_name.get(key, 0) + 1
     return on_dir, per_name
 
 
@@ -108,10 +106,10 @@ class Snapshot:
 def snapshot(extra: object = None) -> Snapshot:
     """The state of /run/netns now (entries None if it is no directory)."""
     try:
-        entries: Optional[tuple[bytes, ...]] = tuple(os.listdir(RUN_DIR))
+        entries: Optional[tuple[bytes, ...]] = tuple(os.listdir(RUN_DIR_BYTES))
     except (FileNotFoundError, NotADirectoryError):
         entries = None
-    on_dir, per_name = mounts_under(RUN_DIR)
+    on_dir, per_name = mounts_under(RUN_DIR_BYTES)
     return Snapshot(entries, on_dir, tuple(sorted(per_name.items())), extra)
 
 
@@ -128,7 +126,7 @@ class Result:
 def _make_state(steps: Sequence[StateStep]) -> None:
     """Build the starting state in the current run directory, in order."""
     for kind, nm in steps:
-        path = RUN_DIR + b"/" + nm
+        path = RUN_DIR_BYTES + b"/" + nm
         if kind == "stale":
             os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
             continue
@@ -137,25 +135,27 @@ def _make_state(steps: Sequence[StateStep]) -> None:
             continue
         if kind == "run_dir":
             if nm == b"dir":
-                os.mkdir(RUN_DIR, 0o755)
+                os.mkdir(RUN_DIR_BYTES, 0o755)
             else:
-                os.close(os.open(RUN_DIR, os.O_WRONLY | os.O_CREAT, 0o644))
+                os.close(
+                    os.open(RUN_DIR_BYTES, os.O_WRONLY | os.O_CREAT, 0o644)
+                )
             continue
         if kind == "mode":
-            os.chmod(RUN_DIR, int(nm, 8))
+            os.chmod(RUN_DIR_BYTES, int(nm, 8))
             continue
         if kind not in ("live", "stacked"):
             raise ValueError(f"unknown state step {kind!r}")
         proc = run_ip(["netns", "add", nm])
         assert proc.returncode == 0, proc.stderr
         if kind == "stacked":
-            _check(_libc.mount(path, path, None, MS_BIND, None), "bind")
+            check(libc.mount(path, path, None, MS_BIND, None), "bind")
 
 
 @contextlib.contextmanager
 def private_run_dir(missing: bool = False) -> Iterator[None]:
     """A fresh tmpfs on /run/netns (or on /run when ``missing``)."""
-    where = RUN if missing else RUN_DIR
+    where = RUN if missing else RUN_DIR_BYTES
     _mount_tmpfs(where)
     try:
         yield
@@ -179,15 +179,9 @@ def _first_closed_dir(path: str) -> Optional[str]:
 
 def _nobody_script(stage: str) -> str:
     """Shell (run as root in a nested mount ns) that drops to uid 65534."""
-    import netns_fast
-
     needed = {
         os.path.realpath(p)
-        for p in (
-            sys.base_prefix,
-            sys.prefix,
-            os.path.dirname(os.path.dirname(netns_fast.__file__)),
-        )
+        for p in (sys.base_prefix, sys.prefix, package_parent())
     }
     lines = ["set -e"]
     hidden: dict[str, list[str]] = {}
@@ -226,28 +220,20 @@ def nobody_wrapper(stage: str) -> list[str]:
     ]
 
 
-def _env() -> dict[str, str]:
-    import nsft_helpers
-
-    return nsft_helpers._env()
-
-
 def _run_wrapped(
     wrapper: list[str], tool: list[Arg], args: Sequence[Arg]
-) -> subprocess.CompletedProcess[bytes]:
+) -> Completed:
     return subprocess.run(
         [*wrapper, *tool, *args],
         capture_output=True,
-        env=_env(),
+        env=env(),
         cwd="/",
         check=False,
         timeout=60,
     )
 
 
-def _run_redirected(
-    redirect: str, argv: list[Arg]
-) -> subprocess.CompletedProcess[bytes]:
+def _run_redirected(redirect: str, argv: list[Arg]) -> Completed:
     """Run argv with stdout or stderr closed, full or a broken pipe."""
     closing = {"stdout-closed": ">&-", "stderr-closed": "2>&-"}
     if redirect in closing:
@@ -255,7 +241,7 @@ def _run_redirected(
         return subprocess.run(
             ["sh", "-c", script, "sh", *argv],
             capture_output=True,
-            env=_env(),
+            env=env(),
             check=False,
             timeout=60,
         )
@@ -269,7 +255,7 @@ def _run_redirected(
             argv,
             stdout=sink,
             stderr=subprocess.PIPE,
-            env=_env(),
+            env=env(),
             check=False,
             timeout=60,
         )
@@ -380,6 +366,21 @@ def both(
     return run_one(case, "ip", wrapper), run_one(case, "cli", wrapper)
 
 
+Run = Union[Result, Completed]
+"""A run to compare: a Case's Result (already in netns-fast's words), or a
+plain process run (ip's then reworded by the comparer)."""
+R = TypeVar("R", Result, Completed)
+
+
+def _as_result(run: Run, of_ip: bool) -> Result:
+    if isinstance(run, Result):
+        return run
+    out, err = run.stdout or b"", run.stderr or b""
+    if of_ip:
+        out, err = ip_to_cli(out), ip_to_cli(err)
+    return Result(run.returncode, out, err, None)  # type: ignore[arg-type]
+
+
 def differences(ip_res: Result, cli_res: Result) -> list[str]:
     """What differs between the two results, one line per field."""
     return [
@@ -390,10 +391,37 @@ def differences(ip_res: Result, cli_res: Result) -> list[str]:
     ]
 
 
-def assert_same(case: Case, wrapper: Optional[list[str]] = None) -> Result:
-    """Both tools give identical output, exit code and state; returns it."""
-    ip_res, cli_res = both(case, wrapper)
+def disagreements(ip: Run, ours: Run) -> list[str]:
+    """What assert_same finds wrong, one entry per field ([]: they agree)."""
+    ip_res, cli_res = _as_result(ip, True), _as_result(ours, False)
     diff = differences(ip_res, cli_res)
+    if b"Traceback" in cli_res.err:
+        diff.append("netns-fast printed a traceback")
+    return diff
+
+
+def assert_same(ip: Run, ours: R, context: object = None) -> R:
+    """The comparer: ip's run and netns-fast's agree byte for byte, in
+    stderr, stdout, exit code and (for a Case) the state left behind, with
+    ip's self-references worded as netns-fast's; netns-fast printed no
+    traceback. Returns netns-fast's run; ``context`` (e.g. the argv) is
+    named in the failure."""
+    diff = disagreements(ip, ours)
     if diff:
-        pytest.fail("netns-fast differs from ip in " + "\n".join(diff))
-    return cli_res
+        where = "" if context is None else f" ({context!r})"
+        pytest.fail(f"netns-fast differs from ip{where} in " + "\n".join(diff))
+    return ours
+
+
+def same_run(
+    args: Sequence[Arg],
+    opts: Sequence[Arg] = (),
+    stdin: Optional[bytes] = None,
+) -> Completed:
+    """``ip OPTS netns ARGS`` and ``netns-fast OPTS ARGS``, run one after
+    the other on the current state, must agree (assert_same); returns
+    netns-fast's run."""
+    return assert_same(
+        run_ip([*opts, "netns", *args], stdin=stdin),
+        run_cli([*opts, *args], stdin=stdin),
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import shutil
 import sys
@@ -10,27 +9,10 @@ import sys
 import pytest
 
 import netns_fast
+from support.tools import PLUGIN_ARGS
 
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.root
-
-ROOT = os.path.dirname(os.path.dirname(netns_fast.__file__))
-
-
-def _autoloaded() -> bool:
-    eps = importlib.metadata.entry_points()
-    # Python 3.9's entry_points() takes no group= and returns a dict.
-    group = (
-        eps.select(group="pytest11")
-        if hasattr(eps, "select")
-        else eps.get("pytest11", [])
-    )
-    return any(ep.value == "netns_fast.pytest_plugin" for ep in group)
-
-
-# -p only when the entry point is not installed (it would load it twice).
-PLUGIN = [] if _autoloaded() else ["-p", "netns_fast.pytest_plugin"]
-BASE = [*PLUGIN, "-p", "no:cacheprovider", "-p", "no:randomly", "-rs"]
 
 FIXTURE_TESTS = """
 import os, socket, subprocess, time
@@ -67,13 +49,7 @@ def test_processes_were_killed():
 """
 
 
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The inner pytest imports this checkout of netns_fast."""
-    monkeypatch.setenv("PYTHONPATH", ROOT)
-
-
-@pytest.mark.usefixtures("env")
+@pytest.mark.usefixtures("pytester_env")
 @pytest.mark.parametrize(
     "args",
     [[], ["--netns-pool"], ["--netns-pool", "--netns-named"]],
@@ -83,14 +59,15 @@ def test_fixtures_work(pytester: pytest.Pytester, args: list[str]) -> None:
     """netns and netns_factory give fresh namespaces, kill their processes
     and remove them, with and without the pool."""
     pytester.makepyfile(FIXTURE_TESTS)
-    result = pytester.runpytest_subprocess(*BASE, *args)
+    result = pytester.runpytest_subprocess(*PLUGIN_ARGS, *args)
     result.assert_outcomes(passed=5)
     assert os.listdir("/run/netns") == []
 
 
 LEAKY_TESTS = """
 import os
-from netns_fast import Netns, api
+import netns_fast
+from netns_fast import Netns
 
 KEEP = []
 
@@ -104,18 +81,18 @@ def test_leaks_a_namespace(netns):
     KEEP.append(Netns.new())
 
 def test_leaks_a_name(netns):
-    api.add("nsft-leaked-{pid}")
+    netns_fast.add("nsft-leaked-{pid}")
 """
 
 
-@pytest.mark.usefixtures("env")
+@pytest.mark.usefixtures("pytester_env")
 def test_leak_check_fails_leaking_tests(pytester: pytest.Pytester) -> None:
     """A test that leaks an fd, a namespace or a name fails, and the run
     fails with a summary; a clean test passes."""
     name = f"nsft-leaked-{os.getpid()}"
     pytester.makepyfile(LEAKY_TESTS.replace("{pid}", str(os.getpid())))
     try:
-        result = pytester.runpytest_subprocess(*BASE)
+        result = pytester.runpytest_subprocess(*PLUGIN_ARGS)
     finally:
         if os.path.exists(f"/run/netns/{name}"):
             netns_fast.delete(name)
@@ -130,11 +107,13 @@ def test_leak_check_fails_leaking_tests(pytester: pytest.Pytester) -> None:
     assert f"nsfs mounts ['/run/netns/{name}']" in out
 
 
-@pytest.mark.usefixtures("env")
+@pytest.mark.usefixtures("pytester_env")
 def test_leak_check_off(pytester: pytest.Pytester) -> None:
     """--netns-leak-check=off lets the same leaks pass."""
-    pytester.makepyfile(LEAKY_TESTS.replace("api.add", "str"))
-    result = pytester.runpytest_subprocess(*BASE, "--netns-leak-check=off")
+    pytester.makepyfile(LEAKY_TESTS.replace("netns_fast.add", "str"))
+    result = pytester.runpytest_subprocess(
+        *PLUGIN_ARGS, "--netns-leak-check=off"
+    )
     result.assert_outcomes(passed=4)
 
 
@@ -149,7 +128,7 @@ def test_needs_netns(netns):
 """
 
 
-@pytest.mark.usefixtures("env")
+@pytest.mark.usefixtures("pytester_env")
 def test_skipped_without_privilege_with_the_real_reason(
     pytester: pytest.Pytester,
 ) -> None:
@@ -167,7 +146,7 @@ def test_skipped_without_privilege_with_the_real_reason(
         sys.executable,
         "-m",
         "pytest",
-        *BASE,
+        *PLUGIN_ARGS,
     )
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(

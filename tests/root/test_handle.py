@@ -12,26 +12,24 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from farm_helpers import run_threads
-from nsft_helpers import RUN_DIR, CapData, unique_name, update_capabilities
 
-from netns_fast import NamespaceRestoreError, api
+import netns_fast
+from netns_fast import NamespaceRestoreError, Netns, enter, run_in
+from netns_fast import socket as ns_socket
 from netns_fast.exceptions import NotANamespaceError
-from netns_fast.handle import (
-    Netns,
-    depth,
-    enter,
-    kill_all_in,
-    lo_up,
-    pids_in,
-    run_in,
-    thread_inode,
+from support.kernel import (
+    CAP_SYS_ADMIN,
+    RUN_DIR,
+    CapData,
+    in_thread,
+    run_threads,
+    update_capabilities,
 )
-from netns_fast.handle import socket as ns_socket
+from support.names import unique_name
+from support.private import handle
 
 pytestmark = pytest.mark.root
 
-CAP_SYS_ADMIN = 21
 SIOCGIFFLAGS = 0x8913
 
 
@@ -54,31 +52,13 @@ def anon() -> Iterator[Netns]:
         yield ns
 
 
-def _in_thread(fn: object) -> object:
-    """Run fn on a fresh thread; return its result or raise its error."""
-    box: dict[str, object] = {}
-
-    def target() -> None:
-        try:
-            box["result"] = fn()  # type: ignore[operator]
-        except BaseException as exc:
-            box["error"] = exc
-
-    t = threading.Thread(target=target)
-    t.start()
-    t.join()
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box.get("result")
-
-
 def test_anonymous_handle_properties(anon: Netns) -> None:
     """An anonymous handle has no name, a /proc fd path, its own inode."""
     assert anon.name is None
     assert anon.anonymous
     assert anon.owned
     assert anon.path == f"/proc/{os.getpid()}/fd/{anon.fileno()}"
-    assert os.stat(anon.path).st_ino == anon.inode != thread_inode()
+    assert os.stat(anon.path).st_ino == anon.inode != handle.thread_inode()
     assert anon.nsid is None
     assert RUN_DIR not in anon.path
 
@@ -90,31 +70,31 @@ def test_named_handle_close_deletes_name() -> None:
         assert ns.name == name
         assert ns.path == f"{RUN_DIR}/{name}"
         assert os.stat(ns.path).st_ino == ns.inode
-        assert name in api.list_names()
+        assert name in netns_fast.list_names()
     assert ns.closed
-    assert name not in api.list_names()
+    assert name not in netns_fast.list_names()
     with pytest.raises(ValueError, match="closed"):
         ns.fileno()
 
 
 def test_open_does_not_own(fresh_name: str) -> None:
     """A handle opened on an existing name leaves the name when closed."""
-    api.add(fresh_name)
+    netns_fast.add(fresh_name)
     with Netns.open(fresh_name) as ns:
         assert not ns.owned
         assert ns.name == fresh_name
-    assert fresh_name in api.list_names()
-    api.delete(fresh_name)
+    assert fresh_name in netns_fast.list_names()
+    netns_fast.delete(fresh_name)
 
 
 def test_nsid_after_ip_netns_set(fresh_name: str) -> None:
     """nsid reflects an id assigned with ip netns set (else None)."""
-    api.add(fresh_name)
+    netns_fast.add(fresh_name)
     with Netns.open(fresh_name) as ns:
         assert ns.nsid is None
         subprocess.run(["ip", "netns", "set", fresh_name, "4242"], check=True)
         assert ns.nsid == 4242
-    api.delete(fresh_name)
+    netns_fast.delete(fresh_name)
 
 
 def _lo_is_up(ns: Netns) -> bool:
@@ -133,31 +113,31 @@ def test_new_brings_loopback_up(anon: Netns) -> None:
         cli.connect(srv.getsockname())
     with Netns.new(lo_up=False) as down:
         assert not _lo_is_up(down)
-        lo_up(down)
+        handle.lo_up(down)
         assert _lo_is_up(down)
 
 
 def test_enter_moves_only_this_thread(anon: Netns) -> None:
     """Inside enter() this thread is in the namespace; others are not."""
-    base = thread_inode()
+    base = handle.thread_inode()
     go, seen = threading.Event(), []
     other = threading.Thread(
-        target=lambda: (go.wait(), seen.append(thread_inode()))
+        target=lambda: (go.wait(), seen.append(handle.thread_inode()))
     )
     other.start()
     with enter(anon):
-        assert thread_inode() == anon.inode
+        assert handle.thread_inode() == anon.inode
         go.set()
         other.join()
     assert seen == [base]
-    assert thread_inode() == base
+    assert handle.thread_inode() == base
 
 
 def test_threads_started_inside_inherit(anon: Netns) -> None:
     """A thread started inside enter() starts in that namespace."""
     seen: list[int] = []
     with enter(anon):
-        t = threading.Thread(target=lambda: seen.append(thread_inode()))
+        t = threading.Thread(target=lambda: seen.append(handle.thread_inode()))
         t.start()
         t.join()
     assert seen == [anon.inode]
@@ -165,33 +145,33 @@ def test_threads_started_inside_inherit(anon: Netns) -> None:
 
 def test_enter_nests(anon: Netns) -> None:
     """Nested enters restore level by level."""
-    base = thread_inode()
+    base = handle.thread_inode()
     with Netns.new() as other:
         with enter(anon):
-            assert depth() == 1
+            assert handle.depth() == 1
             with enter(other):
-                assert depth() == 2
-                assert thread_inode() == other.inode
-            assert thread_inode() == anon.inode
-        assert depth() == 0
-        assert thread_inode() == base
+                assert handle.depth() == 2
+                assert handle.thread_inode() == other.inode
+            assert handle.thread_inode() == anon.inode
+        assert handle.depth() == 0
+        assert handle.thread_inode() == base
 
 
 def test_enter_restores_after_exception(anon: Netns) -> None:
     """An exception inside enter() still brings the thread back."""
-    base = thread_inode()
+    base = handle.thread_inode()
     with pytest.raises(KeyError), enter(anon):
         raise KeyError("x")
-    assert thread_inode() == base
+    assert handle.thread_inode() == base
 
 
 def test_enter_by_name(fresh_name: str) -> None:
     """enter() takes a name in the run directory."""
-    api.add(fresh_name)
+    netns_fast.add(fresh_name)
     ino = os.stat(f"{RUN_DIR}/{fresh_name}").st_ino
     with enter(fresh_name):
-        assert thread_inode() == ino
-    api.delete(fresh_name)
+        assert handle.thread_inode() == ino
+    netns_fast.delete(fresh_name)
 
 
 def test_enter_a_plain_file_is_not_a_namespace(tmp_path: object) -> None:
@@ -204,22 +184,22 @@ def test_enter_a_plain_file_is_not_a_namespace(tmp_path: object) -> None:
             pass
     finally:
         os.close(fd)
-    assert depth() == 0
+    assert handle.depth() == 0
 
 
 def test_16_threads_x_1000_never_left_in_a_foreign_namespace() -> None:
     """16 threads x 1000 enter/leave: after each leave the thread is home."""
     spaces = [Netns.new(lo_up=False) for _ in range(4)]
-    home = thread_inode()
+    home = handle.thread_inode()
     errors: list[str] = []
 
     def worker(k: int) -> None:
         ns = spaces[k % len(spaces)]
         for i in range(1000):
             with enter(ns):
-                if thread_inode() != ns.inode:
+                if handle.thread_inode() != ns.inode:
                     errors.append(f"thread {k} round {i}: not inside")
-            if thread_inode() != home:
+            if handle.thread_inode() != home:
                 errors.append(f"thread {k} round {i}: left outside home")
                 return
 
@@ -229,7 +209,7 @@ def test_16_threads_x_1000_never_left_in_a_foreign_namespace() -> None:
         for ns in spaces:
             ns.close()
     assert errors == []
-    assert thread_inode() == home
+    assert handle.thread_inode() == home
 
 
 def test_failed_restore_raises_and_strands_until_repaired(anon: Netns) -> None:
@@ -237,25 +217,25 @@ def test_failed_restore_raises_and_strands_until_repaired(anon: Netns) -> None:
     enter again until an outer level brings it home."""
 
     def scenario() -> list[str]:
-        home = thread_inode()
+        home = handle.thread_inode()
         log = []
         with Netns.new(lo_up=False) as outer, enter(outer):
             with pytest.raises(NamespaceRestoreError) as info, enter(anon):
                 _set_sys_admin(False)
             log.append(info.value.step)
             _set_sys_admin(True)
-            assert thread_inode() == anon.inode  # still there: stranded
+            assert handle.thread_inode() == anon.inode  # still there: stranded
             with pytest.raises(NamespaceRestoreError), enter(anon):
                 pass
             log.append("refused")
         # The outer level went back home: the thread works again.
-        assert thread_inode() == home
+        assert handle.thread_inode() == home
         with enter(anon):
             log.append("ok")
-        assert thread_inode() == home
+        assert handle.thread_inode() == home
         return log
 
-    assert _in_thread(scenario) == ["handle_restore", "refused", "ok"]
+    assert in_thread(scenario) == ["handle_restore", "refused", "ok"]
 
 
 def test_enter_exit_out_of_order_is_refused(anon: Netns) -> None:
@@ -267,24 +247,24 @@ def test_enter_exit_out_of_order_is_refused(anon: Netns) -> None:
         outer.__exit__(None, None, None)
     inner.__exit__(None, None, None)
     outer.__exit__(None, None, None)
-    assert depth() == 0
+    assert handle.depth() == 0
 
 
 def test_run_in_returns_result_and_raises(anon: Netns) -> None:
     """run_in runs fn inside on another thread; results and errors pass."""
-    base = thread_inode()
-    assert run_in(anon, thread_inode) == anon.inode
+    base = handle.thread_inode()
+    assert run_in(anon, handle.thread_inode) == anon.inode
     assert run_in(anon, lambda a, b=0: a + b, 1, b=2) == 3
     with pytest.raises(ZeroDivisionError):
         run_in(anon, lambda: 1 // 0)
-    assert thread_inode() == base
+    assert handle.thread_inode() == base
 
 
 def test_socket_is_made_inside(anon: Netns) -> None:
     """socket() makes a socket in the namespace; the thread does not move."""
-    base = thread_inode()
+    base = handle.thread_inode()
     with ns_socket(anon, socket.AF_INET, socket.SOCK_STREAM) as srv:
-        assert thread_inode() == base
+        assert handle.thread_inode() == base
         srv.bind(("127.0.0.1", 0))
         srv.listen()
         port = srv.getsockname()[1]
@@ -304,11 +284,11 @@ def test_kill_all_in_kills_processes_inside(anon: Netns) -> None:
     outside = subprocess.Popen(["sleep", "60"])
     try:
         for _ in range(200):
-            if inside.pid in pids_in(anon):
+            if inside.pid in handle.pids_in(anon):
                 break
             threading.Event().wait(0.01)
-        assert inside.pid in pids_in(anon)
-        assert kill_all_in(anon) == [inside.pid]
+        assert inside.pid in handle.pids_in(anon)
+        assert handle.kill_all_in(anon) == [inside.pid]
         assert inside.wait(5) == -9
         assert outside.poll() is None
     finally:

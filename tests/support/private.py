@@ -1,0 +1,64 @@
+"""The private modules of netns_fast that the tests reach into, imported
+here and nowhere else in the tests (test_stub.py and test_errors.py, at the
+C boundary, import _sys and _netns themselves).
+
+Tests use the public names (``netns_fast.X``) wherever they can; what they
+need beyond those comes from this module, so that renaming a private module
+touches one line here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from netns_fast import _cli_exec as cli_exec
+from netns_fast import _cli_nsid as cli_nsid
+from netns_fast import _cli_procs as cli_procs
+from netns_fast import (
+    _gc,
+    _leaks,
+    _names,
+    _owner,
+    _sys,
+    _vrf,
+    handle,
+    procs,
+)
+from netns_fast import _jsonw as cli_json
+from netns_fast import _listing as cli_list
+from netns_fast._netns import ffi, lib
+from netns_fast._sys import forget_run_dir, probe_netns
+from netns_fast._vrf import unescape_mount_field
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+
+def rtnl_nsid() -> ModuleType:
+    """netns_fast._rtnl_nsid, imported on the call (it imports pyroute2)."""
+    from netns_fast import _rtnl_nsid
+
+    return _rtnl_nsid
+
+
+__all__ = [
+    "_gc",
+    "_leaks",
+    "_names",
+    "_owner",
+    "_sys",
+    "_vrf",
+    "cli_exec",
+    "cli_json",
+    "cli_list",
+    "cli_nsid",
+    "cli_procs",
+    "ffi",
+    "forget_run_dir",
+    "handle",
+    "lib",
+    "probe_netns",
+    "procs",
+    "rtnl_nsid",
+    "unescape_mount_field",
+]
