@@ -226,9 +226,9 @@ class Pool(Resource):
             RuntimeError: the pool is closed.
             NetnsTimeoutError: none became ready in time.
             NamespaceLimitError: user.max_net_namespaces is reached
-                (ENOSPC at step "unshare" or "handle_unshare").
+                (ENOSPC at step "unshare_net").
             NetnsOSError: any other failure of the creator threads, with
-                its errno, step and path: e.g. ENOSPC at step "create"
+                its errno, step and path: e.g. ENOSPC at step "create_name"
                 with the name's path for a full run-directory file system.
         """
         ms = -1 if timeout is None else max(0, int(timeout * 1000))
