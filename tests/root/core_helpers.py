@@ -6,6 +6,7 @@ namespace (tests/conftest.py), so mounts made here never reach the host.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import pickle
 import re
@@ -15,10 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, NamedTuple, Union
 
-from netns_fast import _sys
-
 RUN_DIR = "/run/netns"
 NOBODY = 65534
+CLONE_NEWNS = 0x00020000
+_libc = ctypes.CDLL(None, use_errno=True)
 
 PathLike = Union[str, Path]
 
@@ -86,14 +87,13 @@ def mount(*args: str) -> None:
 @contextmanager
 def private_tmpfs(where: Path) -> Iterator[Path]:
     """A tmpfs of our own on ``where``, lazily unmounted (with every mount
-    under it) at the end; the core's run-dir cache is dropped both ways."""
+    under it) at the end. The core's run-dir note needs no reset: it holds
+    a mount id, and every mount here is a new one."""
     where.mkdir(exist_ok=True)
     mount("-t", "tmpfs", "-o", "mode=755", "nsft-tmpfs", str(where))
-    _sys.forget_run_dir()
     try:
         yield where
     finally:
-        _sys.forget_run_dir()
         subprocess.run(
             ["umount", "-l", str(where)], check=True, capture_output=True
         )
@@ -122,8 +122,11 @@ def run_as_nobody(func: Callable[[], object]) -> tuple[int, object]:
             os.setgroups([])
             os.setresgid(NOBODY, NOBODY, NOBODY)
             os.setresuid(NOBODY, NOBODY, NOBODY)
-            # A fresh process has no prepared run dir cached.
-            _sys.forget_run_dir()
+            # A fresh process has no prepared run dir noted: in a mount
+            # namespace of its own every mount has a new id, so the core's
+            # note (the run dir's mount id) no longer matches.
+            if _libc.unshare(CLONE_NEWNS) != 0:
+                raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
             try:
                 outcome: object = func()
             except BaseException as exc:

@@ -224,7 +224,7 @@ def test_stale_entry(name_factory: list[str]) -> None:
     for full in (True, False):
         with pytest.raises(NotANamespaceError) as info:
             netns_fast.run(name, ["true"], full=full)
-        assert info.value.step == "setns"
+        assert info.value.step == "setns_net"
 
 
 def test_missing_program(ns: str, tmp_path: Path) -> None:
