@@ -385,7 +385,7 @@ def enter_mnt(fd: int) -> None:
         raise _oserror(rc, step[0])
 
 
-# == handle: anonymous namespaces, enter/leave, sockets (csrc/handle.h) ======
+# == handle: anonymous namespaces, enter/leave, sockets (csrc/handle.h) =======
 
 
 def open_ns(path: bytes) -> int:

@@ -119,14 +119,14 @@ def run_as_nobody(func: Callable[[], object]) -> tuple[int, object]:
     if pid == 0:  # pragma: no cover - child
         try:
             os.close(read_end)
-            os.setgroups([])
-            os.setresgid(NOBODY, NOBODY, NOBODY)
-            os.setresuid(NOBODY, NOBODY, NOBODY)
             # A fresh process has no prepared run dir noted: in a mount
             # namespace of its own every mount has a new id, so the core's
             # note (the run dir's mount id) no longer matches.
             if _libc.unshare(CLONE_NEWNS) != 0:
                 raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
+            os.setgroups([])
+            os.setresgid(NOBODY, NOBODY, NOBODY)
+            os.setresuid(NOBODY, NOBODY, NOBODY)
             try:
                 outcome: object = func()
             except BaseException as exc:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -18,6 +19,7 @@ from netns_fast import _leaks, _sys, handle
 from netns_fast.compat import pyroute2_netns
 from netns_fast.exceptions import (
     NamespaceRestoreError,
+    NetnsOSError,
     NetnsPermissionError,
     NetnsTimeoutError,
     NotANamespaceError,
@@ -91,6 +93,49 @@ def test_other_errors_map_by_errno() -> None:
     timeout = _sys._oserror(-errno.ETIMEDOUT, _step("pool_timeout"))
     assert isinstance(timeout, NetnsTimeoutError)
     assert isinstance(timeout, TimeoutError)
+
+
+def _pool_core(run_dir: Optional[bytes], **change: int) -> _sys.PoolCore:
+    config = {
+        "size": 1,
+        "threads": 1,
+        "max_pending": 8,
+        "batch": 8,
+        "batch_delay_us": 0,
+        "stuck_ms": 1000,
+        "fail_ms": 0,
+    }
+    config.update(change)
+    return _sys.PoolCore(run_dir, prefix=b"p-", lo_up=False, **config)
+
+
+@pytest.mark.parametrize(
+    "change", [{"size": 0}, {"threads": 0}, {"batch": 0}, {"stuck_ms": 0}]
+)
+def test_pool_config_out_of_range_is_einval_at_its_step(
+    change: dict[str, int],
+) -> None:
+    """The C pool refuses a config out of range with EINVAL at step
+    pool_config (before any privilege is needed), not as a thread error."""
+    with pytest.raises(NetnsOSError) as info:
+        _pool_core(None, **change)
+    assert (info.value.errno, info.value.step) == (
+        errno.EINVAL,
+        "pool_config",
+    )
+
+
+def test_pool_run_dir_too_long_is_enametoolong() -> None:
+    """A named pool's run_dir past PATH_MAX is ENAMETOOLONG at step
+    path_too_long, naming the run dir."""
+    run_dir = b"/" + b"d" * 5000
+    with pytest.raises(NetnsOSError) as info:
+        _pool_core(run_dir)
+    assert (info.value.errno, info.value.step) == (
+        errno.ENAMETOOLONG,
+        "path_too_long",
+    )
+    assert info.value.filename == os.fsdecode(run_dir)
 
 
 def test_leave_failure_is_raised_and_fd_closed(
