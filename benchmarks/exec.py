@@ -6,7 +6,8 @@ Rivals (each runs `true` inside the same namespace and waits for it):
   ip netns exec           subprocess.run(["ip", "netns", "exec", NS, "true"])
   nsenter --net           subprocess.run(["nsenter", "--net=...", "true"])
   C floor full / cheap    a bare C loop: clone + set-up + exec + wait
-                          (netns_fast's nsf_spawn_loop: no Python per op)
+                          (benchmarks/spawn_loop.c, built with csrc/exec.c:
+                          no Python per op)
 
 Goals (from the issue): full <= 0.7x and cheap <= 0.5x of ip netns exec.
 
@@ -77,15 +78,36 @@ def main() -> None:
                 [nsenter, f"--net={RUN_DIR}/{NAME}", *true], check=False
             )
 
-    path = os.environ.get("PATH", os.defpath).encode()
+    from _bench import compile_c
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    csrc = os.path.join(os.path.dirname(here), "csrc")
+    with open(os.path.join(here, "spawn_loop.c")) as f:
+        floor_exe = compile_c(
+            f.read(),
+            "spawn_loop",
+            [f"-I{csrc}", os.path.join(csrc, "exec.c")],
+        )
+    path = os.environ.get("PATH", os.defpath)
+    floors: list[subprocess.Popen[str]] = []
 
     def c_floor(flags: int) -> Callable[[int], None]:
-        request = _sys.SpawnRequest(
-            RUN_DIR.encode(), NAME.encode(), [b"true"], flags, path=path
+        # One helper per flag set, started once: each call runs n spawns
+        # in C and answers with the number that failed.
+        proc = subprocess.Popen(
+            [floor_exe, RUN_DIR, NAME, str(flags), path],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
+        floors.append(proc)
 
         def loop(n: int) -> None:
-            if _sys.spawn_loop(request, n):
+            assert proc.stdin is not None
+            assert proc.stdout is not None
+            proc.stdin.write(f"{n}\n")
+            proc.stdin.flush()
+            if proc.stdout.readline().strip() != "0":
                 raise RuntimeError("`true` failed in the C loop")
 
         return loop
@@ -112,6 +134,10 @@ def main() -> None:
             for label, fn in rivals.items():
                 times[label].append(per_op(fn, per_round))
     finally:
+        for proc in floors:
+            assert proc.stdin is not None
+            proc.stdin.close()
+            proc.wait()
         netns_fast.delete(NAME)
 
     ref = statistics.median(times["ip netns exec"])

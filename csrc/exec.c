@@ -34,9 +34,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core.h" /* NSF_STEP_NONE */
+#include "nsf.h"
 #include "exec.h"
-#include "util.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 /* The sanitizers do not follow a CLONE_VM child onto its own stack. */
@@ -169,13 +168,12 @@ static void vrf_reset(const char *cgroup_procs)
  * error, without ever blocking in open. */
 static int enter_netns(const char *ns_path, int *step)
 {
-    int fd =
-        nsf_open_ns_file(ns_path, step, NSF_STEP_OPEN_NS, NSF_STEP_SETNS);
+    int fd = nsf_open_ns_file(ns_path, NSF_STEP_SETNS_NET, step);
 
     if (fd < 0)
         return fd;
     if (setns(fd, CLONE_NEWNET) < 0) {
-        int rc = nsf_fail(step, NSF_STEP_SETNS);
+        int rc = nsf_fail(step, NSF_STEP_SETNS_NET);
         close(fd);
         return rc;
     }
@@ -195,20 +193,12 @@ static int remount_sys(const char *name, int *step)
         (sfs.f_flags & ST_RDONLY))
         flags = MS_RDONLY;
     if (mount(name, "/sys", "sysfs", flags, NULL) < 0)
-        return nsf_fail(step, NSF_STEP_SYSFS);
+        return nsf_fail(step, NSF_STEP_MOUNT_SYSFS);
     return 0;
 }
 
-struct nsf_dirent64 {
-    uint64_t d_ino;
-    int64_t d_off;
-    unsigned short d_reclen;
-    unsigned char d_type;
-    char d_name[];
-};
-
-/* fn(entry, arg) for every entry of the directory at path but . and ..,
- * in directory order (getdents64: opendir would malloc). */
+/* fn(entry, arg, fd of the directory) for every entry of the directory at
+ * path but . and .., in directory order (nsf_dir: no malloc). */
 static void for_each_entry(const char *path,
                            void (*fn)(const char *, void *, int), void *arg)
 {
@@ -216,24 +206,15 @@ static void for_each_entry(const char *path,
         char bytes[4096];
         uint64_t align;
     } buf;
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct nsf_dir d;
+    const char *name;
+    int err, fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
     if (fd < 0)
         return;
-    for (;;) {
-        long n = syscall(SYS_getdents64, fd, buf.bytes, sizeof(buf.bytes));
-        long off;
-
-        if (n <= 0)
-            break;
-        for (off = 0; off < n;) {
-            struct nsf_dirent64 *d = (void *)(buf.bytes + off);
-
-            off += d->d_reclen;
-            if (strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0)
-                fn(d->d_name, arg, fd);
-        }
-    }
+    nsf_dir_init(&d, fd, buf.bytes, sizeof(buf.bytes));
+    while ((name = nsf_dir_next(&d, &err)))
+        fn(name, arg, fd);
     close(fd);
 }
 
@@ -282,10 +263,10 @@ static int enter(const struct target *t, int *step)
     if (rc < 0 || !t->full)
         return rc;
     if (unshare(CLONE_NEWNS) < 0)
-        return nsf_fail(step, NSF_STEP_UNSHARE_NS);
+        return nsf_fail(step, NSF_STEP_UNSHARE_MNT);
     /* Don't let any mounts propagate back to the parent. */
     if (mount("", "/", "none", MS_SLAVE | MS_REC, NULL) < 0)
-        return nsf_fail(step, NSF_STEP_RSLAVE);
+        return nsf_fail(step, NSF_STEP_MAKE_RSLAVE);
     rc = remount_sys(t->name, step);
     if (rc < 0)
         return rc;
@@ -338,9 +319,9 @@ static int child_stdio(const struct nsf_spawn_req *req, int *step)
         err = fcntl(err, F_DUPFD_CLOEXEC, 3);
     if ((req->fd_out == 0 && out < 0) ||
         ((req->fd_err == 0 || req->fd_err == 1) && err < 0))
-        return nsf_fail(step, NSF_STEP_STDIO);
+        return nsf_fail(step, NSF_STEP_DUP_STDIO);
     if (plug(in, 0) < 0 || plug(out, 1) < 0 || plug(err, 2) < 0)
-        return nsf_fail(step, NSF_STEP_STDIO);
+        return nsf_fail(step, NSF_STEP_DUP_STDIO);
     return 0;
 }
 
@@ -541,7 +522,7 @@ static int start_child(struct child *c, int *step)
     stack = mmap(NULL, size, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED)
-        return nsf_fail(step, NSF_STEP_STACK);
+        return nsf_fail(step, NSF_STEP_MMAP_STACK);
     /* CLONE_VFORK: this thread sleeps until the child has exec'd or
      * exited, so the stack and *c stay valid for as long as it runs. */
     pid = clone(child_main, stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, c);
@@ -578,7 +559,7 @@ static int init_child(struct child *c, const struct nsf_spawn_req *req,
     *step = NSF_STEP_NONE;
     pthread_once(&errtab_once, errtab_fill);
     if (nsf_join(ns_path, req->run_dir, req->name) < 0)
-        return nsf_set_step(step, NSF_STEP_OPEN_NS, -ENAMETOOLONG);
+        return nsf_set_step(step, NSF_STEP_PATH_TOO_LONG, -ENAMETOOLONG);
     c->req = req;
     c->target.ns_path = ns_path;
     c->target.name = req->name;
@@ -657,7 +638,7 @@ int nsf_switch(const char *run_dir, const char *name, int *step)
     *step = NSF_STEP_NONE;
     pthread_once(&errtab_once, errtab_fill);
     if (nsf_join(ns_path, run_dir, name) < 0)
-        return nsf_set_step(step, NSF_STEP_OPEN_NS, -ENAMETOOLONG);
+        return nsf_set_step(step, NSF_STEP_PATH_TOO_LONG, -ENAMETOOLONG);
     return enter(&t, step);
 }
 
@@ -665,23 +646,6 @@ int nsf_enter_mnt(int fd, int *step)
 {
     *step = NSF_STEP_NONE;
     if (setns(fd, CLONE_NEWNS) < 0)
-        return nsf_fail(step, NSF_STEP_ENTER_MNT);
+        return nsf_fail(step, NSF_STEP_SETNS_MNT);
     return 0;
-}
-
-int nsf_spawn_loop(const struct nsf_spawn_req *req, int n, int *step)
-{
-    int i, status, bad = 0;
-
-    for (i = 0; i < n; i++) {
-        int pid = nsf_spawn(req, step);
-
-        if (pid < 0)
-            return pid;
-        while (waitpid(pid, &status, 0) < 0)
-            if (errno != EINTR)
-                return nsf_fail(step, NSF_STEP_WAIT);
-        bad += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    }
-    return bad;
 }

@@ -1,32 +1,15 @@
 /* Running a command inside a named network namespace: ip netns exec,
  * -all exec, the -n NAME switch, and the spawn API.
  *
- * This file is both a C header (included by exec.c) and the cffi cdef, so
- * it holds declarations only: no preprocessor lines, no definitions.
+ * This file is both a C header (included by exec.c) and part of the cffi
+ * cdef, so it holds declarations only: no preprocessor lines, no
+ * definitions.
  *
  * Every function returns >= 0 or -errno and sets *step to the NSF_STEP_*
- * that failed. No function touches the Python API. nsf_spawn never moves
- * the calling thread: the namespace switch happens in the child, which
- * runs only async-signal-safe code between clone and exec.
+ * (steps.h) that failed. No function touches the Python API. nsf_spawn
+ * never moves the calling thread: the namespace switch happens in the
+ * child, which runs only async-signal-safe code between clone and exec.
  */
-
-enum nsf_exec_step {
-    NSF_STEP_OPEN_NS = 300,    /* open(run_dir/name) */
-    NSF_STEP_SETNS = 301,      /* setns(fd, CLONE_NEWNET) */
-    NSF_STEP_UNSHARE_NS = 302, /* unshare(CLONE_NEWNS) */
-    NSF_STEP_RSLAVE = 303,     /* mount("", "/", MS_SLAVE|MS_REC) */
-    NSF_STEP_SYSFS = 304,      /* mount(name, "/sys", "sysfs") */
-    NSF_STEP_EXEC = 305,       /* execvp / execve of the command */
-    NSF_STEP_FORK = 306,       /* clone(CLONE_VM|CLONE_VFORK) or fork */
-    NSF_STEP_PIPE = 307,       /* pipe2 of the exec report pipe */
-    NSF_STEP_STACK = 308,      /* mmap of the child's stack */
-    NSF_STEP_STDIO = 309,      /* dup2 of the child's stdin/stdout/stderr */
-    NSF_STEP_CHDIR = 310,      /* chdir(cwd) in the child */
-    NSF_STEP_KEEP_FD = 311,    /* making a pass_fds entry inheritable */
-    NSF_STEP_SETSID = 312,     /* setsid() for a new session */
-    NSF_STEP_WAIT = 313,       /* waitpid */
-    NSF_STEP_ENTER_MNT = 314   /* setns(fd, CLONE_NEWNS) */
-};
 
 enum nsf_spawn_flag {
     NSF_SPAWN_FULL = 1,            /* ip's whole set-up, else setns only */
@@ -59,7 +42,11 @@ struct nsf_spawn_req {
  * (VRF reset, setns, and with NSF_SPAWN_FULL ip's mount set-up) and execs.
  * Returns the child's pid once it has exec'd. If the set-up or the exec
  * fails, the child reports errno and step through a CLOEXEC pipe, is
- * reaped, and this returns -errno with *step set. */
+ * reaped, and this returns -errno with *step set. Steps PATH_TOO_LONG,
+ * PIPE, MMAP_STACK, FORK, and the child's: SETSID, DUP_STDIO, OPEN_NS,
+ * SETNS_NET (EINVAL also for a file that is no network namespace),
+ * UNSHARE_MNT, MAKE_RSLAVE, MOUNT_SYSFS (NSF_SPAWN_FULL), CHDIR, KEEP_FD,
+ * EXEC. */
 int nsf_spawn(const struct nsf_spawn_req *req, int *step);
 
 /* ip netns exec without fork: set the calling process up (always the full
@@ -74,9 +61,6 @@ int nsf_exec(const struct nsf_spawn_req *req, int *step);
 int nsf_switch(const char *run_dir, const char *name, int *step);
 
 /* setns(fd, CLONE_NEWNS) for the calling thread (back to a saved mount
- * namespace). */
+ * namespace). Step SETNS_MNT. */
 int nsf_enter_mnt(int fd, int *step);
 
-/* Spawn and wait n times in a row (the benchmark's C floor). Returns the
- * number of children that did not exit 0, or -errno. */
-int nsf_spawn_loop(const struct nsf_spawn_req *req, int n, int *step);

@@ -5,14 +5,14 @@
  * taken in windows: up to WINDOW requests go to the kernel in one datagram
  * (rtnetlink handles the messages of a datagram one by one, synchronously,
  * inside send()), and the replies, one per request, come back with one
- * recvmmsg(). Replies are matched to entries by sequence number. If the
- * socket overran and replies were dropped, the entries left unanswered are
- * asked again one at a time.
+ * recvmmsg(). Replies are matched to entries by sequence number (the
+ * exchange of the rtnetlink codec, rtnl.h). If the socket overran and
+ * replies were dropped, the entries left unanswered are asked again one
+ * at a time.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,32 +23,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "nsf.h"
+#include "lifecycle.h"
 #include "nsid.h"
-#include "util.h"
-
-#ifndef SOL_NETLINK
-#define SOL_NETLINK 270
-#endif
-#ifndef NETLINK_CAP_ACK
-#define NETLINK_CAP_ACK 10
-#endif
-#ifndef NETLINK_EXT_ACK
-#define NETLINK_EXT_ACK 11
-#endif
-#ifndef NLM_F_CAPPED
-#define NLM_F_CAPPED 0x100
-#endif
-#ifndef NLM_F_ACK_TLVS
-#define NLM_F_ACK_TLVS 0x200
-#endif
-#ifndef NLMSGERR_ATTR_MSG
-#define NLMSGERR_ATTR_MSG 1
-#endif
+#include "rtnl.h"
 
 /* Requests per datagram. Each reply is a small skb (well under 2 KiB of
  * receive buffer), so a window never comes near the default rcvbuf. */
@@ -57,6 +37,8 @@
 #define REPLY_MAX 2048
 /* Threads of one listing, the calling one not counted. */
 #define MAX_LIST_THREADS 15
+/* The directory walker's buffer. */
+#define DENTS_BUF 16384
 
 /* RTM_GETNSID {NETNSA_FD}: header, rtgenmsg padded to 4, one u32 attr. */
 #define GETNSID_LEN                                                           \
@@ -69,35 +51,25 @@ struct slot {
     int nsid;
     int err;
     int answered;
-    uint32_t seq;
     size_t name_len;
     size_t msg_len;
     char name[NAME_MAX + 1];
     char msg[NSF_NSID_MSG_MAX];
 };
 
-/* The state of one call: the socket, the window and the reply buffers. */
+/* The state of one call: the socket, the window and the buffers. */
 struct ctx {
-    int sock;
-    uint32_t seq;
+    struct nsf_rtnl nl;
     struct slot slots[WINDOW];
-    char send_buf[WINDOW * GETNSID_LEN];
-    char replies[WINDOW][REPLY_MAX];
+    char send_buf[WINDOW * GETNSID_LEN] __attribute__((aligned(4)));
+    char replies[WINDOW][REPLY_MAX] __attribute__((aligned(4)));
 };
 
-static int open_socket(int *step)
+/* The ctx's socket: replies land in c->replies, a window at a time. A
+ * kernel without ext-ack is no error; its errors are worded by errno. */
+static int open_socket(struct ctx *c, int *step)
 {
-    int one = 1;
-    int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-
-    if (sock < 0)
-        return nsf_fail(step, NSF_STEP_NSID_SOCKET);
-    /* Like iproute2: ask for the kernel's error text. A kernel without
-     * ext-ack is not an error; its errors are then worded by errno. */
-    (void)setsockopt(sock, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
-    /* The failed request need not be echoed back in the error. */
-    (void)setsockopt(sock, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
-    return sock;
+    return nsf_rtnl_open(&c->nl, c->replies, REPLY_MAX, WINDOW, step);
 }
 
 static void slot_init(struct slot *s, const char *name, size_t len)
@@ -107,7 +79,6 @@ static void slot_init(struct slot *s, const char *name, size_t len)
     s->nsid = -1;
     s->err = 0;
     s->answered = 0;
-    s->seq = 0;
     s->name_len = len;
     s->msg_len = 0;
     memcpy(s->name, name, len);
@@ -127,67 +98,14 @@ static void slot_open(struct slot *s, int dirfd)
     }
 }
 
-static void put_getnsid(char *buf, uint32_t seq, int fd)
-{
-    struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
-    struct rtgenmsg *g = NLMSG_DATA(nlh);
-    struct nlattr *nla;
-    uint32_t value = (uint32_t)fd;
-
-    memset(buf, 0, GETNSID_LEN);
-    nlh->nlmsg_len = GETNSID_LEN;
-    nlh->nlmsg_type = RTM_GETNSID;
-    nlh->nlmsg_flags = NLM_F_REQUEST;
-    nlh->nlmsg_seq = seq;
-    g->rtgen_family = AF_UNSPEC;
-    nla = (struct nlattr *)((char *)g + NLMSG_ALIGN(sizeof(*g)));
-    nla->nla_len = NLA_HDRLEN + sizeof(value);
-    nla->nla_type = NETNSA_FD;
-    memcpy((char *)nla + NLA_HDRLEN, &value, sizeof(value));
-}
-
-/* Walk the attributes in [start, end) and return the one of type want. */
-static const struct nlattr *find_attr(const char *start, const char *end,
-                                      int want)
-{
-    const char *pos = start;
-
-    while (end - pos >= NLA_HDRLEN) {
-        const struct nlattr *nla = (const struct nlattr *)pos;
-
-        if (nla->nla_len < NLA_HDRLEN || nla->nla_len > end - pos)
-            break;
-        if ((nla->nla_type & NLA_TYPE_MASK) == want)
-            return nla;
-        pos += NLA_ALIGN(nla->nla_len);
-    }
-    return NULL;
-}
-
 /* The ext-ack message of an NLMSG_ERROR, copied into s->msg. */
 static void take_ext_ack(struct slot *s, const struct nlmsghdr *nlh)
 {
-    const struct nlmsgerr *e = NLMSG_DATA(nlh);
-    const char *end = (const char *)nlh + nlh->nlmsg_len;
-    size_t skip = sizeof(*e);
-    const struct nlattr *nla;
-    const char *text;
     size_t len;
+    const char *text = nsf_rtnl_ext_ack(nlh, &len);
 
-    if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+    if (!text)
         return;
-    /* Unless capped, the whole request follows the header of nlmsgerr. */
-    if (!(nlh->nlmsg_flags & NLM_F_CAPPED) &&
-        e->msg.nlmsg_len >= sizeof(struct nlmsghdr))
-        skip += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
-    if ((size_t)(end - (const char *)e) < NLMSG_ALIGN(skip))
-        return;
-    nla = find_attr((const char *)e + NLMSG_ALIGN(skip), end,
-                    NLMSGERR_ATTR_MSG);
-    if (!nla)
-        return;
-    text = (const char *)nla + NLA_HDRLEN;
-    len = strnlen(text, nla->nla_len - NLA_HDRLEN);
     if (len >= sizeof(s->msg))
         len = sizeof(s->msg) - 1;
     memcpy(s->msg, text, len);
@@ -195,106 +113,40 @@ static void take_ext_ack(struct slot *s, const struct nlmsghdr *nlh)
     s->msg_len = len;
 }
 
-/* Record one reply in its slot. */
-static void take_reply(struct slot *s, const struct nlmsghdr *nlh)
+/* The slots of one query: the window's slots, and which slot each request
+ * asks for (request i is about slots[asked[i]]). */
+struct query {
+    struct slot *slots;
+    int asked[WINDOW];
+};
+
+/* The exchange's callback: record the reply to request i in its slot
+ * (an RTM_NEWNSID with the id, or a refusal with errno and message). */
+static int take_reply(void *arg, int i, const struct nlmsghdr *nlh)
 {
-    const char *end = (const char *)nlh + nlh->nlmsg_len;
+    struct query *q = arg;
+    struct slot *s = &q->slots[q->asked[i]];
 
     if (nlh->nlmsg_type == NLMSG_ERROR) {
-        const struct nlmsgerr *e = NLMSG_DATA(nlh);
+        int err = nsf_rtnl_error(nlh);
 
-        if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e))) {
+        if (err < 0) {
             s->kind = NSF_NSID_QUERY_FAILED;
-            s->err = EBADMSG;
-        } else if (e->error != 0) {
-            s->kind = NSF_NSID_QUERY_FAILED;
-            s->err = -e->error;
+            s->err = -err;
             take_ext_ack(s, nlh);
         }
-    } else if (nlh->nlmsg_type == RTM_NEWNSID &&
-               nlh->nlmsg_len >=
-                   NLMSG_LENGTH(NLMSG_ALIGN(sizeof(struct rtgenmsg)))) {
-        const char *attrs =
-            (const char *)NLMSG_DATA(nlh) +
-            NLMSG_ALIGN(sizeof(struct rtgenmsg));
-        const struct nlattr *nla = find_attr(attrs, end, NETNSA_NSID);
-        int32_t id;
+    } else if (nlh->nlmsg_type == RTM_NEWNSID) {
+        uint32_t id;
 
-        if (nla && (size_t)nla->nla_len >= NLA_HDRLEN + sizeof(id)) {
-            memcpy(&id, (const char *)nla + NLA_HDRLEN, sizeof(id));
-            s->nsid = id;
-        }
+        if (nsf_rtnl_u32(nsf_rtnl_attr(nlh, sizeof(struct rtgenmsg),
+                                       NETNSA_NSID),
+                         &id) == 0)
+            s->nsid = (int32_t)id;
     } else {
-        return; /* not an answer: leave the slot waiting */
+        return 0; /* not an answer (the codec ends the request anyway) */
     }
     s->answered = 1;
-}
-
-static struct slot *slot_for_seq(struct slot *slots, int n, uint32_t seq)
-{
-    int i;
-
-    for (i = 0; i < n; i++)
-        if (!slots[i].answered && slots[i].fd >= 0 && slots[i].seq == seq)
-            return &slots[i];
-    return NULL;
-}
-
-/* Match every message of one datagram to its slot; returns how many
- * slots it answered. */
-static int take_datagram(struct slot *slots, int n, const char *buf,
-                         unsigned len)
-{
-    const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
-    int left = (int)len;
-    int answered = 0;
-
-    for (; NLMSG_OK(nlh, left); nlh = NLMSG_NEXT(nlh, left)) {
-        struct slot *s = slot_for_seq(slots, n, nlh->nlmsg_seq);
-
-        if (!s)
-            continue;
-        take_reply(s, nlh);
-        answered += s->answered;
-    }
-    return answered;
-}
-
-/* Collect the replies already queued for the pending slots (they are all
- * queued by the time send() returns). Returns how many are still missing
- * (dropped by an overrun), or -errno. */
-static int collect(struct ctx *c, struct slot *slots, int n, int pending,
-                   int *step)
-{
-    struct mmsghdr msgs[WINDOW];
-    struct iovec iov[WINDOW];
-    int i, got;
-
-    while (pending > 0) {
-        int want = pending < WINDOW ? pending : WINDOW;
-
-        for (i = 0; i < want; i++) {
-            iov[i].iov_base = c->replies[i];
-            iov[i].iov_len = REPLY_MAX;
-            memset(&msgs[i], 0, sizeof(msgs[i]));
-            msgs[i].msg_hdr.msg_iov = &iov[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
-        }
-        got = recvmmsg(c->sock, msgs, (unsigned)want, MSG_DONTWAIT, NULL);
-        if (got < 0) {
-            if (errno == EINTR || errno == ENOBUFS)
-                continue; /* ENOBUFS: some replies were dropped */
-            if (errno == EAGAIN)
-                break;
-            return nsf_fail(step, NSF_STEP_NSID_RECV);
-        }
-        if (got == 0)
-            break;
-        for (i = 0; i < got; i++)
-            pending -= take_datagram(slots, n, c->replies[i],
-                                     msgs[i].msg_len);
-    }
-    return pending;
+    return 0;
 }
 
 /* Send RTM_GETNSID for every open, unanswered slot in one datagram and
@@ -303,28 +155,24 @@ static int collect(struct ctx *c, struct slot *slots, int n, int pending,
 static int query(struct ctx *c, struct slot *slots, int n, int retry,
                  int *step)
 {
-    size_t len = 0;
-    ssize_t sent;
-    int i, pending = 0;
+    struct nsf_rtnl_req r;
+    struct query q;
+    int i, left, asked = 0;
 
+    q.slots = slots;
+    nsf_rtnl_req_init(&r, c->send_buf, sizeof(c->send_buf));
     for (i = 0; i < n; i++) {
         if (slots[i].answered)
             continue;
-        slots[i].seq = ++c->seq;
-        put_getnsid(c->send_buf + len, slots[i].seq, slots[i].fd);
-        len += GETNSID_LEN;
-        pending++;
+        nsf_rtnl_msg(&r, &c->nl, RTM_GETNSID, 0, sizeof(struct rtgenmsg));
+        nsf_rtnl_put_u32(&r, NETNSA_FD, (uint32_t)slots[i].fd);
+        q.asked[asked++] = i;
     }
-    if (pending == 0)
+    if (asked == 0)
         return 0;
-    do
-        sent = send(c->sock, c->send_buf, len, 0);
-    while (sent < 0 && errno == EINTR);
-    if (sent < 0)
-        return nsf_fail(step, NSF_STEP_NSID_SEND);
-    pending = collect(c, slots, n, pending, step);
-    if (pending <= 0)
-        return pending;
+    left = nsf_rtnl_exchange(&c->nl, &r, take_reply, &q, step);
+    if (left <= 0)
+        return left;
     for (i = 0; i < n; i++) {
         if (slots[i].answered)
             continue;
@@ -404,27 +252,26 @@ static void close_slots(struct slot *slots, int n)
 
 /* Take up to WINDOW names from the directory into the slots; *eof is set
  * at its end. The entries are opened later, outside the listing's lock. */
-static int fill_window(struct ctx *c, DIR *dir, int *n, int *eof, int *step)
+static int fill_window(struct ctx *c, struct nsf_dir *dir, int *n, int *eof,
+                       int *step)
 {
-    struct dirent *de;
+    const char *name;
     size_t len;
+    int err;
 
     *n = 0;
     while (*n < WINDOW) {
-        errno = 0;
-        de = readdir(dir);
-        if (!de) {
-            if (errno)
-                return nsf_fail(step, NSF_STEP_NSID_READDIR);
+        name = nsf_dir_next(dir, &err);
+        if (!name) {
+            if (err < 0)
+                return nsf_set_step(step, NSF_STEP_READ_RUN_DIR, err);
             *eof = 1;
             break;
         }
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        len = strnlen(de->d_name, NAME_MAX + 1);
+        len = strnlen(name, NAME_MAX + 1);
         if (len > NAME_MAX)
             len = NAME_MAX; /* cannot happen on Linux */
-        slot_init(&c->slots[*n], de->d_name, len);
+        slot_init(&c->slots[*n], name, len);
         (*n)++;
     }
     return 0;
@@ -436,12 +283,17 @@ static int fill_window(struct ctx *c, DIR *dir, int *n, int *eof, int *step)
  * order at the end, so the result is in directory order. */
 struct shared {
     pthread_mutex_t lock;
-    DIR *dir;
+    int dfd;                     /* the run directory */
+    struct nsf_dir dir;          /* its walk, under the lock */
     int eof;
     int rc, step;                /* the first failure; it stops them all */
     int next;                    /* the number of the next window */
     struct nsf_nsid_list *parts; /* window w's records: parts[w] */
     int nparts;
+    union {
+        char bytes[DENTS_BUF];
+        uint64_t align;
+    } dents;                     /* the walker's buffer */
 };
 
 static void fail_shared(struct shared *sh, int rc, int step)
@@ -501,7 +353,7 @@ static int one_window(struct shared *sh, struct ctx *c)
         return 1;
     }
     w = sh->next++;
-    rc = fill_window(c, sh->dir, &n, &eof, &step);
+    rc = fill_window(c, &sh->dir, &n, &eof, &step);
     if (rc < 0 || eof)
         sh->eof = 1;
     pthread_mutex_unlock(&sh->lock);
@@ -510,16 +362,16 @@ static int one_window(struct shared *sh, struct ctx *c)
         return 1;
     }
     for (i = 0; i < n; i++)
-        slot_open(&c->slots[i], dirfd(sh->dir));
+        slot_open(&c->slots[i], sh->dfd);
     rc = query(c, c->slots, n, 1, &step);
     close_slots(c->slots, n);
     for (i = 0; rc >= 0 && i < n; i++)
         if (append(&b, &c->slots[i]) < 0)
-            rc = nsf_set_step(&step, NSF_STEP_NSID_ALLOC, -ENOMEM);
+            rc = nsf_set_step(&step, NSF_STEP_MALLOC, -ENOMEM);
     if (rc >= 0) {
         rc = file_part(sh, w, &part);
         if (rc < 0)
-            step = NSF_STEP_NSID_ALLOC;
+            step = NSF_STEP_MALLOC;
     } else {
         free(part.recs);
         free(part.text);
@@ -545,14 +397,15 @@ static struct ctx *new_ctx(struct shared *sh)
     struct ctx *c = malloc(sizeof(*c));
     int step = 0;
 
+    int rc;
+
     if (!c) {
-        fail_shared(sh, -ENOMEM, NSF_STEP_NSID_ALLOC);
+        fail_shared(sh, -ENOMEM, NSF_STEP_MALLOC);
         return NULL;
     }
-    c->seq = 0;
-    c->sock = open_socket(&step);
-    if (c->sock < 0) {
-        fail_shared(sh, c->sock, step);
+    rc = open_socket(c, &step);
+    if (rc < 0) {
+        fail_shared(sh, rc, step);
         free(c);
         return NULL;
     }
@@ -562,7 +415,7 @@ static struct ctx *new_ctx(struct shared *sh)
 static void free_ctx(struct ctx *c)
 {
     if (c) {
-        close(c->sock);
+        nsf_rtnl_close(&c->nl);
         free(c);
     }
 }
@@ -627,12 +480,13 @@ int nsf_nsid_list(const char *run_dir, struct nsf_nsid_list **out, int *step)
     struct ctx *c;
     int i, rc, started = 0, want;
 
-    *step = 0; /* NSF_STEP_NONE */
+    *step = NSF_STEP_NONE;
     *out = NULL;
     memset(&sh, 0, sizeof(sh));
-    sh.dir = opendir(run_dir);
-    if (!sh.dir)
-        return nsf_fail(step, NSF_STEP_NSID_OPEN_DIR);
+    sh.dfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sh.dfd < 0)
+        return nsf_fail(step, NSF_STEP_OPEN_RUN_DIR);
+    nsf_dir_init(&sh.dir, sh.dfd, sh.dents.bytes, sizeof(sh.dents));
     pthread_mutex_init(&sh.lock, NULL);
     /* The calling thread does the first window. Only a directory with
      * more than a window of entries gets more threads, one per CPU. */
@@ -658,7 +512,7 @@ int nsf_nsid_list(const char *run_dir, struct nsf_nsid_list **out, int *step)
         if (rc < 0) {
             nsf_nsid_list_free(*out);
             *out = NULL;
-            sh.step = NSF_STEP_NSID_ALLOC;
+            sh.step = NSF_STEP_MALLOC;
         }
     }
     for (i = 0; i < sh.nparts; i++) {
@@ -666,7 +520,7 @@ int nsf_nsid_list(const char *run_dir, struct nsf_nsid_list **out, int *step)
         free(sh.parts[i].text);
     }
     free(sh.parts);
-    closedir(sh.dir);
+    close(sh.dfd);
     pthread_mutex_destroy(&sh.lock);
     if (rc < 0)
         *step = sh.step;
@@ -681,32 +535,29 @@ int nsf_nsid_get(const char *run_dir, const char *name, int *nsid, char *msg,
     struct slot *s;
     int rc;
 
-    *step = 0; /* NSF_STEP_NONE */
+    *step = NSF_STEP_NONE;
     *nsid = -1;
     if (msg_size > 0)
         msg[0] = '\0';
     if (nsf_join(path, run_dir, name) < 0)
-        return nsf_set_step(step, NSF_STEP_NSID_PATH, -ENAMETOOLONG);
+        return nsf_set_step(step, NSF_STEP_PATH_TOO_LONG, -ENAMETOOLONG);
     c = malloc(sizeof(*c));
     if (!c)
-        return nsf_set_step(step, NSF_STEP_NSID_ALLOC, -ENOMEM);
-    c->seq = 0;
+        return nsf_set_step(step, NSF_STEP_MALLOC, -ENOMEM);
     s = &c->slots[0];
     slot_init(s, "", 0);
     s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (s->fd < 0) {
-        rc = nsf_fail(step, NSF_STEP_NSID_OPEN);
+        rc = nsf_fail(step, NSF_STEP_OPEN_NS);
         goto out;
     }
-    c->sock = open_socket(step);
-    if (c->sock < 0) {
-        rc = c->sock;
+    rc = open_socket(c, step);
+    if (rc < 0)
         goto out;
-    }
     rc = query(c, s, 1, 1, step);
-    close(c->sock);
+    nsf_rtnl_close(&c->nl);
     if (rc == 0 && s->kind == NSF_NSID_QUERY_FAILED) {
-        rc = nsf_set_step(step, NSF_STEP_NSID_QUERY, -s->err);
+        rc = nsf_set_step(step, NSF_STEP_RTM_GETNSID, -s->err);
         if (msg_size > 0) {
             size_t len = s->msg_len < (size_t)msg_size - 1
                              ? s->msg_len

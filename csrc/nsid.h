@@ -1,25 +1,15 @@
 /* Namespace ids (nsids) of the names in a run directory: the read path of
  * `ip netns list`, in C.
  *
- * This file is both a C header (included by nsid.c) and the cffi cdef, so
- * it holds declarations only: no preprocessor lines, no definitions.
+ * This file is both a C header (included by nsid.c) and part of the cffi
+ * cdef, so it holds declarations only: no preprocessor lines, no
+ * definitions. It uses size_t: an includer includes a system header first.
  *
- * Every function returns 0 or -errno and names the failing step in *step.
- * The nsids are those of the network namespace of the calling thread (the
- * netlink socket is made there); no function changes namespaces.
+ * Every function returns 0 or -errno and names the failing step (steps.h)
+ * in *step. The nsids are those of the network namespace of the calling
+ * thread (the netlink socket is made there); no function changes
+ * namespaces.
  */
-
-enum nsf_nsid_step {
-    NSF_STEP_NSID_OPEN_DIR = 100, /* opendir(run_dir) */
-    NSF_STEP_NSID_READDIR = 101,  /* readdir(run_dir) */
-    NSF_STEP_NSID_SOCKET = 102,   /* socket/setsockopt of NETLINK_ROUTE */
-    NSF_STEP_NSID_SEND = 103,     /* send of the RTM_GETNSID requests */
-    NSF_STEP_NSID_RECV = 104,     /* recvmmsg of the replies */
-    NSF_STEP_NSID_ALLOC = 105,    /* malloc/realloc of the result */
-    NSF_STEP_NSID_OPEN = 106,     /* open(run_dir/name) (single query) */
-    NSF_STEP_NSID_QUERY = 107,    /* the kernel refused RTM_GETNSID */
-    NSF_STEP_NSID_PATH = 108      /* run_dir/name does not fit PATH_MAX */
-};
 
 /* What happened to one entry of a listing. */
 enum nsf_nsid_kind {
@@ -35,7 +25,7 @@ enum nsf_nsid_layout {
     NSF_NSID_MSG_MAX = 1024 /* bytes for a kernel message (with its NUL) */
 };
 
-/* A listing: count entries in readdir order. text holds, entry after
+/* A listing: count entries in directory order. text holds, entry after
  * entry, the name and then the kernel's ext-ack message (both without a
  * NUL; a message is empty when the kernel sent none). */
 struct nsf_nsid_list {
@@ -49,14 +39,17 @@ struct nsf_nsid_list {
  * with its nsid (one RTM_GETNSID with NETNSA_FD per entry, all over one
  * netlink socket). *out is set on success; free it with
  * nsf_nsid_list_free. Entries that cannot be opened or queried are listed
- * with what went wrong; only run_dir itself or the socket can fail. */
+ * with what went wrong; only run_dir itself or the socket can fail.
+ * Steps OPEN_RUN_DIR, READ_RUN_DIR, SOCKET_NETLINK, SEND_NETLINK,
+ * RECV_NETLINK, MALLOC. */
 int nsf_nsid_list(const char *run_dir, struct nsf_nsid_list **out, int *step);
 
 /* Free a listing (NULL is fine). */
 void nsf_nsid_list_free(struct nsf_nsid_list *list);
 
 /* The nsid of run_dir/name (-1: none assigned) in *nsid. When the kernel
- * refuses (step NSF_STEP_NSID_QUERY), msg gets its ext-ack message ("" if
- * none; msg_size bytes at most, with the NUL). */
+ * refuses (step NSF_STEP_RTM_GETNSID), msg gets its ext-ack message ("" if
+ * none; msg_size bytes at most, with the NUL). Other steps PATH_TOO_LONG,
+ * MALLOC, OPEN_NS, SOCKET_NETLINK, SEND_NETLINK, RECV_NETLINK. */
 int nsf_nsid_get(const char *run_dir, const char *name, int *nsid, char *msg,
                  int msg_size, int *step);

@@ -15,12 +15,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/magic.h>
-#include <linux/nsfs.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -30,14 +27,12 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "nsf.h"
+#include "lifecycle.h"
 #include "procs.h"
-#include "util.h"
 
 /* Entries one thread claims at a time. */
 #define SCAN_CHUNK 64
@@ -95,9 +90,9 @@ int nsf_ns_key(const char *path, unsigned long long *dev,
     /* O_NONBLOCK: a FIFO in the run directory must not hang the caller. */
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
-        return nsf_fail(step, NSF_STEP_NS_OPEN);
+        return nsf_fail(step, NSF_STEP_OPEN_NS);
     if (fstat(fd, &st) < 0) {
-        rc = nsf_fail(step, NSF_STEP_NS_STAT);
+        rc = nsf_fail(step, NSF_STEP_STAT_NS);
     } else {
         *dev = (unsigned long long)st.st_dev;
         *ino = (unsigned long long)st.st_ino;
@@ -222,34 +217,10 @@ static int pid_of(const char *name)
     return (len == 0 || v > INT_MAX) ? -1 : (int)v;
 }
 
-/* Call fn(name, arg) for every entry of the open directory dfd, read with
- * getdents64 into buf; stops early when fn returns < 0. 0 or -errno. */
-static int each_dirent(int dfd, char *buf, size_t size,
-                       int (*fn)(const char *name, void *arg), void *arg)
-{
-    for (;;) {
-        ssize_t len = getdents64(dfd, buf, size), off;
-        if (len < 0)
-            return -errno;
-        if (len == 0)
-            return 0;
-        for (off = 0; off < len;) {
-            const struct dirent64 *d = (const struct dirent64 *)(buf + off);
-            int rc = fn(d->d_name, arg);
-            if (rc < 0)
-                return rc;
-            off += d->d_reclen;
-        }
-        if (fn(NULL, arg) < 0) /* end of a batch */
-            return -ECANCELED;
-    }
-}
-
 /* One more pid: into ents while there is room (workers may be reading
  * it, so it never moves then), else into the reader's own overflow list. */
-static int add_pid_entry(const char *name, void *arg)
+static int add_pid_entry(struct scan *s, const char *name)
 {
-    struct scan *s = arg;
     int pid = pid_of(name);
 
     if (pid < 0)
@@ -293,26 +264,22 @@ static int take_overflow(struct scan *s)
     return 0;
 }
 
-/* The reader's callback: a name, or NULL at the end of a getdents batch,
- * when what was read so far is handed to the workers. */
-static int read_entry(const char *name, void *arg)
-{
-    struct scan *s = arg;
-
-    if (name)
-        return add_pid_entry(name, arg);
-    atomic_store(&s->published, s->n);
-    return 0;
-}
-
 /* Read the all-digit entries of s->pfd, in order, publishing those in
- * ents batch by batch. 0 or -errno. */
+ * ents at the end of every getdents64 batch. 0 or -errno. */
 static int read_pids(struct scan *s, char *buf, size_t size)
 {
-    int rc = each_dirent(s->pfd, buf, size, read_entry, s);
+    struct nsf_dir d;
+    const char *name;
+    int err = 0, rc = 0;
 
+    nsf_dir_init(&d, s->pfd, buf, size);
+    while (rc == 0 && (name = nsf_dir_next(&d, &err))) {
+        rc = add_pid_entry(s, name);
+        if (nsf_dir_batch_done(&d))
+            atomic_store(&s->published, s->n);
+    }
     atomic_store(&s->published, s->n);
-    return rc;
+    return rc < 0 ? rc : err;
 }
 
 static int auto_threads(int n)
@@ -332,7 +299,7 @@ static int read_and_scan(struct scan *s, int nthreads, int *step)
     int i, rc, started = 0;
 
     if (!buf)
-        return nsf_set_step(step, NSF_STEP_SCAN_MEMORY, -ENOMEM);
+        return nsf_set_step(step, NSF_STEP_MALLOC, -ENOMEM);
     if (nthreads <= 0)
         nthreads = auto_threads(s->est);
     if (nthreads > SCAN_MAX_THREADS)
@@ -360,8 +327,8 @@ static int read_and_scan(struct scan *s, int nthreads, int *step)
     }
     free(buf);
     if (rc == -ENOMEM)
-        return nsf_set_step(step, NSF_STEP_SCAN_MEMORY, rc);
-    return rc < 0 ? nsf_set_step(step, NSF_STEP_PROC_READ, rc) : 0;
+        return nsf_set_step(step, NSF_STEP_MALLOC, rc);
+    return rc < 0 ? nsf_set_step(step, NSF_STEP_READ_PROC, rc) : 0;
 }
 
 static int setup_keys(struct scan *s, const unsigned long long *devs,
@@ -381,7 +348,7 @@ static int setup_keys(struct scan *s, const unsigned long long *devs,
     qsort(s->keys, (size_t)nkeys, sizeof(*s->keys), key_cmp);
     s->nkeys = nkeys;
     /* The nsfs device, for keys read from the link text. */
-    if (stat("/proc/thread-self/ns/net", &st) == 0) {
+    if (stat(NSF_THREAD_NS_NET, &st) == 0) {
         s->nsfs_dev = (unsigned long long)st.st_dev;
         s->have_nsfs = 1;
     }
@@ -429,7 +396,7 @@ int nsf_scan_pids(const char *proc_dir, const unsigned long long *devs,
         return 0;
     s.pfd = open(proc_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s.pfd < 0)
-        return nsf_fail(step, NSF_STEP_PROC_OPEN);
+        return nsf_fail(step, NSF_STEP_OPEN_PROC);
     rc = setup_keys(&s, devs, inos, nkeys);
     if (rc == 0) {
         struct stat st;
@@ -443,13 +410,13 @@ int nsf_scan_pids(const char *proc_dir, const unsigned long long *devs,
             rc = -ENOMEM;
     }
     if (rc < 0)
-        rc = nsf_set_step(step, NSF_STEP_SCAN_MEMORY, rc);
+        rc = nsf_set_step(step, NSF_STEP_MALLOC, rc);
     else
         rc = read_and_scan(&s, nthreads, step);
     if (rc == 0) {
         rc = collect(&s, pids, cap, counts);
         if (rc < 0)
-            rc = nsf_set_step(step, NSF_STEP_SCAN_MEMORY, rc);
+            rc = nsf_set_step(step, NSF_STEP_MALLOC, rc);
     }
     close(s.pfd);
     free(s.ents);
@@ -468,7 +435,7 @@ int nsf_stat_names(const char *run_dir, const char *names, int n,
     *step = NSF_STEP_NONE;
     dfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
-        return nsf_fail(step, NSF_STEP_RUN_DIR_OPEN);
+        return nsf_fail(step, NSF_STEP_OPEN_RUN_DIR);
     for (i = 0; i < n; i++) {
         if (fstatat(dfd, names, &st, 0) == 0) {
             devs[i] = (unsigned long long)st.st_dev;
@@ -490,42 +457,46 @@ struct name_matcher {
     int used;
 };
 
-static int match_name(const char *name, void *arg)
+/* Note name when it is bound to the namespace m is looking for. */
+static void match_name(struct name_matcher *m, const char *name)
 {
-    struct name_matcher *m = arg;
     struct stat st;
     int len;
 
-    if (!name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-        return 0;
     if (fstatat(m->dfd, name, &st, 0) < 0 || st.st_dev != m->want.st_dev ||
         st.st_ino != m->want.st_ino)
-        return 0;
+        return;
     len = (int)strlen(name) + 1;
     if (m->used + len <= m->cap)
         memcpy(m->buf + m->used, name, (size_t)len);
     m->used += len;
-    return 0;
 }
 
 int nsf_identify(const char *ns_path, const char *run_dir, char *buf,
                  int cap, int *step)
 {
     struct name_matcher m = {-1, {0}, buf, cap, 0};
-    char dents[8192];
-    int rc;
+    union {
+        char bytes[8192];
+        uint64_t align;
+    } dents;
+    struct nsf_dir d;
+    const char *name;
+    int err;
 
     *step = NSF_STEP_NONE;
     /* stat, where ip opens and fstats: the same check and errors, and
      * fewer syscalls. */
     if (stat(ns_path, &m.want) < 0)
-        return nsf_fail(step, NSF_STEP_NS_OPEN);
+        return nsf_fail(step, NSF_STEP_OPEN_NS);
     m.dfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (m.dfd < 0)
-        return errno == ENOENT ? 0 : nsf_fail(step, NSF_STEP_RUN_DIR_OPEN);
-    rc = each_dirent(m.dfd, dents, sizeof(dents), match_name, &m);
+        return errno == ENOENT ? 0 : nsf_fail(step, NSF_STEP_OPEN_RUN_DIR);
+    nsf_dir_init(&d, m.dfd, dents.bytes, sizeof(dents));
+    while ((name = nsf_dir_next(&d, &err)))
+        match_name(&m, name);
     close(m.dfd);
-    return rc < 0 ? nsf_set_step(step, NSF_STEP_RUN_DIR_OPEN, rc) : m.used;
+    return err < 0 ? nsf_set_step(step, NSF_STEP_READ_RUN_DIR, err) : m.used;
 }
 
 int nsf_watch_open(const char *run_dir, int *step)
@@ -537,7 +508,7 @@ int nsf_watch_open(const char *run_dir, int *step)
     if (fd < 0)
         return nsf_fail(step, NSF_STEP_INOTIFY_INIT);
     if (mkdir(run_dir, 0755) < 0 && errno != EEXIST) {
-        rc = nsf_fail(step, NSF_STEP_WATCH_MKDIR);
+        rc = nsf_fail(step, NSF_STEP_MKDIR_RUN_DIR);
         close(fd);
         return rc;
     }
@@ -591,19 +562,19 @@ int nsf_watch_read(int watch_fd, int wake_fd, int timeout_ms, char *buf,
 
     *step = NSF_STEP_NONE;
     if (cap < WATCH_RAW)
-        return nsf_set_step(step, NSF_STEP_WATCH_READ, -EINVAL);
+        return nsf_set_step(step, NSF_STEP_READ_INOTIFY, -EINVAL);
     rc = poll(fds, wake_fd >= 0 ? 2 : 1, timeout_ms);
     if (rc < 0)
-        return nsf_fail(step, NSF_STEP_WATCH_POLL);
+        return nsf_fail(step, NSF_STEP_POLL);
     if (rc == 0)
         return 0;
     if (wake_fd >= 0 && fds[1].revents)
         return -ECANCELED;
     if (fds[0].revents & POLLNVAL)
-        return nsf_set_step(step, NSF_STEP_WATCH_POLL, -EBADF);
+        return nsf_set_step(step, NSF_STEP_POLL, -EBADF);
     len = read(watch_fd, raw, sizeof(raw));
     if (len < 0)
-        return errno == EAGAIN ? 0 : nsf_fail(step, NSF_STEP_WATCH_READ);
+        return errno == EAGAIN ? 0 : nsf_fail(step, NSF_STEP_READ_INOTIFY);
     /* A record is never longer than the event it comes from. */
     for (off = 0; off < len;) {
         const struct inotify_event *ev =
@@ -627,17 +598,18 @@ int nsf_wait_fd(int fd, int timeout_ms)
 int nsf_netns_ready(const char *run_dir, const char *name, int *step)
 {
     char path[PATH_MAX];
-    struct statfs sfs;
-    int fd, ready;
+    int fd;
 
     *step = NSF_STEP_NONE;
     if (nsf_join(path, run_dir, name) < 0)
-        return nsf_set_step(step, NSF_STEP_NS_PATH, -ENAMETOOLONG);
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        return nsf_set_step(step, NSF_STEP_PATH_TOO_LONG, -ENAMETOOLONG);
+    fd = nsf_open_ns_file(path, NSF_STEP_NOT_NETNS, step);
+    if (fd == -EINVAL && *step == NSF_STEP_NOT_NETNS) {
+        *step = NSF_STEP_NONE; /* not (yet) a network namespace */
+        return 0;
+    }
     if (fd < 0)
-        return nsf_fail(step, NSF_STEP_NS_OPEN);
-    ready = fstatfs(fd, &sfs) == 0 && sfs.f_type == NSFS_MAGIC &&
-            ioctl(fd, NS_GET_NSTYPE) == CLONE_NEWNET;
+        return fd;
     close(fd);
-    return ready;
+    return 1;
 }

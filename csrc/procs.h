@@ -7,29 +7,13 @@
  *
  * A namespace is named by its key, the (st_dev, st_ino) pair that stat(2)
  * gives for a namespace file, as iproute2 compares them. Every function
- * returns >= 0 or -errno and, on failure, sets *step to the NSF_STEP_* value
- * of the syscall that failed. No function touches the Python API or changes
- * the namespaces of the calling thread.
+ * returns >= 0 or -errno and, on failure, sets *step to the NSF_STEP_*
+ * value (steps.h) of the syscall that failed. No function touches the
+ * Python API or changes the namespaces of the calling thread.
  */
 
-enum nsf_procs_step {
-    NSF_STEP_NS_OPEN = 200,           /* open(namespace file) */
-    NSF_STEP_NS_STAT = 201,           /* fstat(namespace file) */
-    NSF_STEP_PROC_OPEN = 202,         /* open(/proc, O_DIRECTORY) */
-    NSF_STEP_PROC_READ = 203,         /* getdents64(/proc) */
-    NSF_STEP_SCAN_MEMORY = 204,       /* malloc for the scan */
-    NSF_STEP_RUN_DIR_OPEN = 205,      /* open(run_dir, O_DIRECTORY) */
-    NSF_STEP_INOTIFY_INIT = 206,      /* inotify_init1 */
-    NSF_STEP_WATCH_MKDIR = 207,       /* mkdir(run_dir, 0755) for monitor */
-    NSF_STEP_INOTIFY_ADD_WATCH = 208, /* inotify_add_watch(run_dir) */
-    NSF_STEP_WATCH_READ = 209,        /* read(inotify fd) */
-    NSF_STEP_WATCH_POLL = 210,        /* poll(inotify fd, wake fd) */
-    NSF_STEP_EVENTFD = 211,           /* eventfd for waking a watcher */
-    NSF_STEP_NS_PATH = 212            /* run_dir/name exceeds PATH_MAX */
-};
-
 /* open(path, O_RDONLY) then fstat: the key of a namespace file, as ip's
- * identify and pids take it. Steps NS_OPEN, NS_STAT, NS_PATH. */
+ * identify and pids take it. Steps OPEN_NS, STAT_NS. */
 int nsf_ns_key(const char *path, unsigned long long *dev,
                unsigned long long *ino, int *step);
 
@@ -44,7 +28,7 @@ int nsf_ns_key(const char *path, unsigned long long *dev,
  * that exit during the scan, or that the caller may not inspect, are
  * skipped. Returns the number of matches; when that exceeds cap nothing is
  * written to pids[] and the caller calls again with a larger array.
- * Steps PROC_OPEN, PROC_READ, SCAN_MEMORY. */
+ * Steps OPEN_PROC, READ_PROC, MALLOC. */
 int nsf_scan_pids(const char *proc_dir, const unsigned long long *devs,
                   const unsigned long long *inos, int nkeys, int nthreads,
                   int *pids, int cap, int *counts, int *step);
@@ -52,7 +36,7 @@ int nsf_scan_pids(const char *proc_dir, const unsigned long long *devs,
 /* stat(run_dir/NAME), following links, for the n names packed in names
  * (each NUL-terminated, one after the other): devs[i], inos[i] get the key
  * of name i, or 0, 0 when its stat fails (a vanished entry). Returns 0, or
- * -errno when run_dir cannot be opened (step RUN_DIR_OPEN). */
+ * -errno when run_dir cannot be opened (step OPEN_RUN_DIR). */
 int nsf_stat_names(const char *run_dir, const char *names, int n,
                    unsigned long long *devs, unsigned long long *inos,
                    int *step);
@@ -62,15 +46,15 @@ int nsf_stat_names(const char *run_dir, const char *names, int n,
  * directory order, written to buf one after the other, each ending in NUL.
  * Returns the number of bytes they take: when that exceeds cap, buf holds
  * only part of them and the caller calls again with a larger one. A
- * missing run_dir holds no names (0). Steps NS_OPEN (stat of ns_path),
- * RUN_DIR_OPEN. */
+ * missing run_dir holds no names (0). Steps OPEN_NS (stat of ns_path),
+ * OPEN_RUN_DIR, READ_RUN_DIR. */
 int nsf_identify(const char *ns_path, const char *run_dir, char *buf,
                  int cap, int *step);
 
 /* inotify_init1(IN_NONBLOCK | IN_CLOEXEC), mkdir(run_dir, 0755) (an
  * existing directory is fine), then a watch for IN_CREATE | IN_DELETE on
  * run_dir: ip netns monitor's setup. Returns the inotify fd.
- * Steps INOTIFY_INIT, WATCH_MKDIR, INOTIFY_ADD_WATCH. */
+ * Steps INOTIFY_INIT, MKDIR_RUN_DIR, INOTIFY_ADD_WATCH. */
 int nsf_watch_open(const char *run_dir, int *step);
 
 /* An eventfd (EFD_NONBLOCK | EFD_CLOEXEC): writing 8 bytes to it from any
@@ -79,12 +63,13 @@ int nsf_wake_fd(int *step);
 
 /* Wait up to timeout_ms (-1: forever; 0: do not wait) until watch_fd has
  * events or wake_fd (ignored when < 0) is readable, then read the events
- * into buf (cap >= 4096) as records: a kind byte ('a' for IN_CREATE, 'd'
- * for IN_DELETE, 'o' for a queue overflow), the name, a NUL. Other events
- * are dropped. Returns the number of bytes written, 0 on timeout or when
- * only dropped events came, -ECANCELED when woken through wake_fd (which
- * is left readable), -EINTR when a signal arrived, or -errno.
- * Steps WATCH_POLL, WATCH_READ. */
+ * into buf (cap >= 4096) as records: a kind byte, the name, a NUL. The
+ * kinds: 'a' for IN_CREATE and 'd' for IN_DELETE (with the name), 'o' for
+ * a queue overflow and 'x' for IN_IGNORED, the watch gone with run_dir
+ * (both with an empty name). Other events are dropped. Returns the number
+ * of bytes written, 0 on timeout or when only dropped events came,
+ * -ECANCELED when woken through wake_fd (which is left readable), -EINTR
+ * when a signal arrived, or -errno. Steps POLL, READ_INOTIFY. */
 int nsf_watch_read(int watch_fd, int wake_fd, int timeout_ms, char *buf,
                    int cap, int *step);
 
@@ -95,5 +80,5 @@ int nsf_wait_fd(int fd, int timeout_ms);
 /* Whether run_dir/name can be entered as a network namespace now: 1 when
  * it is an nsfs file of type CLONE_NEWNET, 0 when it is not (yet), e.g.
  * the empty file ip creates before its bind mount, -ENOENT when it is gone,
- * other -errno (step NS_OPEN or NS_PATH) when it cannot be opened. */
+ * other -errno (step OPEN_NS or PATH_TOO_LONG) when it cannot be opened. */
 int nsf_netns_ready(const char *run_dir, const char *name, int *step);

@@ -36,22 +36,22 @@ THREAD_NS_MNT = "/proc/thread-self/ns/mnt"
 PROC_ENVIRON = "/proc/self/environ"
 
 # Steps at which ip itself failed to fork (perror "fork", exit 1).
-_FORK_STEPS = ("fork", "pipe", "stack")
+_FORK_STEPS = ("fork", "pipe", "mmap_stack")
 
 
 def setup_message(exc: OSError, name: bytes, cmd: bytes) -> bytes:
     """ip's message for a failed netns_switch or exec step."""
     step = getattr(exc, "step", "")
     why = strerror(exc.errno)
-    if step == "open_ns":
+    if step in ("open_ns", "path_too_long"):
         return b'Cannot open network namespace "' + name + b'": ' + why
-    if step == "setns":
+    if step == "setns_net":
         return b'setting the network namespace "' + name + b'" failed: ' + why
-    if step == "unshare_ns":
+    if step == "unshare_mnt":
         return b"unshare failed: " + why
-    if step == "rslave":
+    if step == "make_rslave":
         return b'"mount --make-rslave /" failed: ' + why
-    if step == "sysfs":
+    if step == "mount_sysfs":
         return b"mount of /sys failed: " + why
     if step == "exec":
         return b'exec of "' + cmd + b'" failed: ' + why

@@ -27,7 +27,7 @@ from . import _sys
 from ._jsonw import JsonWriter, Value, array_of_objects
 from .cli import CliExit, Ctx, strerror
 
-THREAD_NS_NET = b"/proc/thread-self/ns/net"
+THREAD_NS_NET = os.fsencode(_sys.THREAD_NS_NET)
 
 
 def is_pid(text: bytes) -> bool:
@@ -36,7 +36,7 @@ def is_pid(text: bytes) -> bool:
 
 
 def _ns_error(ctx: Ctx, exc: OSError) -> int:
-    if getattr(exc, "step", "") == "ns_stat":
+    if getattr(exc, "step", "") == "stat_ns":
         ctx.error(b"Stat of netns failed: " + strerror(exc.errno))
     else:
         ctx.error(b"Cannot open network namespace: " + strerror(exc.errno))
@@ -66,7 +66,7 @@ def do_identify(ctx: Ctx, args: list[bytes]) -> int:
     try:
         names = _sys.identify(path, ctx.run_dir)
     except OSError as exc:
-        if getattr(exc, "step", "") == "ns_open":
+        if getattr(exc, "step", "") == "open_ns":
             return _ns_error(ctx, exc)
         # ip prints no space after the colon here (unlike elsewhere).
         ctx.error(
@@ -98,7 +98,7 @@ def do_pids(ctx: Ctx, args: list[bytes]) -> int:
     try:
         pids = _sys.scan_pids([key])[0]
     except OSError as exc:
-        what = b"Open" if getattr(exc, "step", "") == "proc_open" else b"Read"
+        what = b"Open" if getattr(exc, "step", "") == "open_proc" else b"Read"
         ctx.error(what + b" of /proc failed: " + strerror(exc.errno))
         return 1
     if ctx.json:

@@ -104,7 +104,7 @@ def open_run_dir(run_dir: bytes) -> Optional[int]:
         NetnsPermissionError: (step ``check_run_dir``, EPERM) RUN_DIR is a
             symlink, not owned by root (or the caller), or writable by
             others; ``strerror`` says which.
-        NetnsOSError: (step ``open_dir``) it cannot be opened.
+        NetnsOSError: (step ``open_run_dir``) it cannot be opened.
     """
     path = os.fsdecode(run_dir)
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -115,7 +115,7 @@ def open_run_dir(run_dir: bytes) -> Optional[int]:
     except OSError as exc:
         if os.path.islink(run_dir):
             raise unsafe_error("it is a symbolic link", path) from exc
-        raise error_for(exc.errno or 0, "open_dir", path) from exc
+        raise error_for(exc.errno or 0, "open_run_dir", path) from exc
     reason = unsafe_reason(os.fstat(fd))
     if reason is not None:
         os.close(fd)
@@ -143,7 +143,7 @@ def _listing(run_dir: bytes, fd: int) -> list[bytes]:
         return [os.fsencode(n) for n in os.listdir(fd)]
     except OSError as exc:
         path = os.fsdecode(run_dir)
-        raise error_for(exc.errno or 0, "open_dir", path) from exc
+        raise error_for(exc.errno or 0, "open_run_dir", path) from exc
 
 
 # -- mount points in every mount namespace ----------------------------------
@@ -304,7 +304,7 @@ def sweep(
             if exc.errno in (errno.ENOENT, errno.EBUSY):
                 continue  # removed by someone else, or mounted meanwhile
             path = os.fsdecode(run_dir + b"/" + name)
-            yield name, error_for(exc.errno or 0, "unlink", path)
+            yield name, error_for(exc.errno or 0, "unlink_name", path)
             continue
         yield name, None
 

@@ -67,9 +67,9 @@ def scan(ctx: Ctx) -> Optional[list[RawNsidEntry]]:
         return _sys.nsid_list(ctx.run_dir)
     except OSError as exc:
         step = getattr(exc, "step", "")
-        if step == "nsid_open_dir":
+        if step == "open_run_dir":
             return None
-        if step == "nsid_socket":
+        if step == "socket_netlink":
             ctx.error(b"Cannot open rtnetlink")
         else:
             ctx.error(b"Cannot talk to rtnetlink: " + strerror(exc.errno))

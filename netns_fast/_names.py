@@ -13,6 +13,10 @@ Name = Union[str, bytes]
 DEFAULT_RUN_DIR = "/run/netns"
 """Debian's NETNS_RUN_DIR, the directory ``ip netns`` uses here."""
 
+THREAD_NS_NET = "/proc/thread-self/ns/net"
+"""The calling thread's network namespace (never /proc/self: that is the
+main thread's)."""
+
 NAME_MAX = 255
 
 

@@ -2,23 +2,59 @@
 from typing import Any, Final
 
 class _Lib:
+    # -- csrc/steps.h: the one step enum --
     NSF_STEP_NONE: Final[int]
-    NSF_STEP_MKDIR: Final[int]
-    NSF_STEP_OPEN_DIR: Final[int]
+    NSF_STEP_MKDIR_RUN_DIR: Final[int]
+    NSF_STEP_OPEN_RUN_DIR: Final[int]
+    NSF_STEP_READ_RUN_DIR: Final[int]
     NSF_STEP_MAKE_SHARED: Final[int]
     NSF_STEP_SELF_BIND: Final[int]
     NSF_STEP_MAKE_PRIVATE: Final[int]
-    NSF_STEP_CREATE: Final[int]
-    NSF_STEP_SAVE_NS: Final[int]
-    NSF_STEP_UNSHARE: Final[int]
+    NSF_STEP_PATH_TOO_LONG: Final[int]
+    NSF_STEP_CREATE_NAME: Final[int]
     NSF_STEP_BIND: Final[int]
-    NSF_STEP_RESTORE_NS: Final[int]
-    NSF_STEP_UNLINK: Final[int]
-    NSF_STEP_PATH: Final[int]
-    NSF_STEP_THREAD: Final[int]
-    NSF_STEP_STAT: Final[int]
+    NSF_STEP_UNLINK_NAME: Final[int]
+    NSF_STEP_OPEN_THREAD_NET: Final[int]
+    NSF_STEP_UNSHARE_NET: Final[int]
+    NSF_STEP_OPEN_NS: Final[int]
+    NSF_STEP_NOT_NETNS: Final[int]
+    NSF_STEP_STAT_NS: Final[int]
+    NSF_STEP_SETNS_NET: Final[int]
+    NSF_STEP_RESTORE_NET: Final[int]
+    NSF_STEP_VERIFY_NET: Final[int]
+    NSF_STEP_SOCKET: Final[int]
+    NSF_STEP_LO_UP: Final[int]
+    NSF_STEP_SOCKET_NETLINK: Final[int]
+    NSF_STEP_SEND_NETLINK: Final[int]
+    NSF_STEP_RECV_NETLINK: Final[int]
+    NSF_STEP_RTM_GETNSID: Final[int]
+    NSF_STEP_OPEN_PROC: Final[int]
+    NSF_STEP_READ_PROC: Final[int]
+    NSF_STEP_INOTIFY_INIT: Final[int]
+    NSF_STEP_INOTIFY_ADD_WATCH: Final[int]
+    NSF_STEP_READ_INOTIFY: Final[int]
+    NSF_STEP_POLL: Final[int]
+    NSF_STEP_EVENTFD: Final[int]
+    NSF_STEP_UNSHARE_MNT: Final[int]
+    NSF_STEP_MAKE_RSLAVE: Final[int]
+    NSF_STEP_MOUNT_SYSFS: Final[int]
+    NSF_STEP_SETNS_MNT: Final[int]
+    NSF_STEP_PIPE: Final[int]
+    NSF_STEP_MMAP_STACK: Final[int]
+    NSF_STEP_FORK: Final[int]
+    NSF_STEP_WAIT: Final[int]
+    NSF_STEP_SETSID: Final[int]
+    NSF_STEP_DUP_STDIO: Final[int]
+    NSF_STEP_CHDIR: Final[int]
+    NSF_STEP_KEEP_FD: Final[int]
+    NSF_STEP_EXEC: Final[int]
+    NSF_STEP_MALLOC: Final[int]
+    NSF_STEP_PTHREAD_CREATE: Final[int]
+    NSF_STEP_POOL_CONFIG: Final[int]
+    NSF_STEP_POOL_CLOSED: Final[int]
+    NSF_STEP_POOL_TIMEOUT: Final[int]
+    # -- csrc/lifecycle.h (add, attach, delete, batches) --
     def nsf_prepare_run_dir(self, run_dir: bytes, step: Any, /) -> int: ...
-    def nsf_forget_run_dir(self, /) -> None: ...
     def nsf_flock_error(self, /) -> int: ...
     def nsf_add(self, run_dir: bytes, name: bytes, step: Any, /) -> int: ...
     def nsf_attach(
@@ -46,16 +82,7 @@ class _Lib:
         /,
     ) -> int: ...
     def nsf_cpu_count(self, /) -> int: ...
-    # -- nsid (csrc/nsid.h) --
-    NSF_STEP_NSID_OPEN_DIR: Final[int]
-    NSF_STEP_NSID_READDIR: Final[int]
-    NSF_STEP_NSID_SOCKET: Final[int]
-    NSF_STEP_NSID_SEND: Final[int]
-    NSF_STEP_NSID_RECV: Final[int]
-    NSF_STEP_NSID_ALLOC: Final[int]
-    NSF_STEP_NSID_OPEN: Final[int]
-    NSF_STEP_NSID_QUERY: Final[int]
-    NSF_STEP_NSID_PATH: Final[int]
+    # -- csrc/nsid.h (list, list-id reads) --
     NSF_NSID_OK: Final[int]
     NSF_NSID_OPEN_FAILED: Final[int]
     NSF_NSID_QUERY_FAILED: Final[int]
@@ -73,23 +100,7 @@ class _Lib:
         step: Any,
         /,
     ) -> int: ...
-
     # -- csrc/exec.h (exec, -n, spawn) --
-    NSF_STEP_OPEN_NS: Final[int]
-    NSF_STEP_SETNS: Final[int]
-    NSF_STEP_UNSHARE_NS: Final[int]
-    NSF_STEP_RSLAVE: Final[int]
-    NSF_STEP_SYSFS: Final[int]
-    NSF_STEP_EXEC: Final[int]
-    NSF_STEP_FORK: Final[int]
-    NSF_STEP_PIPE: Final[int]
-    NSF_STEP_STACK: Final[int]
-    NSF_STEP_STDIO: Final[int]
-    NSF_STEP_CHDIR: Final[int]
-    NSF_STEP_KEEP_FD: Final[int]
-    NSF_STEP_SETSID: Final[int]
-    NSF_STEP_WAIT: Final[int]
-    NSF_STEP_ENTER_MNT: Final[int]
     NSF_SPAWN_FULL: Final[int]
     NSF_SPAWN_CLOSE_FDS: Final[int]
     NSF_SPAWN_RESTORE_SIGNALS: Final[int]
@@ -99,25 +110,7 @@ class _Lib:
     def nsf_exec(self, req: Any, step: Any, /) -> int: ...
     def nsf_switch(self, run_dir: bytes, name: bytes, step: Any, /) -> int: ...
     def nsf_enter_mnt(self, fd: int, step: Any, /) -> int: ...
-    def nsf_spawn_loop(self, req: Any, n: int, step: Any, /) -> int: ...
-    # -- farm (csrc/farm.h) -------------------------------------------------
-    NSF_STEP_HANDLE_SAVE: Final[int]
-    NSF_STEP_HANDLE_UNSHARE: Final[int]
-    NSF_STEP_HANDLE_OPEN: Final[int]
-    NSF_STEP_HANDLE_SETNS: Final[int]
-    NSF_STEP_HANDLE_RESTORE: Final[int]
-    NSF_STEP_HANDLE_VERIFY: Final[int]
-    NSF_STEP_HANDLE_SOCKET: Final[int]
-    NSF_STEP_HANDLE_LO_UP: Final[int]
-    NSF_STEP_HANDLE_STAT: Final[int]
-    NSF_STEP_HANDLE_NETLINK: Final[int]
-    NSF_STEP_HANDLE_NSID: Final[int]
-    NSF_STEP_HANDLE_PROBE: Final[int]
-    NSF_STEP_HANDLE_OPEN_NS: Final[int]
-    NSF_STEP_HANDLE_NOT_NS: Final[int]
-    NSF_STEP_POOL_THREAD: Final[int]
-    NSF_STEP_POOL_CLOSED: Final[int]
-    NSF_STEP_POOL_TIMEOUT: Final[int]
+    # -- csrc/handle.h (anonymous namespaces, enter/leave, sockets) --
     NSF_LO_UP: Final[int]
     def nsf_open_ns(self, path: bytes, step: Any, /) -> int: ...
     def nsf_anon_new(self, flags: int, ino: Any, step: Any, /) -> int: ...
@@ -129,6 +122,7 @@ class _Lib:
     def nsf_lo_up(self, ns_fd: int, step: Any, /) -> int: ...
     def nsf_probe_netns(self, step: Any, /) -> int: ...
     def nsf_thread_ns_ino(self, ino: Any, step: Any, /) -> int: ...
+    # -- csrc/pool.h (the pool) --
     def nsf_pool_open(self, cfg: Any, out: Any, step: Any, /) -> int: ...
     def nsf_pool_acquire(
         self, p: Any, timeout_ms: int, item: Any, step: Any, /
@@ -139,20 +133,7 @@ class _Lib:
     def nsf_pool_drain(self, p: Any, timeout_ms: int, /) -> int: ...
     def nsf_pool_close(self, p: Any, step: Any, /) -> int: ...
     def nsf_pool_free(self, p: Any, /) -> None: ...
-    # -- procs (csrc/procs.h) --
-    NSF_STEP_NS_OPEN: Final[int]
-    NSF_STEP_NS_STAT: Final[int]
-    NSF_STEP_PROC_OPEN: Final[int]
-    NSF_STEP_PROC_READ: Final[int]
-    NSF_STEP_SCAN_MEMORY: Final[int]
-    NSF_STEP_RUN_DIR_OPEN: Final[int]
-    NSF_STEP_INOTIFY_INIT: Final[int]
-    NSF_STEP_WATCH_MKDIR: Final[int]
-    NSF_STEP_INOTIFY_ADD_WATCH: Final[int]
-    NSF_STEP_WATCH_READ: Final[int]
-    NSF_STEP_WATCH_POLL: Final[int]
-    NSF_STEP_EVENTFD: Final[int]
-    NSF_STEP_NS_PATH: Final[int]
+    # -- csrc/procs.h (pids, identify, monitor) --
     def nsf_ns_key(
         self, path: bytes, dev: Any, ino: Any, step: Any, /
     ) -> int: ...

@@ -2,7 +2,9 @@
 
 Each wrapper passes bytes to C, which runs with the GIL released, and turns
 a negative return (-errno plus the failing step) into the matching
-:mod:`netns_fast.exceptions` class.
+:mod:`netns_fast.exceptions` class through the one :func:`_oserror`: the
+step table below says what each step is called and which of the paths
+the wrapper knows the exception names.
 """
 
 from __future__ import annotations
@@ -10,49 +12,162 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional, Union
 
+from ._names import THREAD_NS_NET as THREAD_NS_NET  # noqa: PLC0414 (re-export)
 from ._netns import ffi, lib
-from .exceptions import (
-    NamespaceRestoreError,
-    NetnsOSError,
-    NotANamespaceError,
-    error_for,
-)
+from .exceptions import NetnsOSError, error_class
 
-THREAD_NS_NET = "/proc/thread-self/ns/net"
+# == steps and errors =========================================================
 
-# NSF_STEP_CREATE -> "create", for every C module's step enum.
-STEP_NAMES: dict[int, str] = {
-    getattr(lib, attr): attr[len("NSF_STEP_") :].lower()
-    for attr in dir(lib)
-    if attr.startswith("NSF_STEP_")
+NOT_A_NAMESPACE = "Not a network namespace file"
+"""strerror at step "not_netns": the file was refused before any setns."""
+
+_PathArg = Union[str, bytes, None]
+
+# step -> (the path its exception names as .filename, as .filename2), by
+# the role the path plays in the call (the keywords of _oserror):
+#   "path"     the file the call is about: run_dir/NAME, a namespace file,
+#              /proc, or the run directory of a call about it as a whole
+#   "path2"    the second file: the source of a bind, the program of exec
+#   "run_dir"  the run directory
+#   "cwd"      the working directory of a spawn
+#   "thread"   THREAD_NS_NET (the calling thread's namespace)
+#   ""         none
+# Every NSF_STEP_* of csrc/steps.h is here (tests/unit/test_stub.py).
+_STEP_PATHS: dict[int, tuple[str, str]] = {
+    lib.NSF_STEP_NONE: ("", ""),
+    # the run directory
+    lib.NSF_STEP_MKDIR_RUN_DIR: ("run_dir", ""),
+    lib.NSF_STEP_OPEN_RUN_DIR: ("run_dir", ""),
+    lib.NSF_STEP_READ_RUN_DIR: ("run_dir", ""),
+    lib.NSF_STEP_MAKE_SHARED: ("run_dir", ""),
+    lib.NSF_STEP_SELF_BIND: ("run_dir", ""),
+    lib.NSF_STEP_MAKE_PRIVATE: ("run_dir", ""),
+    # a name
+    lib.NSF_STEP_PATH_TOO_LONG: ("path", ""),
+    lib.NSF_STEP_CREATE_NAME: ("path", ""),
+    lib.NSF_STEP_BIND: ("path", "path2"),
+    lib.NSF_STEP_UNLINK_NAME: ("path", ""),
+    # network namespaces and the calling thread
+    lib.NSF_STEP_OPEN_THREAD_NET: ("thread", ""),
+    lib.NSF_STEP_UNSHARE_NET: ("", ""),
+    lib.NSF_STEP_OPEN_NS: ("path", ""),
+    lib.NSF_STEP_NOT_NETNS: ("path", ""),
+    lib.NSF_STEP_STAT_NS: ("path", ""),
+    lib.NSF_STEP_SETNS_NET: ("path", ""),
+    lib.NSF_STEP_RESTORE_NET: ("thread", ""),
+    lib.NSF_STEP_VERIFY_NET: ("thread", ""),
+    # sockets and rtnetlink
+    lib.NSF_STEP_SOCKET: ("", ""),
+    lib.NSF_STEP_LO_UP: ("", ""),
+    lib.NSF_STEP_SOCKET_NETLINK: ("path", ""),
+    lib.NSF_STEP_SEND_NETLINK: ("path", ""),
+    lib.NSF_STEP_RECV_NETLINK: ("path", ""),
+    lib.NSF_STEP_RTM_GETNSID: ("path", ""),
+    # /proc and inotify
+    lib.NSF_STEP_OPEN_PROC: ("path", ""),
+    lib.NSF_STEP_READ_PROC: ("path", ""),
+    lib.NSF_STEP_INOTIFY_INIT: ("run_dir", ""),
+    lib.NSF_STEP_INOTIFY_ADD_WATCH: ("run_dir", ""),
+    lib.NSF_STEP_READ_INOTIFY: ("", ""),
+    lib.NSF_STEP_POLL: ("", ""),
+    lib.NSF_STEP_EVENTFD: ("", ""),
+    # processes
+    lib.NSF_STEP_UNSHARE_MNT: ("", ""),
+    lib.NSF_STEP_MAKE_RSLAVE: ("", ""),
+    lib.NSF_STEP_MOUNT_SYSFS: ("", ""),
+    lib.NSF_STEP_SETNS_MNT: ("", ""),
+    lib.NSF_STEP_PIPE: ("", ""),
+    lib.NSF_STEP_MMAP_STACK: ("", ""),
+    lib.NSF_STEP_FORK: ("", ""),
+    lib.NSF_STEP_WAIT: ("", ""),
+    lib.NSF_STEP_SETSID: ("", ""),
+    lib.NSF_STEP_DUP_STDIO: ("", ""),
+    lib.NSF_STEP_CHDIR: ("cwd", ""),
+    lib.NSF_STEP_KEEP_FD: ("", ""),
+    lib.NSF_STEP_EXEC: ("path2", ""),
+    # memory, threads, the pool
+    lib.NSF_STEP_MALLOC: ("path", ""),
+    lib.NSF_STEP_PTHREAD_CREATE: ("path", ""),
+    lib.NSF_STEP_POOL_CONFIG: ("path", ""),
+    lib.NSF_STEP_POOL_CLOSED: ("", ""),
+    lib.NSF_STEP_POOL_TIMEOUT: ("", ""),
 }
 
-# Steps whose failing object is the run directory itself.
-_RUN_DIR_STEPS = frozenset(
-    ("mkdir", "open_dir", "make_shared", "self_bind", "make_private", "stat")
-)
+
+class Step(NamedTuple):
+    """A C step: its name (the exception's ``.step``) and the roles of the
+    paths its exception names (see _STEP_PATHS)."""
+
+    name: str
+    filename: str
+    filename2: str
+
+
+def _step_table() -> dict[int, Step]:
+    # NSF_STEP_CREATE_NAME -> "create_name"; NSF_STEP_NONE -> "".
+    table: dict[int, Step] = {}
+    for attr in dir(lib):
+        if attr.startswith("NSF_STEP_"):
+            value = getattr(lib, attr)
+            name = attr[len("NSF_STEP_") :].lower() if value else ""
+            table[value] = Step(name, *_STEP_PATHS.get(value, ("", "")))
+    return table
+
+
+STEPS: dict[int, Step] = _step_table()
+"""The step table: every NSF_STEP_* value and its Step."""
+_NOT_NETNS: int = lib.NSF_STEP_NOT_NETNS
 
 
 def step_name(step: int) -> str:
     """The name of a C step number ("" for none)."""
-    return STEP_NAMES.get(step, "") if step else ""
+    entry = STEPS.get(step)
+    return entry.name if entry else ""
 
 
-def _error(
-    rc: int, step: int, run_dir: bytes, name: bytes, source: Optional[str]
+def _oserror(
+    rc: int,
+    step: int,
+    *,
+    path: _PathArg = None,
+    path2: _PathArg = None,
+    run_dir: _PathArg = None,
+    cwd: _PathArg = None,
 ) -> NetnsOSError:
-    which = step_name(step)
-    if which in _RUN_DIR_STEPS:
-        path: Optional[str] = os.fsdecode(run_dir)
-    elif which == "save_ns":
-        path = THREAD_NS_NET
-    elif which == "unshare":
-        path = None
-    else:
-        path = os.fsdecode(run_dir + b"/" + name)
-    return error_for(-rc, which, path, source if which == "bind" else None)
+    """The exception for a C call that returned ``rc`` (-errno) at C step
+    ``step``: the class error_class picks, the step's name, and as
+    filenames those of the given paths the step table names."""
+    err = -rc
+    entry = STEPS.get(step) or Step("", "", "")
+    given: dict[str, _PathArg] = {
+        "path": path,
+        "path2": path2,
+        "run_dir": run_dir,
+        "cwd": cwd,
+        "thread": THREAD_NS_NET,
+    }
+
+    def pick(role: str) -> Optional[str]:
+        value = given.get(role)
+        return None if value is None else os.fsdecode(value)
+
+    why = NOT_A_NAMESPACE if step == _NOT_NETNS else None
+    return error_class(err, entry.name)(
+        err,
+        why or os.strerror(err),
+        pick(entry.filename),
+        entry.name,
+        pick(entry.filename2),
+    )
+
+
+# == lifecycle: add, attach, delete, batches (csrc/lifecycle.h) ===============
+
+
+def _join(run_dir: bytes, name: bytes) -> bytes:
+    return run_dir + b"/" + name
 
 
 def prepare_run_dir(run_dir: bytes) -> None:
@@ -60,12 +175,7 @@ def prepare_run_dir(run_dir: bytes) -> None:
     step = ffi.new("int *")
     rc = lib.nsf_prepare_run_dir(run_dir, step)
     if rc < 0:
-        raise _error(rc, step[0], run_dir, b"", None)
-
-
-def forget_run_dir() -> None:
-    """Drop the C core's cached run-directory state."""
-    lib.nsf_forget_run_dir()
+        raise _oserror(rc, step[0], path=run_dir, run_dir=run_dir)
 
 
 def flock_error() -> int:
@@ -82,7 +192,13 @@ def add(run_dir: bytes, name: bytes) -> None:
     step = ffi.new("int *")
     rc = lib.nsf_add(run_dir, name, step)
     if rc < 0:
-        raise _error(rc, step[0], run_dir, name, THREAD_NS_NET)
+        raise _oserror(
+            rc,
+            step[0],
+            path=_join(run_dir, name),
+            path2=THREAD_NS_NET,
+            run_dir=run_dir,
+        )
 
 
 def attach(run_dir: bytes, name: bytes, pid: int) -> None:
@@ -90,7 +206,13 @@ def attach(run_dir: bytes, name: bytes, pid: int) -> None:
     step = ffi.new("int *")
     rc = lib.nsf_attach(run_dir, name, pid, step)
     if rc < 0:
-        raise _error(rc, step[0], run_dir, name, f"/proc/{pid}/ns/net")
+        raise _oserror(
+            rc,
+            step[0],
+            path=_join(run_dir, name),
+            path2=f"/proc/{pid}/ns/net",
+            run_dir=run_dir,
+        )
 
 
 def delete(run_dir: bytes, name: bytes) -> None:
@@ -98,7 +220,7 @@ def delete(run_dir: bytes, name: bytes) -> None:
     step = ffi.new("int *")
     rc = lib.nsf_delete(run_dir, name, step)
     if rc < 0:
-        raise _error(rc, step[0], run_dir, name, None)
+        raise _oserror(rc, step[0], path=_join(run_dir, name), run_dir=run_dir)
 
 
 def _many(
@@ -113,13 +235,19 @@ def _many(
     steps = ffi.new("int[]", n)
     func = lib.nsf_add_many if adding else lib.nsf_delete_many
     rc = func(run_dir, c_names, n, threads, results, steps)
-    if rc < 0:
-        raise error_for(-rc, "thread", os.fsdecode(run_dir))
+    if rc < 0:  # the calling thread's namespace could not be saved
+        raise _oserror(rc, lib.NSF_STEP_OPEN_THREAD_NET)
     source = THREAD_NS_NET if adding else None
     return [
         None
         if results[i] == 0
-        else _error(results[i], steps[i], run_dir, names[i], source)
+        else _oserror(
+            results[i],
+            steps[i],
+            path=_join(run_dir, names[i]),
+            path2=source,
+            run_dir=run_dir,
+        )
         for i in range(n)
     ]
 
@@ -143,35 +271,13 @@ def cpu_count() -> int:
     return int(lib.nsf_cpu_count())
 
 
-# ---------------------------------------------------------------------------
-# exec: running commands inside a namespace (csrc/exec.h)
-# ---------------------------------------------------------------------------
+# == exec: exec, -n, spawn (csrc/exec.h) ======================================
 
 SPAWN_FULL: int = lib.NSF_SPAWN_FULL
 SPAWN_CLOSE_FDS: int = lib.NSF_SPAWN_CLOSE_FDS
 SPAWN_RESTORE_SIGNALS: int = lib.NSF_SPAWN_RESTORE_SIGNALS
 SPAWN_NEW_SESSION: int = lib.NSF_SPAWN_NEW_SESSION
 SPAWN_FORK: int = lib.NSF_SPAWN_FORK
-
-
-def _exec_error(
-    rc: int,
-    step: int,
-    *,
-    run_dir: bytes,
-    name: bytes,
-    program: bytes,
-    cwd: Optional[bytes],
-) -> NetnsOSError:
-    which = step_name(step)
-    path: Optional[bytes] = None
-    if which in ("open_ns", "setns"):
-        path = run_dir + b"/" + name
-    elif which == "exec":
-        path = program
-    elif which == "chdir":
-        path = cwd
-    return error_for(-rc, which, None if path is None else os.fsdecode(path))
 
 
 def _c_str(keep: list[object], value: Optional[bytes]) -> object:
@@ -238,12 +344,11 @@ class SpawnRequest:
 
     def error(self, rc: int, step: int) -> NetnsOSError:
         """The exception for a failed spawn or exec of this request."""
-        return _exec_error(
+        return _oserror(
             rc,
             step,
-            run_dir=self.run_dir,
-            name=self.name,
-            program=self.program,
+            path=_join(self.run_dir, self.name),
+            path2=self.program,
             cwd=self.cwd,
         )
 
@@ -264,23 +369,12 @@ def exec_here(request: SpawnRequest) -> None:
     raise request.error(rc, step[0])
 
 
-def spawn_loop(request: SpawnRequest, n: int) -> int:
-    """Spawn and wait n times in C; how many children did not exit 0."""
-    step = ffi.new("int *")
-    rc = lib.nsf_spawn_loop(request.req, n, step)
-    if rc < 0:
-        raise request.error(rc, step[0])
-    return int(rc)
-
-
 def switch(run_dir: bytes, name: bytes) -> None:
     """ip's netns_switch for the calling thread (the CLI's -n NAME)."""
     step = ffi.new("int *")
     rc = lib.nsf_switch(run_dir, name, step)
     if rc < 0:
-        raise _exec_error(
-            rc, step[0], run_dir=run_dir, name=name, program=b"", cwd=None
-        )
+        raise _oserror(rc, step[0], path=_join(run_dir, name))
 
 
 def enter_mnt(fd: int) -> None:
@@ -288,37 +382,10 @@ def enter_mnt(fd: int) -> None:
     step = ffi.new("int *")
     rc = lib.nsf_enter_mnt(fd, step)
     if rc < 0:
-        raise error_for(-rc, step_name(step[0]))
+        raise _oserror(rc, step[0])
 
 
-# -- farm: anonymous namespaces, enter/leave, sockets, pool (csrc/farm.c) ---
-# (imports kept here so that this section merges on its own)
-
-_RESTORE_STEPS = frozenset(("handle_restore", "handle_verify"))
-_THREAD_NS_STEPS = frozenset(("handle_save", "handle_open", "handle_stat"))
-NOT_A_NAMESPACE = "Not a network namespace file"
-
-
-def farm_error(rc: int, step: int, path: Optional[str] = None) -> NetnsOSError:
-    """The exception for a farm.c failure: -errno ``rc`` at ``step``.
-
-    A failed or unverified move back is a NamespaceRestoreError; EINVAL
-    from setns, or a file refused at open (step "handle_not_ns": a FIFO,
-    a stale entry), is a NotANamespaceError.
-    """
-    which = step_name(step)
-    err = -rc
-    if which in _RESTORE_STEPS:
-        return NamespaceRestoreError(
-            err, os.strerror(err), THREAD_NS_NET, which
-        )
-    if which == "handle_not_ns":
-        return NotANamespaceError(err, NOT_A_NAMESPACE, path, which)
-    if which == "handle_setns" and err == errno.EINVAL:
-        return NotANamespaceError(err, os.strerror(err), path, which)
-    if which in _THREAD_NS_STEPS:
-        path = THREAD_NS_NET
-    return error_for(err, which, path)
+# == handle: anonymous namespaces, enter/leave, sockets (csrc/handle.h) =======
 
 
 def open_ns(path: bytes) -> int:
@@ -327,13 +394,13 @@ def open_ns(path: bytes) -> int:
     Every namespace file netns_fast opens by path goes through here: the
     open never blocks (a FIFO in the run directory, a device) and a file
     that is no network namespace raises NotANamespaceError (step
-    "handle_not_ns") instead of being handed on; a failed open raises the
-    errno's class at step "handle_open_ns" (e.g. NamespaceNotFoundError).
+    "not_netns") instead of being handed on; a failed open raises the
+    errno's class at step "open_ns" (e.g. NamespaceNotFoundError).
     """
     step = ffi.new("int *")
     fd = lib.nsf_open_ns(path, step)
     if fd < 0:
-        raise farm_error(fd, step[0], os.fsdecode(path))
+        raise _oserror(fd, step[0], path=path)
     return int(fd)
 
 
@@ -343,7 +410,7 @@ def anon_new(lo_up: bool) -> tuple[int, int]:
     ino = ffi.new("unsigned long long *")
     fd = lib.nsf_anon_new(lib.NSF_LO_UP if lo_up else 0, ino, step)
     if fd < 0:
-        raise farm_error(fd, step[0])
+        raise _oserror(fd, step[0], path=THREAD_NS_NET)
     return fd, int(ino[0])
 
 
@@ -352,7 +419,7 @@ def enter(ns_fd: int, path: Optional[str] = None) -> int:
     step = ffi.new("int *")
     saved = lib.nsf_enter(ns_fd, step)
     if saved < 0:
-        raise farm_error(saved, step[0], path)
+        raise _oserror(saved, step[0], path=path)
     return int(saved)
 
 
@@ -367,7 +434,7 @@ def leave(saved_fd: int, *, close_on_error: bool = True) -> None:
     if rc < 0:
         if close_on_error:
             os.close(saved_fd)
-        raise farm_error(rc, step[0])
+        raise _oserror(rc, step[0])
 
 
 def socket_in(ns_fd: int, family: int, type_: int, proto: int) -> int:
@@ -375,7 +442,7 @@ def socket_in(ns_fd: int, family: int, type_: int, proto: int) -> int:
     step = ffi.new("int *")
     fd = lib.nsf_socket_in(ns_fd, family, type_, proto, step)
     if fd < 0:
-        raise farm_error(fd, step[0])
+        raise _oserror(fd, step[0])
     return int(fd)
 
 
@@ -384,14 +451,14 @@ def lo_up(ns_fd: int) -> None:
     step = ffi.new("int *")
     rc = lib.nsf_lo_up(ns_fd, step)
     if rc < 0:
-        raise farm_error(rc, step[0])
+        raise _oserror(rc, step[0])
 
 
 def probe_netns() -> Optional[NetnsOSError]:
     """None if a forked child may unshare(CLONE_NEWNET), else the error."""
     step = ffi.new("int *")
     rc = lib.nsf_probe_netns(step)
-    return None if rc == 0 else farm_error(rc, step[0])
+    return None if rc == 0 else _oserror(rc, step[0])
 
 
 def thread_ns_ino() -> int:
@@ -400,8 +467,11 @@ def thread_ns_ino() -> int:
     ino = ffi.new("unsigned long long *")
     rc = lib.nsf_thread_ns_ino(ino, step)
     if rc < 0:
-        raise farm_error(rc, step[0])
+        raise _oserror(rc, step[0], path=THREAD_NS_NET)
     return int(ino[0])
+
+
+# == pool: the pool of fresh namespaces (csrc/pool.h) =========================
 
 
 POOL_STAT_FIELDS = (
@@ -435,7 +505,7 @@ class PoolItem(NamedTuple):
 
 
 class PoolCore:
-    """The C pool (csrc/farm.c); see netns_fast.pool.Pool for the API."""
+    """The C pool (csrc/pool.c); see netns_fast.pool.Pool for the API."""
 
     def __init__(
         self,
@@ -469,8 +539,7 @@ class PoolCore:
         step = ffi.new("int *")
         rc = lib.nsf_pool_open(cfg, out, step)
         if rc < 0:
-            where = os.fsdecode(run_dir) if run_dir is not None else None
-            raise farm_error(rc, step[0], where)
+            raise _oserror(rc, step[0], path=run_dir, run_dir=run_dir)
         self._p = out[0]
         self.run_dir = run_dir
 
@@ -491,13 +560,17 @@ class PoolCore:
 
     def error(self, rc: int, step: int, name: bytes) -> NetnsOSError:
         """The exception for a creation that failed making ``name``
-        (b"" for an anonymous namespace): add's classes and paths for the
-        steps of add (a named pool makes its names with it)."""
+        (b"" for an anonymous namespace), with add's paths (a named pool
+        makes its names with it)."""
         rd = self.run_dir
-        if rd is not None and name and step < lib.NSF_STEP_HANDLE_SAVE:
-            return _error(rc, step, rd, name, THREAD_NS_NET)
-        path = os.fsdecode(rd + b"/" + name) if rd and name else None
-        return farm_error(rc, step, path)
+        named = rd is not None and bool(name)
+        return _oserror(
+            rc,
+            step,
+            path=_join(rd, name) if rd is not None and named else None,
+            path2=THREAD_NS_NET if named else None,
+            run_dir=rd,
+        )
 
     def stats(self) -> tuple[dict[str, int], Optional[NetnsOSError]]:
         """The C counters (see struct nsf_pool_stats) and the last
@@ -546,9 +619,7 @@ def release_item(run_dir: Optional[bytes], item: PoolItem) -> None:
         os.close(item.fd)
 
 
-# -- nsid: ids of the names in a run directory (csrc/nsid.h) -----------------
-
-# (imports kept here so that this section merges on its own)
+# == nsid: ids of the names in a run directory (csrc/nsid.h) ==================
 
 
 class RawNsidEntry(NamedTuple):
@@ -604,14 +675,14 @@ def _nsid_listing(run_dir: bytes) -> Any:
     step = ffi.new("int *")
     rc = lib.nsf_nsid_list(run_dir, out, step)
     if rc < 0:
-        raise error_for(-rc, step_name(step[0]), os.fsdecode(run_dir))
+        raise _oserror(rc, step[0], path=run_dir, run_dir=run_dir)
     return ffi.gc(out[0], lib.nsf_nsid_list_free)
 
 
 def nsid_list(run_dir: bytes) -> list[RawNsidEntry]:
     """Every entry of run_dir in directory order, with its nsid.
 
-    Raises the error of opendir(run_dir) (step "nsid_open_dir") or of the
+    Raises the error of opening run_dir (step "open_run_dir") or of the
     netlink socket; a failure of one entry is reported in its RawNsidEntry.
     """
     return _nsid_entries(_nsid_listing(run_dir))
@@ -631,7 +702,7 @@ def nsid_names(run_dir: bytes) -> list[tuple[bytes, int]]:
 def nsid_get(run_dir: bytes, name: bytes) -> int:
     """The nsid of run_dir/name (-1: none assigned).
 
-    A refused query raises with step "nsid_query" and the kernel's ext-ack
+    A refused query raises with step "rtm_getnsid" and the kernel's ext-ack
     message (if any) as ``strerror``.
     """
     nsid = ffi.new("int *")
@@ -640,17 +711,15 @@ def nsid_get(run_dir: bytes, name: bytes) -> int:
     step = ffi.new("int *")
     rc = lib.nsf_nsid_get(run_dir, name, nsid, msg, size, step)
     if rc < 0:
-        which = step_name(step[0])
-        exc = error_for(-rc, which, os.fsdecode(run_dir + b"/" + name))
+        exc = _oserror(rc, step[0], path=_join(run_dir, name))
         text = ffi.string(msg)
-        if which == "nsid_query" and text:
+        if step[0] == lib.NSF_STEP_RTM_GETNSID and text:
             exc.strerror = os.fsdecode(text)
         raise exc
     return int(nsid[0])
 
 
-# == procs: the /proc scanner and the inotify watcher (csrc/procs.c) =========
-# Used by netns_fast.procs (API) and netns_fast._cli_procs (CLI).
+# == procs: pids, identify, monitor (csrc/procs.h) ============================
 
 PROC_DIR = b"/proc"
 
@@ -665,10 +734,6 @@ WATCH_GONE = b"x"
 _WATCH_BUF = 4096
 
 
-def _procs_error(rc: int, step: int, path: bytes) -> NetnsOSError:
-    return error_for(-rc, step_name(step), os.fsdecode(path))
-
-
 def ns_key(path: bytes) -> NsKey:
     """open + fstat of a namespace file, as ip's pids and identify do."""
     dev = ffi.new("unsigned long long *")
@@ -676,7 +741,7 @@ def ns_key(path: bytes) -> NsKey:
     step = ffi.new("int *")
     rc = lib.nsf_ns_key(path, dev, ino, step)
     if rc < 0:
-        raise _procs_error(rc, step[0], path)
+        raise _oserror(rc, step[0], path=path)
     return (int(dev[0]), int(ino[0]))
 
 
@@ -702,7 +767,7 @@ def scan_pids(
             proc_dir, devs, inos, n, threads, out, cap, counts, step
         )
         if rc < 0:
-            raise _procs_error(rc, step[0], proc_dir)
+            raise _oserror(rc, step[0], path=proc_dir)
         if rc <= cap:
             break
         cap = rc + 64  # processes appeared since the estimate: scan again
@@ -729,7 +794,7 @@ def stat_names(run_dir: bytes, names: Sequence[bytes]) -> list[NsKey]:
         run_dir, b"\0".join(names) + b"\0", n, devs, inos, step
     )
     if rc < 0:
-        raise _procs_error(rc, step[0], run_dir)
+        raise _oserror(rc, step[0], run_dir=run_dir)
     return list(zip(ffi.unpack(devs, n), ffi.unpack(inos, n)))
 
 
@@ -742,9 +807,7 @@ def identify(ns_path: bytes, run_dir: bytes) -> list[bytes]:
         buf = ffi.new("char[]", cap)
         rc = lib.nsf_identify(ns_path, run_dir, buf, cap, step)
         if rc < 0:
-            which = step_name(step[0])
-            where = ns_path if which == "ns_open" else run_dir
-            raise error_for(-rc, which, os.fsdecode(where))
+            raise _oserror(rc, step[0], path=ns_path, run_dir=run_dir)
         if rc <= cap:
             break
         cap = rc  # more names than room: read them again
@@ -757,7 +820,7 @@ def watch_open(run_dir: bytes) -> int:
     step = ffi.new("int *")
     rc = lib.nsf_watch_open(run_dir, step)
     if rc < 0:
-        raise _procs_error(rc, step[0], run_dir)
+        raise _oserror(rc, step[0], run_dir=run_dir)
     return int(rc)
 
 
@@ -766,7 +829,7 @@ def wake_fd() -> int:
     step = ffi.new("int *")
     rc = lib.nsf_wake_fd(step)
     if rc < 0:
-        raise error_for(-rc, step_name(step[0]))
+        raise _oserror(rc, step[0])
     return int(rc)
 
 
@@ -783,7 +846,7 @@ def watch_read(
     if rc == -errno.EINTR:
         return []
     if rc < 0:
-        raise error_for(-rc, step_name(step[0]))
+        raise _oserror(rc, step[0])
     data: bytes = ffi.unpack(buf, rc)
     return [(rec[:1], rec[1:]) for rec in data.split(b"\0")[:-1]]
 
@@ -792,7 +855,7 @@ def wait_fd(fd: int, timeout_ms: int) -> bool:
     """True when fd became readable within timeout_ms."""
     rc = lib.nsf_wait_fd(fd, timeout_ms)
     if rc < 0 and rc != -errno.EINTR:
-        raise error_for(-rc, "watch_poll")
+        raise _oserror(rc, lib.NSF_STEP_POLL)
     return rc > 0
 
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 import os
 from typing import Optional
 
+from ._names import THREAD_NS_NET
+
 THREAD_CGROUP = "/proc/thread-self/cgroup"
 MOUNTS = "/proc/self/mounts"
-THREAD_NS_NET = "/proc/thread-self/ns/net"
 
 
 def vrf_name(cgroup: bytes) -> bytes:

@@ -73,7 +73,9 @@ def delete(
         try:
             st = os.stat(path)
         except OSError as exc:
-            raise error_for(exc.errno or 0, "stat", os.fsdecode(path)) from exc
+            raise error_for(
+                exc.errno or 0, "stat_ns", os.fsdecode(path)
+            ) from exc
         # A stale file's (dev, ino) is no process's namespace: no match.
         kill_all((st.st_dev, st.st_ino))
     _sys.delete(rd, raw)
@@ -90,7 +92,9 @@ def list_names(*, run_dir: Optional[Name] = None) -> list[str]:
     except FileNotFoundError:
         return []
     except OSError as exc:
-        raise error_for(exc.errno or 0, "open_dir", os.fsdecode(rd)) from exc
+        raise error_for(
+            exc.errno or 0, "open_run_dir", os.fsdecode(rd)
+        ) from exc
     return [os.fsdecode(e) for e in entries]
 
 

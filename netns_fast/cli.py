@@ -179,17 +179,17 @@ def _add_error(ctx: Ctx, exc: OSError, name: bytes, source: bytes) -> None:
     why = strerror(exc.errno)
     rd = ctx.run_dir
     messages = {
-        "mkdir": b"mkdir " + rd + b" failed: ",
-        "open_dir": b'Cannot open netns runtime directory "' + rd + b'": ',
+        "mkdir_run_dir": b"mkdir " + rd + b" failed: ",
+        "open_run_dir": b'Cannot open netns runtime directory "' + rd + b'": ',
         "make_shared": b"mount --make-shared " + rd + b" failed: ",
         "self_bind": b"mount --bind " + rd + b" " + rd + b" failed: ",
         "make_private": b"mount --make-private " + rd + b" failed: ",
-        "save_ns": b"Cannot open init namespace: ",
-        "unshare": b'Failed to create a new network namespace "'
+        "open_thread_net": b"Cannot open init namespace: ",
+        "unshare_net": b'Failed to create a new network namespace "'
         + name
         + b'": ',
         "bind": b"Bind " + source + b" -> " + ctx.path(name) + b" failed: ",
-        "restore_ns": b"setns: ",
+        "restore_net": b"setns: ",
     }
     prefix = messages.get(
         step, b'Cannot create namespace file "' + ctx.path(name) + b'": '

@@ -5,7 +5,8 @@ also the builtin :class:`OSError` subclass that matches their errno, so
 ``except FileExistsError`` works as it does for :func:`os.mkdir`, and they
 carry ``errno``, ``strerror``, ``filename`` (the path involved), ``filename2``
 (a second path, e.g. the source of a bind mount) and ``step`` (the name of
-the syscall step that failed, e.g. ``"create"`` or ``"unshare"``).
+the syscall step that failed, e.g. ``"create_name"`` or ``"unshare_net"``:
+the C core's step, ``NSF_STEP_CREATE_NAME``, in lower case).
 """
 
 from __future__ import annotations
@@ -109,11 +110,14 @@ class NamespaceBusyError(NetnsOSError):
 class NamespaceLimitError(NetnsOSError):
     """The namespace limit was hit: ENOSPC from unshare (e.g.
     user.max_net_namespaces). ENOSPC at another step (a full run-directory
-    file system at "create") is a plain NetnsOSError naming the path."""
+    file system at "create_name") is a plain NetnsOSError naming the
+    path."""
 
 
 class NotANamespaceError(NetnsOSError):
-    """The file is not a namespace, e.g. a stale entry (EINVAL at setns)."""
+    """The file is not a network namespace: refused before setns (step
+    "not_netns": a FIFO, a stale entry, another namespace type), or EINVAL
+    from setns or from the kernel's nsid request for it."""
 
 
 class NamespaceRestoreError(NetnsOSError):
@@ -137,8 +141,24 @@ _BY_ERRNO: dict[int, type[NetnsOSError]] = {
 }
 
 
-# Steps where ENOSPC means the namespace limit (unshare refused).
-_LIMIT_STEPS = frozenset(("unshare", "handle_unshare"))
+# Steps after which the thread may be in a foreign namespace.
+_RESTORE_STEPS = frozenset(("restore_net", "verify_net"))
+# Steps at which EINVAL means that the file is no network namespace.
+_NOT_NS_STEPS = frozenset(("setns_net", "rtm_newnsid"))
+
+
+def error_class(err: int, step: str) -> type[NetnsOSError]:
+    """The exception class for errno ``err`` at ``step``: the restore
+    steps give NamespaceRestoreError, a refused namespace file
+    NotANamespaceError, ENOSPC the namespace limit only at unshare;
+    otherwise the errno's class."""
+    if step in _RESTORE_STEPS:
+        return NamespaceRestoreError
+    if step == "not_netns" or (err == _errno.EINVAL and step in _NOT_NS_STEPS):
+        return NotANamespaceError
+    if err == _errno.ENOSPC and step != "unshare_net":
+        return NetnsOSError
+    return _BY_ERRNO.get(err, NetnsOSError)
 
 
 def error_for(
@@ -147,13 +167,8 @@ def error_for(
     filename: Optional[str] = None,
     filename2: Optional[str] = None,
 ) -> NetnsOSError:
-    """Build the exception for errno ``err`` at ``step`` on ``filename``."""
-    if step in ("restore", "restore_ns"):
-        cls: type[NetnsOSError] = NamespaceRestoreError
-    elif err == _errno.EINVAL and step == "setns":
-        cls = NotANamespaceError
-    elif err == _errno.ENOSPC and step not in _LIMIT_STEPS:
-        cls = NetnsOSError
-    else:
-        cls = _BY_ERRNO.get(err, NetnsOSError)
-    return cls(err, os.strerror(err), filename, step, filename2)
+    """The exception for errno ``err`` at ``step`` on ``filename`` (of the
+    class error_class picks)."""
+    return error_class(err, step)(
+        err, os.strerror(err), filename, step, filename2
+    )

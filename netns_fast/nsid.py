@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple, Optional, Union
 
 from . import _sys
 from ._names import Name, encode_name, run_dir_bytes
-from .exceptions import NetnsOSError, NotANamespaceError, error_for
+from .exceptions import NetnsOSError, error_for
 
 if TYPE_CHECKING:
     from ._rtnl_nsid import RtnlError
@@ -57,13 +57,8 @@ def _kernel_error(
     exc: RtnlError, step: str, path: Optional[str]
 ) -> NetnsOSError:
     """The exception for a refused request, worded by the kernel."""
-    if exc.errno == errno.EINVAL and step == "set_nsid":
-        # The file is not a namespace (a stale name).
-        err: NetnsOSError = NotANamespaceError(
-            exc.errno, os.strerror(exc.errno), path, step
-        )
-    else:
-        err = error_for(exc.errno, step, path)
+    # EINVAL for RTM_NEWNSID: the file is not a namespace (a stale name).
+    err = error_for(exc.errno, step, path)
     if exc.message:
         err.strerror = exc.message.decode("utf-8", "replace")
     return err
@@ -133,13 +128,13 @@ def set_nsid(
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
-        raise error_for(exc.errno or 0, "open", path) from exc
+        raise error_for(exc.errno or 0, "open_ns", path) from exc
     from ._rtnl_nsid import RtnlError, set_nsid_fd
 
     try:
         set_nsid_fd(fd, value)
     except RtnlError as exc:
-        raise _kernel_error(exc, "set_nsid", path) from exc
+        raise _kernel_error(exc, "rtm_newnsid", path) from exc
     finally:
         os.close(fd)
     if value >= 0:
@@ -181,7 +176,7 @@ def list_ids(
     except RtnlError as exc:
         if single is not None and exc.errno == errno.ENOENT:
             return []  # "Peer netns reference is invalid": no such nsid
-        raise _kernel_error(exc, "list_ids", None) from exc
+        raise _kernel_error(exc, "rtm_getnsid", None) from exc
     names: dict[int, str] = {}
     for entry in list_netns(run_dir=run_dir):
         if entry.nsid is not None:

@@ -14,7 +14,7 @@ sends RTM_DELNSID when it starts); while that backlog is at
 ``max_pending``, the pool makes no new namespaces, so creation slows to
 the kernel's teardown rate instead of growing memory or hitting
 user.max_net_namespaces (ENOSPC, which also makes it back off).
-See csrc/farm.c for the details and bounds.
+See csrc/pool.c for the details and bounds.
 
 Costs: an anonymous namespace (the default) costs one unshare plus one
 setns back on the pool's thread; a named one (``named=True``, usable with
@@ -226,9 +226,9 @@ class Pool(Resource):
             RuntimeError: the pool is closed.
             NetnsTimeoutError: none became ready in time.
             NamespaceLimitError: user.max_net_namespaces is reached
-                (ENOSPC at step "unshare" or "handle_unshare").
+                (ENOSPC at step "unshare_net").
             NetnsOSError: any other failure of the creator threads, with
-                its errno, step and path: e.g. ENOSPC at step "create"
+                its errno, step and path: e.g. ENOSPC at step "create_name"
                 with the name's path for a full run-directory file system.
         """
         ms = -1 if timeout is None else max(0, int(timeout * 1000))

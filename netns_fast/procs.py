@@ -85,7 +85,7 @@ def _run_dir_keys(rd: bytes) -> list[tuple[bytes, _sys.NsKey]]:
         return []
     except OSError as exc:
         raise error_for(
-            exc.errno or 0, "run_dir_open", os.fsdecode(rd)
+            exc.errno or 0, "open_run_dir", os.fsdecode(rd)
         ) from exc
     try:
         keys = _sys.stat_names(rd, names)

@@ -94,7 +94,7 @@ class Process(subprocess.Popen[Any]):
         NamespaceNotFoundError: no such name (step "open_ns"), or no such
             program (step "exec").
         NotANamespaceError: a stale entry, a FIFO or anything else that
-            is no network namespace (step "setns").
+            is no network namespace (step "setns_net").
         NetnsOSError: any other failure; ``.step`` names it.
     """
 

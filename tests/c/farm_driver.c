@@ -1,5 +1,6 @@
-/* Drives the namespace-file open (nsf_open_ns, and nsf_spawn's open in
- * csrc/exec.c) and the pool (csrc/farm.c) under the sanitizers: a FIFO, a
+/* Drives the namespace-file open (nsf_open_ns in csrc/handle.c, and
+ * nsf_spawn's open in csrc/exec.c) and the pool (csrc/pool.c) under the
+ * sanitizers: a FIFO, a
  * plain file, a missing file and a namespace of another type are refused
  * at once; a named pool's name is bound to the namespace it hands out; a
  * pool whose names are taken fails, raises the error with its name, keeps
@@ -16,9 +17,11 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core.h"
+#include "steps.h"
+#include "lifecycle.h"
 #include "exec.h"
-#include "farm.h"
+#include "handle.h"
+#include "pool.h"
 
 #define TAKEN 8
 
@@ -58,11 +61,11 @@ static void open_ns_cases(void)
     if (fd >= 0)
         close(fd);
     CHECK(mkfifoat(rd, "fifo", 0600) == 0);
-    check_refused("fifo", EINVAL, NSF_STEP_HANDLE_NOT_NS);
+    check_refused("fifo", EINVAL, NSF_STEP_NOT_NETNS);
     close(openat(rd, "plain", O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
-    check_refused("plain", EINVAL, NSF_STEP_HANDLE_NOT_NS);
-    check_refused("/proc/thread-self/ns/mnt", EINVAL, NSF_STEP_HANDLE_NOT_NS);
-    check_refused("missing", ENOENT, NSF_STEP_HANDLE_OPEN_NS);
+    check_refused("plain", EINVAL, NSF_STEP_NOT_NETNS);
+    check_refused("/proc/thread-self/ns/mnt", EINVAL, NSF_STEP_NOT_NETNS);
+    check_refused("missing", ENOENT, NSF_STEP_OPEN_NS);
 }
 
 /* nsf_spawn on a FIFO entry: EINVAL at setns, as for a stale entry. */
@@ -81,7 +84,7 @@ static void spawn_on_fifo(void)
         req.flags = flags[i];
         req.name = "fifo";
         CHECK(nsf_spawn(&req, &step) == -EINVAL);
-        CHECK(step == NSF_STEP_SETNS);
+        CHECK(step == NSF_STEP_SETNS_NET);
         req.name = "missing";
         CHECK(nsf_spawn(&req, &step) == -ENOENT);
         CHECK(step == NSF_STEP_OPEN_NS);
@@ -151,7 +154,7 @@ static void failing_pool(void)
         rc = nsf_pool_acquire(p, -1, &it, &step);
         if (rc == 0)
             break;
-        CHECK(rc == -EEXIST && step == NSF_STEP_CREATE);
+        CHECK(rc == -EEXIST && step == NSF_STEP_CREATE_NAME);
         CHECK(strncmp(it.name, "f-", 2) == 0 && atoi(it.name + 2) >= 5 &&
               atoi(it.name + 2) <= TAKEN);
         raised++;
@@ -161,7 +164,7 @@ static void failing_pool(void)
     if (p && rc == 0) {
         CHECK(nsf_pool_stats(p, &st) == 0);
         CHECK(st.failing == 0 && st.last_error == -EEXIST);
-        CHECK(st.last_step == NSF_STEP_CREATE);
+        CHECK(st.last_step == NSF_STEP_CREATE_NAME);
         CHECK(strcmp(st.last_name, "f-8") == 0);
         nsf_pool_release(p, &it);
     }

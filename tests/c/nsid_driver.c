@@ -13,7 +13,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core.h"
+#include "steps.h"
+#include "lifecycle.h"
 #include "nsid.h"
 
 #define LIVE 100
@@ -91,11 +92,11 @@ int main(int argc, char **argv)
     CHECK(nsid == -1);
     CHECK(nsf_nsid_get(argv[1], "s100", &nsid, msg, sizeof(msg), &step) ==
           -EINVAL);
-    CHECK(step == NSF_STEP_NSID_QUERY && strlen(msg) > 0);
+    CHECK(step == NSF_STEP_RTM_GETNSID && strlen(msg) > 0);
     CHECK(nsf_nsid_get(argv[1], "nope", &nsid, msg, sizeof(msg), &step) ==
           -ENOENT);
     CHECK(nsf_nsid_list("/nonexistent-nsft", &list, &step) == -ENOENT);
-    CHECK(list == NULL && step == NSF_STEP_NSID_OPEN_DIR);
+    CHECK(list == NULL && step == NSF_STEP_OPEN_RUN_DIR);
     CHECK(nsf_delete_many(argv[1], all, LIVE + STALE, 2, results, steps) ==
           0);
     if (failures)

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core.h"
+#include "steps.h"
 #include "procs.h"
 
 

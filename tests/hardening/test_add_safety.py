@@ -312,7 +312,7 @@ def test_fallback_without_open_tree_makes_working_names(
             dead = exc.step
         return [all(o.ok for o in many), exists, dead]
 
-    assert in_child(child) == [True, "create", "bind"]
+    assert in_child(child) == [True, "create_name", "bind"]
     names = sorted(os.listdir(rd))
     assert len(names) == 10
     assert all(is_live(os.path.join(rd, nm)) for nm in names)

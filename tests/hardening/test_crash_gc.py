@@ -178,7 +178,7 @@ def test_gc_unlink_refused_is_reported(scratch_env: str) -> None:
     assert proc.stderr == (
         f'Cannot remove namespace file "{path}": Permission denied\n'.encode()
     )
-    assert api.stdout.decode() == f"13 unlink {path}\n"
+    assert api.stdout.decode() == f"13 unlink_name {path}\n"
     assert os.listdir(scratch_env) == ["s1"]
 
 

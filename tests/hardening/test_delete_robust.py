@@ -64,7 +64,7 @@ def test_very_deep_stack_is_a_clean_ebusy_then_finishes(
 
     with pytest.raises(netns_fast.NamespaceBusyError) as info:
         netns_fast.delete("deep", run_dir=rd)
-    assert (info.value.errno, info.value.step) == (16, "unlink")
+    assert (info.value.errno, info.value.step) == (16, "unlink_name")
     netns_fast.delete("deep", run_dir=rd)
 
     assert fstypes_at(path) == []

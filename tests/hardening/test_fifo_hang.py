@@ -59,22 +59,25 @@ print(json.dumps(out))
 
 # entry point -> (the call, the step it fails at)
 ENTRY_POINTS = {
-    "run": ('netns_fast.run(NAME, ["true"])', "setns"),
-    "run full=False": ('netns_fast.run(NAME, ["true"], full=False)', "setns"),
+    "run": ('netns_fast.run(NAME, ["true"])', "setns_net"),
+    "run full=False": (
+        'netns_fast.run(NAME, ["true"], full=False)',
+        "setns_net",
+    ),
     "spawn().wait(timeout)": (
         'netns_fast.spawn(NAME, ["sleep", "5"]).wait(timeout=2)',
-        "setns",
+        "setns_net",
     ),
-    "enter": ("with enter(NAME): pass", "handle_not_ns"),
-    "Netns.open": ("Netns.open(NAME).close()", "handle_not_ns"),
-    "Netns.from_path": ("Netns.from_path(PATH).close()", "handle_not_ns"),
-    "run_in": ("run_in(NAME, lambda: None)", "handle_not_ns"),
-    "socket": ("socket(NAME).close()", "handle_not_ns"),
-    "compat setns": ("compat.setns(PATH, flags=0)", "handle_not_ns"),
-    "compat pushns": ("compat.pushns(PATH)", "handle_not_ns"),
+    "enter": ("with enter(NAME): pass", "not_netns"),
+    "Netns.open": ("Netns.open(NAME).close()", "not_netns"),
+    "Netns.from_path": ("Netns.from_path(PATH).close()", "not_netns"),
+    "run_in": ("run_in(NAME, lambda: None)", "not_netns"),
+    "socket": ("socket(NAME).close()", "not_netns"),
+    "compat setns": ("compat.setns(PATH, flags=0)", "not_netns"),
+    "compat pushns": ("compat.pushns(PATH)", "not_netns"),
     "compat create_socket": (
         "compat.create_socket(PATH).close()",
-        "handle_not_ns",
+        "not_netns",
     ),
 }
 

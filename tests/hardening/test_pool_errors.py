@@ -141,7 +141,7 @@ def test_namespace_limit_raises_instead_of_waiting_forever() -> None:
     raises NamespaceLimitError after fail_after; stats() keeps it; the
     pool recovers once the limit is raised."""
     out = _limited(_LIMIT + _RAISES.format(named=""))
-    limit = ["NamespaceLimitError", errno.ENOSPC, "handle_unshare", None]
+    limit = ["NamespaceLimitError", errno.ENOSPC, "unshare_net", None]
     assert out.pop("raised") == limit
     assert out.pop("last_error") == limit
     # fail_after (0.5 s) counts from the first failure, which can come a
@@ -156,7 +156,7 @@ def test_transient_namespace_limit_does_not_raise() -> None:
     """ENOSPC at the limit for less than fail_after: acquire(None) waits
     and returns a namespace; the error stays in stats()."""
     out = _limited(_LIMIT + _TRANSIENT.format(named=""))
-    limit = ["NamespaceLimitError", errno.ENOSPC, "handle_unshare", None]
+    limit = ["NamespaceLimitError", errno.ENOSPC, "unshare_net", None]
     assert out["raised"] is None
     assert out["last_error"] == limit
     assert out["failing"] == 0
@@ -171,7 +171,7 @@ def test_full_run_dir_raises_enospc_with_the_path() -> None:
     raised = out.pop("raised")
     assert isinstance(raised, list)
     cls, err, step, filename = raised
-    assert (cls, err, step) == ("NetnsOSError", errno.ENOSPC, "create")
+    assert (cls, err, step) == ("NetnsOSError", errno.ENOSPC, "create_name")
     assert isinstance(filename, str)
     assert filename.startswith("/run/netns/p-")
     assert out.pop("last_error") == raised
@@ -189,7 +189,7 @@ def test_transient_full_run_dir_does_not_raise() -> None:
     assert out["raised"] is None
     last = out["last_error"]
     assert isinstance(last, list)
-    assert last[:3] == ["NetnsOSError", errno.ENOSPC, "create"]
+    assert last[:3] == ["NetnsOSError", errno.ENOSPC, "create_name"]
     assert out["failing"] == 0
 
 
@@ -210,7 +210,7 @@ def test_a_few_failures_do_not_raise_and_others_files_stay(
         st = pool.stats()
     assert isinstance(st.last_error, NamespaceExistsError)
     assert st.last_error.filename == taken[-1]
-    assert st.last_error.step == "create"
+    assert st.last_error.step == "create_name"
     for path in taken:
         with open(path) as f:
             assert f.read() == "not yours"
@@ -231,7 +231,7 @@ def test_persistent_failures_raise_after_fail_after(
         with pytest.raises(NamespaceExistsError) as info:
             pool.acquire(timeout=None)
         assert pool.stats().failing >= 5
-    assert info.value.step == "create"
+    assert info.value.step == "create_name"
     assert info.value.filename in taken
     assert all(os.path.exists(p) for p in taken)
     for path in taken:

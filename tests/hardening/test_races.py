@@ -50,7 +50,7 @@ def _api_add(run_dir: str, name: str) -> int:
     try:
         netns_fast.add(name, run_dir=run_dir)
     except netns_fast.NamespaceExistsError as exc:
-        return EEXIST_CLEAN if exc.step == "create" else 97
+        return EEXIST_CLEAN if exc.step == "create_name" else 97
     return 0
 
 

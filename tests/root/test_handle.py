@@ -235,7 +235,7 @@ def test_failed_restore_raises_and_strands_until_repaired(anon: Netns) -> None:
         assert handle.thread_inode() == home
         return log
 
-    assert in_thread(scenario) == ["handle_restore", "refused", "ok"]
+    assert in_thread(scenario) == ["restore_net", "refused", "ok"]
 
 
 def test_enter_exit_out_of_order_is_refused(anon: Netns) -> None:

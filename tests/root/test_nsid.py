@@ -108,7 +108,7 @@ def test_set_errors_carry_the_kernel_text(
     for exc in (assigned, assigned_auto):
         assert isinstance(exc, NamespaceExistsError)
         assert exc.strerror == "Peer netns already has a nsid assigned"
-        assert exc.step == "set_nsid"
+        assert exc.step == "rtm_newnsid"
         assert exc.filename == f"{RUN_DIR}/{a}"
     assert isinstance(used, NamespaceExistsError)
     assert used.strerror == "The specified nsid is already used"
@@ -122,7 +122,7 @@ def test_set_missing_name_and_bad_arguments(peers: list[str]) -> None:
     before anything is done."""
     with pytest.raises(NamespaceNotFoundError) as info:
         set_nsid(unique_name("nsft-missing"), 3)
-    assert info.value.step == "open"
+    assert info.value.step == "open_ns"
     for bad in (-1, 2**31):
         with pytest.raises(ValueError, match="nsid"):
             set_nsid(peers[0], bad)
@@ -138,11 +138,11 @@ def test_get_errors(stale: str) -> None:
     """get_nsid: a missing name and a stale file raise, with the step."""
     with pytest.raises(NamespaceNotFoundError) as missing:
         get_nsid(unique_name("nsft-missing"))
-    assert missing.value.step == "nsid_open"
+    assert missing.value.step == "open_ns"
     with pytest.raises(NetnsOSError) as invalid:
         get_nsid(stale)
     assert invalid.value.errno == errno.EINVAL
-    assert invalid.value.step == "nsid_query"
+    assert invalid.value.step == "rtm_getnsid"
     assert invalid.value.strerror == PEER_INVALID
 
 

@@ -1,5 +1,7 @@
-"""csrc/core.c under AddressSanitizer, UndefinedBehaviorSanitizer and
-LeakSanitizer, driven by tests/c/core_driver.c (root: it makes netns)."""
+"""The C core under AddressSanitizer, UndefinedBehaviorSanitizer,
+LeakSanitizer and ThreadSanitizer, driven by the programs of tests/c (root:
+they make namespaces): lifecycle.c (core_driver.c), nsid.c, procs.c,
+handle.c, pool.c and exec.c, and the rtnetlink codec rtnl.c."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ DRIVER = ROOT / "tests" / "c" / "core_driver.c"
 NSID_DRIVER = ROOT / "tests" / "c" / "nsid_driver.c"
 PROCS_DRIVER = ROOT / "tests" / "c" / "procs_driver.c"
 FARM_DRIVER = ROOT / "tests" / "c" / "farm_driver.c"
+RTNL_DRIVER = ROOT / "tests" / "c" / "rtnl_driver.c"
 SANITIZE = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
 CFLAGS = [
     "-std=gnu11",
@@ -51,7 +54,8 @@ def _env(detect_leaks: bool) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """core.c + core_driver.c built with the sanitizers (skip if no gcc)."""
+    """core_driver.c (which includes lifecycle.c) built with the
+    sanitizers (skip if no gcc)."""
     gcc = shutil.which("gcc")
     if gcc is None:
         pytest.skip("gcc is not installed")
@@ -75,7 +79,6 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
             gcc,
             *CFLAGS,
             f"-I{CSRC}",
-            str(CSRC / "core.c"),
             str(DRIVER),
             "-pthread",
             "-o",
@@ -134,7 +137,7 @@ def test_leak_sanitizer_is_active(driver: Path) -> None:
 def test_core_is_clean_under_sanitizers(
     driver: Path, lsan_works: bool, run_dir: Path
 ) -> None:
-    """Every entry point and error path of core.c runs as the driver
+    """Every entry point and error path of lifecycle.c runs as the driver
     expects, with no ASan, UBSan or LSan report."""
     run = subprocess.run(
         [str(driver), str(run_dir)],
@@ -215,7 +218,7 @@ def test_threaded_listing_is_clean_under_sanitizers(
         tmp_path,
         "nsid_driver",
         sanitize,
-        [CSRC / "nsid.c", CSRC / "core.c", NSID_DRIVER],
+        [CSRC / "nsid.c", CSRC / "rtnl.c", CSRC / "lifecycle.c", NSID_DRIVER],
     )
     _run_clean(exe, [str(run_dir)], lsan_works)
 
@@ -233,7 +236,7 @@ def test_threaded_proc_scan_is_clean_under_sanitizers(
         tmp_path,
         "procs_driver",
         sanitize,
-        [CSRC / "procs.c", CSRC / "core.c", PROCS_DRIVER],
+        [CSRC / "procs.c", CSRC / "lifecycle.c", PROCS_DRIVER],
     )
     shared = tmp_path / "shared"
     (shared / "ns").mkdir(parents=True)
@@ -261,6 +264,27 @@ def test_namespace_open_and_pool_are_clean_under_sanitizers(
         tmp_path,
         "farm_driver",
         sanitize,
-        [CSRC / "farm.c", CSRC / "exec.c", CSRC / "core.c", FARM_DRIVER],
+        [
+            *(CSRC / f for f in ("handle.c", "pool.c", "rtnl.c", "exec.c")),
+            CSRC / "lifecycle.c",
+            FARM_DRIVER,
+        ],
     )
     _run_clean(exe, [str(run_dir)], lsan_works)
+
+
+def test_rtnl_codec_is_clean_under_sanitizers(
+    tmp_path: Path, lsan_works: bool
+) -> None:
+    """The rtnetlink codec encodes and walks messages byte for byte, parses
+    extended acks, and against a real socket in a namespace of its own
+    matches a datagram of requests to their acks, a full batch, dumps, a
+    GET, events, a stopping callback and a too small buffer: no ASan,
+    UBSan or LSan report."""
+    exe = _build(
+        tmp_path,
+        "rtnl_driver",
+        [*SANITIZE, "-fno-sanitize-recover=all"],
+        [CSRC / "rtnl.c", RTNL_DRIVER],
+    )
+    _run_clean(exe, [], lsan_works)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable, NamedTuple, Optional, TypeVar, Union
 
-from support.private import forget_run_dir, unescape_mount_field
+from support.private import unescape_mount_field
 
 RUN_DIR = "/run/netns"
 
@@ -131,14 +131,13 @@ def wipe(run_dir: str) -> None:
 @contextlib.contextmanager
 def private_tmpfs(where: Path) -> Iterator[Path]:
     """A tmpfs of our own on ``where``, lazily unmounted (with every mount
-    under it) at the end; the core's run-dir cache is dropped both ways."""
+    under it) at the end. The core's run-dir note needs no reset: it holds
+    a mount id, and every mount here is a new one."""
     where.mkdir(exist_ok=True)
     mount("-t", "tmpfs", "-o", "mode=755", "nsft-tmpfs", str(where))
-    forget_run_dir()
     try:
         yield where
     finally:
-        forget_run_dir()
         subprocess.run(
             ["umount", "-l", str(where)], check=True, capture_output=True
         )

@@ -27,7 +27,7 @@ from netns_fast import (
 from netns_fast import _jsonw as cli_json
 from netns_fast import _listing as cli_list
 from netns_fast._netns import ffi, lib
-from netns_fast._sys import forget_run_dir, probe_netns
+from netns_fast._sys import probe_netns
 from netns_fast._vrf import unescape_mount_field
 
 if TYPE_CHECKING:
@@ -54,7 +54,6 @@ __all__ = [
     "cli_nsid",
     "cli_procs",
     "ffi",
-    "forget_run_dir",
     "handle",
     "lib",
     "probe_netns",

@@ -5,6 +5,7 @@ namespace of their own, or forked children that run a function (as uid
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import pickle
@@ -13,8 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Callable, Optional
 
-from support.kernel import RUN_DIR, cap_eff
-from support.private import forget_run_dir
+from support.kernel import CLONE_NEWNS, RUN_DIR, cap_eff, libc
 from support.tools import IP
 
 NOBODY = 65534
@@ -97,11 +97,14 @@ def run_as_nobody(func: Callable[[], object]) -> tuple[int, object]:
     if pid == 0:  # pragma: no cover - child
         try:
             os.close(read_end)
+            # A fresh process has no prepared run dir noted: in a mount
+            # namespace of its own every mount has a new id, so the core's
+            # note (the run dir's mount id) no longer matches.
+            if libc.unshare(CLONE_NEWNS) != 0:
+                raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
             os.setgroups([])
             os.setresgid(NOBODY, NOBODY, NOBODY)
             os.setresuid(NOBODY, NOBODY, NOBODY)
-            # A fresh process has no prepared run dir cached.
-            forget_run_dir()
             try:
                 outcome: object = func()
             except BaseException as exc:

@@ -55,7 +55,7 @@ def test_error_for_class(
     err: int, builtin: type[OSError], own: Optional[type[NetnsOSError]]
 ) -> None:
     """The class is a NetnsError and the OSError subclass of its errno."""
-    exc = error_for(err, "create", "/run/netns/x")
+    exc = error_for(err, "create_name", "/run/netns/x")
     assert isinstance(exc, NetnsError)
     assert isinstance(exc, NetnsOSError)
     assert isinstance(exc, builtin)
@@ -103,16 +103,16 @@ def test_str_without_step_or_filename() -> None:
 
 def test_str_with_one_filename() -> None:
     """str() shows the errno, the message, the path and the step."""
-    exc = error_for(errno.EEXIST, "create", "/run/netns/a")
+    exc = error_for(errno.EEXIST, "create_name", "/run/netns/a")
     assert str(exc) == (
-        "[Errno 17] File exists: '/run/netns/a' (step: create)"
+        "[Errno 17] File exists: '/run/netns/a' (step: create_name)"
     )
 
 
-@pytest.mark.parametrize("step", ["restore", "restore_ns"])
-@pytest.mark.parametrize("err", [errno.EPERM, errno.EINVAL, errno.EBADF])
+@pytest.mark.parametrize("step", ["restore_net", "verify_net"])
+@pytest.mark.parametrize("err", [errno.EPERM, errno.EINVAL, errno.EIO])
 def test_restore_step_gives_restore_error(step: str, err: int) -> None:
-    """Any errno at the restore step is a NamespaceRestoreError."""
+    """Any errno at a restore step is a NamespaceRestoreError."""
     exc = error_for(err, step)
     assert type(exc) is NamespaceRestoreError
     assert exc.errno == err
@@ -120,20 +120,22 @@ def test_restore_step_gives_restore_error(step: str, err: int) -> None:
 
 
 def test_einval_at_setns_is_not_a_namespace() -> None:
-    """EINVAL at step "setns" is NotANamespaceError; elsewhere it is not."""
-    exc = error_for(errno.EINVAL, "setns", "/run/netns/stale")
-    assert type(exc) is NotANamespaceError
-    assert exc.filename == "/run/netns/stale"
+    """EINVAL at "setns_net" or "rtm_newnsid", and anything at
+    "not_netns", is NotANamespaceError; elsewhere it is not."""
+    for step in ("setns_net", "rtm_newnsid", "not_netns"):
+        exc = error_for(errno.EINVAL, step, "/run/netns/stale")
+        assert type(exc) is NotANamespaceError
+        assert exc.filename == "/run/netns/stale"
     assert type(error_for(errno.EINVAL, "bind")) is NetnsOSError
-    assert type(error_for(errno.EPERM, "setns")) is NetnsPermissionError
+    assert type(error_for(errno.EPERM, "setns_net")) is NetnsPermissionError
 
 
 def test_enospc_is_the_namespace_limit_only_at_unshare() -> None:
     """ENOSPC from unshare is NamespaceLimitError; elsewhere (a full file
-    system at "create") a plain NetnsOSError that names the path."""
-    for step in ("unshare", "handle_unshare"):
-        assert type(error_for(errno.ENOSPC, step)) is NamespaceLimitError
-    full = error_for(errno.ENOSPC, "create", "/run/netns/x")
+    system at "create_name") a plain NetnsOSError that names the path."""
+    limit = error_for(errno.ENOSPC, "unshare_net")
+    assert type(limit) is NamespaceLimitError
+    full = error_for(errno.ENOSPC, "create_name", "/run/netns/x")
     assert type(full) is NetnsOSError
     assert (full.errno, full.filename) == (errno.ENOSPC, "/run/netns/x")
 
@@ -233,7 +235,7 @@ def _fail(fake: FakeLib, err: int, step: int) -> None:
 
 def test_add_eexist(fake: FakeLib) -> None:
     """-EEXIST at create: NamespaceExistsError on RUN_DIR/NAME."""
-    _fail(fake, errno.EEXIST, real_lib.NSF_STEP_CREATE)
+    _fail(fake, errno.EEXIST, real_lib.NSF_STEP_CREATE_NAME)
     with pytest.raises(FileExistsError) as info:
         netns_fast.add("n1")
     exc = info.value
@@ -241,13 +243,13 @@ def test_add_eexist(fake: FakeLib) -> None:
     assert exc.errno == errno.EEXIST
     assert exc.filename == "/run/netns/n1"
     assert exc.filename2 is None
-    assert exc.step == "create"
+    assert exc.step == "create_name"
     assert fake.calls == [("add", b"/run/netns", b"n1")]
 
 
 def test_add_eexist_in_given_run_dir(fake: FakeLib) -> None:
     """The filename names the run_dir that was given (slash dropped)."""
-    _fail(fake, errno.EEXIST, real_lib.NSF_STEP_CREATE)
+    _fail(fake, errno.EEXIST, real_lib.NSF_STEP_CREATE_NAME)
     with pytest.raises(NamespaceExistsError) as info:
         netns_fast.add(b"n\xff", run_dir="/tmp/rd/")
     assert info.value.filename == os.fsdecode(b"/tmp/rd/n\xff")
@@ -259,19 +261,18 @@ def test_add_uses_environment_run_dir(
 ) -> None:
     """$NETNS_RUN_DIR shows up in the error's filename."""
     monkeypatch.setenv("NETNS_RUN_DIR", "/tmp/envrd")
-    _fail(fake, errno.EACCES, real_lib.NSF_STEP_CREATE)
+    _fail(fake, errno.EACCES, real_lib.NSF_STEP_CREATE_NAME)
     with pytest.raises(PermissionError) as info:
         netns_fast.add("n1")
     assert info.value.filename == "/tmp/envrd/n1"
 
 
 RUN_DIR_STEPS = [
-    ("mkdir", errno.EACCES, PermissionError),
-    ("open_dir", errno.ENOTDIR, NotADirectoryError),
+    ("mkdir_run_dir", errno.EACCES, PermissionError),
+    ("open_run_dir", errno.ENOTDIR, NotADirectoryError),
     ("make_shared", errno.EPERM, PermissionError),
     ("self_bind", errno.EPERM, PermissionError),
     ("make_private", errno.EINVAL, OSError),
-    ("stat", errno.ENOENT, FileNotFoundError),
 ]
 
 
@@ -310,11 +311,13 @@ def test_attach_bind_names_the_pid(fake: FakeLib) -> None:
 THREAD_NS = "/proc/thread-self/ns/net"
 ADD_STEPS = [
     # step, errno, class, filename, filename2
-    ("create", errno.EEXIST, NamespaceExistsError, "/run/netns/n1", None),
+    ("create_name", errno.EEXIST, NamespaceExistsError, "/run/netns/n1", None),
     ("bind", errno.EPERM, NetnsPermissionError, "/run/netns/n1", THREAD_NS),
-    ("unshare", errno.ENOSPC, NamespaceLimitError, None, None),
-    ("save_ns", errno.EMFILE, NetnsOSError, THREAD_NS, None),
-    ("restore_ns", errno.EPERM, NamespaceRestoreError, "/run/netns/n1", None),
+    ("unshare_net", errno.ENOSPC, NamespaceLimitError, None, None),
+    ("open_thread_net", errno.EMFILE, NetnsOSError, THREAD_NS, None),
+    # the thread's own namespace, as for a handle's failed leave
+    ("restore_net", errno.EPERM, NamespaceRestoreError, THREAD_NS, None),
+    ("verify_net", errno.EIO, NamespaceRestoreError, THREAD_NS, None),
 ]
 
 
@@ -344,7 +347,7 @@ def test_cli_warns_of_a_failed_flock_first(
 ) -> None:
     """add/attach print ip's flock warning, before an error if any."""
     fake.flock_err = errno.ENOLCK
-    fake.rc, fake.step = rc, real_lib.NSF_STEP_CREATE if rc else 0
+    fake.rc, fake.step = rc, real_lib.NSF_STEP_CREATE_NAME if rc else 0
     out, err = io.BytesIO(), io.BytesIO()
     code = cli.run(verb, out, err)
     assert code == (1 if rc else 0)
@@ -360,35 +363,35 @@ def test_cli_no_flock_warning_when_it_locked(fake: FakeLib) -> None:
 
 
 def test_path_too_long(fake: FakeLib) -> None:
-    """ENAMETOOLONG at step path names the joined path."""
-    _fail(fake, errno.ENAMETOOLONG, real_lib.NSF_STEP_PATH)
+    """ENAMETOOLONG at step path_too_long names the joined path."""
+    _fail(fake, errno.ENAMETOOLONG, real_lib.NSF_STEP_PATH_TOO_LONG)
     with pytest.raises(NetnsOSError) as info:
         netns_fast.delete("n1", run_dir="/tmp/rd")
     assert info.value.errno == errno.ENAMETOOLONG
     assert info.value.filename == "/tmp/rd/n1"
-    assert info.value.step == "path"
+    assert info.value.step == "path_too_long"
 
 
 def test_delete_missing(fake: FakeLib) -> None:
     """-ENOENT at unlink: NamespaceNotFoundError, a FileNotFoundError."""
-    _fail(fake, errno.ENOENT, real_lib.NSF_STEP_UNLINK)
+    _fail(fake, errno.ENOENT, real_lib.NSF_STEP_UNLINK_NAME)
     with pytest.raises(FileNotFoundError) as info:
         netns_fast.delete("gone")
     assert type(info.value) is NamespaceNotFoundError
     assert info.value.filename == "/run/netns/gone"
-    assert info.value.step == "unlink"
+    assert info.value.step == "unlink_name"
 
 
 def test_delete_busy(fake: FakeLib) -> None:
     """-EBUSY at unlink: NamespaceBusyError."""
-    _fail(fake, errno.EBUSY, real_lib.NSF_STEP_UNLINK)
+    _fail(fake, errno.EBUSY, real_lib.NSF_STEP_UNLINK_NAME)
     with pytest.raises(NamespaceBusyError):
         netns_fast.delete("busy")
 
 
 def test_success_raises_nothing(fake: FakeLib) -> None:
     """rc 0 means success whatever the step says."""
-    fake.step = real_lib.NSF_STEP_CREATE
+    fake.step = real_lib.NSF_STEP_CREATE_NAME
     netns_fast.add("a")
     netns_fast.attach("a", 1)
     netns_fast.delete("a")
@@ -404,7 +407,7 @@ def _outcomes(
 def test_add_many_outcomes_in_order(fake: FakeLib) -> None:
     """add_many: one Outcome per name, in input order, errors mapped."""
     fake.per_name = {
-        b"b": (-errno.EEXIST, real_lib.NSF_STEP_CREATE),
+        b"b": (-errno.EEXIST, real_lib.NSF_STEP_CREATE_NAME),
         b"d": (-errno.EPERM, real_lib.NSF_STEP_BIND),
     }
     out = netns_fast.add_many(["a", "b", "c", "d"], run_dir="/tmp/rd")
@@ -421,7 +424,7 @@ def test_add_many_outcomes_in_order(fake: FakeLib) -> None:
     assert (b_err.filename, b_err.filename2, b_err.step) == (
         "/tmp/rd/b",
         None,
-        "create",
+        "create_name",
     )
     assert (d_err.filename, d_err.filename2, d_err.step) == (
         "/tmp/rd/d",
@@ -448,7 +451,7 @@ def test_batch_run_dir_failure_names_the_run_dir(fake: FakeLib) -> None:
 
 def test_delete_many_outcomes(fake: FakeLib) -> None:
     """delete_many: missing names fail alone with NamespaceNotFoundError."""
-    fake.per_name = {b"x": (-errno.ENOENT, real_lib.NSF_STEP_UNLINK)}
+    fake.per_name = {b"x": (-errno.ENOENT, real_lib.NSF_STEP_UNLINK_NAME)}
     out = netns_fast.delete_many(["w", "x", "y"], threads=1)
     assert _outcomes(out) == [
         ("w", None),
@@ -460,18 +463,19 @@ def test_delete_many_outcomes(fake: FakeLib) -> None:
     assert (err.filename, err.filename2, err.step) == (
         "/run/netns/x",
         None,
-        "unlink",
+        "unlink_name",
     )
 
 
 def test_batch_that_cannot_start_raises(fake: FakeLib) -> None:
-    """A negative batch return is raised at once, step "thread"."""
-    fake.batch_rc = -errno.ENOMEM
+    """A negative batch return (the calling thread's namespace could not
+    be saved) is raised at once, at step "open_thread_net"."""
+    fake.batch_rc = -errno.EMFILE
     with pytest.raises(NetnsOSError) as info:
         netns_fast.add_many(["a"], run_dir="/tmp/rd")
-    assert info.value.errno == errno.ENOMEM
-    assert info.value.step == "thread"
-    assert info.value.filename == "/tmp/rd"
+    assert info.value.errno == errno.EMFILE
+    assert info.value.step == "open_thread_net"
+    assert info.value.filename == THREAD_NS
 
 
 def test_empty_batch_calls_nothing(fake: FakeLib) -> None:
@@ -485,7 +489,7 @@ def test_delete_all_deletes_every_entry(fake: FakeLib, tmp_path: Any) -> None:
     """delete_all lists RUN_DIR and deletes every entry in one batch."""
     for name in ("p", "q", "r"):
         (tmp_path / name).touch()
-    fake.per_name = {b"q": (-errno.EBUSY, real_lib.NSF_STEP_UNLINK)}
+    fake.per_name = {b"q": (-errno.EBUSY, real_lib.NSF_STEP_UNLINK_NAME)}
     out = netns_fast.delete_all(run_dir=str(tmp_path))
     assert sorted(_outcomes(out)) == [
         ("p", None),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import io
-import re
 from pathlib import Path
 from typing import Optional
 
@@ -19,9 +18,6 @@ from netns_fast.exceptions import (
     error_for,
 )
 from support.private import _sys, _vrf, cli_exec
-from support.tools import CHECKOUT
-
-CSRC = CHECKOUT / "csrc"
 
 
 def _cli(argv: list[str]) -> tuple[bytes, bytes, int]:
@@ -65,10 +61,19 @@ def test_bare_netns_option() -> None:
     ("step", "err", "message"),
     [
         ("open_ns", errno.ENOENT, b'Cannot open network namespace "N": '),
-        ("setns", errno.EINVAL, b'setting the network namespace "N" failed: '),
-        ("unshare_ns", errno.EPERM, b"unshare failed: "),
-        ("rslave", errno.EPERM, b'"mount --make-rslave /" failed: '),
-        ("sysfs", errno.EPERM, b"mount of /sys failed: "),
+        (
+            "path_too_long",
+            errno.ENAMETOOLONG,
+            b'Cannot open network namespace "N": ',
+        ),
+        (
+            "setns_net",
+            errno.EINVAL,
+            b'setting the network namespace "N" failed: ',
+        ),
+        ("unshare_mnt", errno.EPERM, b"unshare failed: "),
+        ("make_rslave", errno.EPERM, b'"mount --make-rslave /" failed: '),
+        ("mount_sysfs", errno.EPERM, b"mount of /sys failed: "),
         ("exec", errno.ENOENT, b'exec of "cmd" failed: '),
         ("fork", errno.EAGAIN, b"fork: "),
     ],
@@ -83,38 +88,23 @@ def test_setup_messages(step: str, err: int, message: bytes) -> None:
 @pytest.mark.parametrize(
     ("step", "err", "cls", "filename"),
     [
-        ("SETNS", errno.EINVAL, NotANamespaceError, "/run/netns/N"),
+        ("SETNS_NET", errno.EINVAL, NotANamespaceError, "/run/netns/N"),
         ("OPEN_NS", errno.ENOENT, FileNotFoundError, "/run/netns/N"),
+        ("PATH_TOO_LONG", errno.ENAMETOOLONG, OSError, "/run/netns/N"),
         ("EXEC", errno.ENOENT, FileNotFoundError, "prog"),
         ("CHDIR", errno.ENOTDIR, NotADirectoryError, "/x"),
         ("FORK", errno.EAGAIN, BlockingIOError, None),
+        ("MOUNT_SYSFS", errno.EPERM, PermissionError, None),
     ],
 )
 def test_exec_error_mapping(
     step: str, err: int, cls: type, filename: Optional[str]
 ) -> None:
-    """The C steps become the right classes and filenames."""
-    exc = _sys._exec_error(
-        -err,
-        getattr(_sys.lib, "NSF_STEP_" + step),
-        run_dir=b"/run/netns",
-        name=b"N",
-        program=b"prog",
-        cwd=b"/x",
-    )
+    """A spawn request's C steps become the right classes and filenames."""
+    request = _sys.SpawnRequest(b"/run/netns", b"N", [b"prog"], 0, cwd=b"/x")
+    exc = request.error(-err, getattr(_sys.lib, "NSF_STEP_" + step))
     assert isinstance(exc, cls)
     assert (exc.step, exc.filename) == (step.lower(), filename)
-
-
-def test_exec_steps_in_range() -> None:
-    """exec.h's steps are in 300-329 and map to their names."""
-    text = (CSRC / "exec.h").read_text()
-    steps = re.findall(r"(NSF_STEP_\w+) = (\d+)", text)
-    assert steps
-    for const, value in steps:
-        assert 300 <= int(value) <= 329
-        assert getattr(_sys.lib, const) == int(value)
-        assert _sys.step_name(int(value)) == const[len("NSF_STEP_") :].lower()
 
 
 # -- the CLI around a failing C call (faked at the _sys boundary) ---------

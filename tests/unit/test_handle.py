@@ -10,12 +10,14 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
 import netns_fast
 from netns_fast.exceptions import (
     NamespaceRestoreError,
+    NetnsOSError,
     NetnsPermissionError,
     NetnsTimeoutError,
     NotANamespaceError,
@@ -23,7 +25,7 @@ from netns_fast.exceptions import (
 from support.private import _sys, handle
 from support.tools import CHECKOUT, env
 
-FARM_H = CHECKOUT / "csrc" / "farm.h"
+FARM_HEADERS = [CHECKOUT / "csrc" / "handle.h", CHECKOUT / "csrc" / "pool.h"]
 
 
 def _step(name: str) -> int:
@@ -35,8 +37,8 @@ def _step(name: str) -> int:
 
 def test_restore_and_verify_steps_are_restore_errors() -> None:
     """A failed or unverified move back is a NamespaceRestoreError."""
-    for step in ("handle_restore", "handle_verify"):
-        err = _sys.farm_error(-errno.EIO, _step(step))
+    for step in ("restore_net", "verify_net"):
+        err = _sys._oserror(-errno.EIO, _step(step))
         assert isinstance(err, NamespaceRestoreError)
         assert err.step == step
         assert err.filename == "/proc/thread-self/ns/net"
@@ -44,7 +46,7 @@ def test_restore_and_verify_steps_are_restore_errors() -> None:
 
 def test_setns_einval_is_not_a_namespace() -> None:
     """EINVAL from setns means the file is not a namespace."""
-    err = _sys.farm_error(-errno.EINVAL, _step("handle_setns"), "/x")
+    err = _sys._oserror(-errno.EINVAL, _step("setns_net"), path="/x")
     assert isinstance(err, NotANamespaceError)
     assert err.filename == "/x"
 
@@ -54,7 +56,7 @@ def test_open_ns_refuses_what_is_no_network_namespace(
 ) -> None:
     """open_ns opens a network namespace file; a FIFO (without blocking),
     a plain file and another namespace type raise NotANamespaceError at
-    step handle_not_ns, naming the path; a missing file is not found."""
+    step not_netns, naming the path; a missing file is not found."""
     fd = _sys.open_ns(b"/proc/thread-self/ns/net")
     os.close(fd)
     os.mkfifo(tmp_path / "fifo")
@@ -64,7 +66,7 @@ def test_open_ns_refuses_what_is_no_network_namespace(
             _sys.open_ns(os.fsencode(path))
         assert (info.value.errno, info.value.step) == (
             errno.EINVAL,
-            "handle_not_ns",
+            "not_netns",
         )
         assert info.value.filename == str(path)
         assert info.value.strerror == "Not a network namespace file"
@@ -72,18 +74,61 @@ def test_open_ns_refuses_what_is_no_network_namespace(
         _sys.open_ns(b"/proc/thread-self/ns/uts")
     with pytest.raises(FileNotFoundError) as missing:
         _sys.open_ns(os.fsencode(tmp_path / "missing"))
-    assert missing.value.step == "handle_open_ns"
+    assert missing.value.step == "open_ns"
 
 
 def test_other_errors_map_by_errno() -> None:
     """EPERM at unshare is a permission error; ETIMEDOUT a timeout."""
-    err = _sys.farm_error(-errno.EPERM, _step("handle_unshare"))
+    err = _sys._oserror(-errno.EPERM, _step("unshare_net"))
     assert isinstance(err, NetnsPermissionError)
     assert isinstance(err, PermissionError)
-    assert err.step == "handle_unshare"
-    timeout = _sys.farm_error(-errno.ETIMEDOUT, _step("pool_timeout"))
+    assert err.step == "unshare_net"
+    timeout = _sys._oserror(-errno.ETIMEDOUT, _step("pool_timeout"))
     assert isinstance(timeout, NetnsTimeoutError)
     assert isinstance(timeout, TimeoutError)
+
+
+def _pool_core(run_dir: Optional[bytes], **change: int) -> _sys.PoolCore:
+    config = {
+        "size": 1,
+        "threads": 1,
+        "max_pending": 8,
+        "batch": 8,
+        "batch_delay_us": 0,
+        "stuck_ms": 1000,
+        "fail_ms": 0,
+    }
+    config.update(change)
+    return _sys.PoolCore(run_dir, prefix=b"p-", lo_up=False, **config)
+
+
+@pytest.mark.parametrize(
+    "change", [{"size": 0}, {"threads": 0}, {"batch": 0}, {"stuck_ms": 0}]
+)
+def test_pool_config_out_of_range_is_einval_at_its_step(
+    change: dict[str, int],
+) -> None:
+    """The C pool refuses a config out of range with EINVAL at step
+    pool_config (before any privilege is needed), not as a thread error."""
+    with pytest.raises(NetnsOSError) as info:
+        _pool_core(None, **change)
+    assert (info.value.errno, info.value.step) == (
+        errno.EINVAL,
+        "pool_config",
+    )
+
+
+def test_pool_run_dir_too_long_is_enametoolong() -> None:
+    """A named pool's run_dir past PATH_MAX is ENAMETOOLONG at step
+    path_too_long, naming the run dir."""
+    run_dir = b"/" + b"d" * 5000
+    with pytest.raises(NetnsOSError) as info:
+        _pool_core(run_dir)
+    assert (info.value.errno, info.value.step) == (
+        errno.ENAMETOOLONG,
+        "path_too_long",
+    )
+    assert info.value.filename == os.fsdecode(run_dir)
 
 
 def test_leave_failure_is_raised_and_fd_closed(
@@ -92,7 +137,7 @@ def test_leave_failure_is_raised_and_fd_closed(
     """_sys.leave turns an unverified restore into NamespaceRestoreError
     and closes the saved fd."""
 
-    verify = _step("handle_verify")
+    verify = _step("verify_net")
 
     class FakeLib:
         def nsf_leave(self, fd: int, step: object) -> int:
@@ -111,30 +156,21 @@ def test_leave_failure_is_raised_and_fd_closed(
 
 
 def _farm_h_names() -> tuple[set[str], set[str]]:
-    text = re.sub(r"/\*.*?\*/", "", FARM_H.read_text(), flags=re.S)
+    text = "".join(h.read_text() for h in FARM_HEADERS)
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
     consts = set(re.findall(r"\b(NSF_[A-Z_]+)\s*=", text))
     funcs = set(re.findall(r"\b(nsf_[a-z_]+)\s*\(", text))
     return consts, funcs
 
 
 def test_farm_h_stub_and_lib_agree() -> None:
-    """Every constant and function of farm.h is in the stub and the lib."""
+    """Every constant and function of handle.h and pool.h is in the stub
+    and the lib."""
     consts, funcs = _farm_h_names()
     stub = Path(netns_fast.__file__).with_name("_netns.pyi").read_text()
     for name in consts | funcs:
         assert re.search(rf"\b{name}\b", stub), name
         assert hasattr(_sys.lib, name), name
-
-
-def test_farm_steps_are_in_range() -> None:
-    """The farm's steps use 400-439 and map to lower-case names."""
-    consts, _ = _farm_h_names()
-    steps = sorted(c for c in consts if c.startswith("NSF_STEP_"))
-    assert steps
-    for const in steps:
-        value = getattr(_sys.lib, const)
-        assert 400 <= value <= 439, const
-        assert _sys.step_name(value) == const[len("NSF_STEP_") :].lower()
 
 
 # -- laziness and packaging ---------------------------------------------------
@@ -175,7 +211,7 @@ class FakeKernel:
         os.close(saved)
         if self.fail_next:
             self.fail_next = False
-            raise _sys.farm_error(-errno.EPERM, _step("handle_restore"))
+            raise _sys._oserror(-errno.EPERM, _step("restore_net"))
 
 
 @pytest.fixture

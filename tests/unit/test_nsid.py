@@ -59,10 +59,10 @@ def test_c_listing_reports_every_entry(run_dir: Path) -> None:
 
 
 def test_c_listing_missing_dir_and_not_a_dir(tmp_path: Path) -> None:
-    """opendir failures raise with step nsid_open_dir."""
+    """open failures of the run directory raise with step open_run_dir."""
     with pytest.raises(FileNotFoundError) as missing:
         _sys.nsid_list(os.fsencode(tmp_path / "nope"))
-    assert missing.value.step == "nsid_open_dir"  # type: ignore[attr-defined]
+    assert missing.value.step == "open_run_dir"  # type: ignore[attr-defined]
     (tmp_path / "file").write_bytes(b"")
     with pytest.raises(NotADirectoryError):
         _sys.nsid_list(os.fsencode(tmp_path / "file"))
@@ -75,12 +75,12 @@ def test_c_single_get(run_dir: Path) -> None:
         _sys.nsid_get(rd, b"f01")
     assert invalid.value.errno == errno.EINVAL
     assert invalid.value.strerror == PEER_INVALID.decode()
-    assert invalid.value.step == "nsid_query"  # type: ignore[attr-defined]
+    assert invalid.value.step == "rtm_getnsid"  # type: ignore[attr-defined]
     with pytest.raises(FileNotFoundError):
         _sys.nsid_get(rd, b"missing")
     with pytest.raises(OSError, match="too long") as long_path:
         _sys.nsid_get(rd, b"x" * 5000)
-    assert long_path.value.step == "nsid_path"  # type: ignore[attr-defined]
+    assert long_path.value.step == "path_too_long"  # type: ignore[attr-defined]
 
 
 def test_list_netns_api_on_plain_files(run_dir: Path) -> None:
@@ -207,7 +207,7 @@ def failing(step: str, code: int) -> Any:
 def test_list_without_run_dir(monkeypatch: pytest.MonkeyPatch) -> None:
     """No run dir: nothing at all, rc 0, and the cache stays unbuilt."""
     monkeypatch.setattr(
-        _sys, "nsid_list", failing("nsid_open_dir", errno.ENOENT)
+        _sys, "nsid_list", failing("open_run_dir", errno.ENOENT)
     )
     ctx = new_ctx(json=True)
     assert cli_list.print_list(ctx) == 0
@@ -218,8 +218,11 @@ def test_list_without_run_dir(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("step", "message"),
     [
-        ("nsid_socket", b"Cannot open rtnetlink\n"),
-        ("nsid_send", b"Cannot talk to rtnetlink: Operation not permitted\n"),
+        ("socket_netlink", b"Cannot open rtnetlink\n"),
+        (
+            "send_netlink",
+            b"Cannot talk to rtnetlink: Operation not permitted\n",
+        ),
     ],
 )
 def test_list_netlink_failure(

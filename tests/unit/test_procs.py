@@ -173,10 +173,10 @@ def test_scan_reads_on_when_proc_outgrows_its_link_count(
 
 
 def test_scan_missing_proc_dir(tmp_path: Path) -> None:
-    """An unreadable /proc raises with step proc_open."""
+    """An unreadable /proc raises with step open_proc."""
     with pytest.raises(FileNotFoundError) as info:
         _sys.scan_pids([MY_KEY], 0, os.fsencode(tmp_path / "nope"))
-    assert getattr(info.value, "step", "") == "proc_open"
+    assert getattr(info.value, "step", "") == "open_proc"
 
 
 def test_scan_without_keys_is_empty() -> None:
@@ -250,7 +250,7 @@ def test_pids_api_errors(run_dir: Path) -> None:
     """Missing name, bad name and bad thread counts raise typed errors."""
     with pytest.raises(netns_fast.NamespaceNotFoundError) as info:
         netns_fast.pids("missing", run_dir=run_dir)
-    assert info.value.step == "ns_open"
+    assert info.value.step == "open_ns"
     assert info.value.filename == str(run_dir / "missing")
     with pytest.raises(netns_fast.InvalidNameError):
         netns_fast.pids("a/b", run_dir=run_dir)
@@ -310,7 +310,7 @@ def test_identify_errors(tmp_path: Path) -> None:
     with pytest.raises(netns_fast.NetnsOSError) as err:
         netns_fast.identify(run_dir=afile)
     assert err.value.errno == errno.ENOTDIR
-    assert err.value.step == "run_dir_open"
+    assert err.value.step == "open_run_dir"
 
 
 def test_pids_by_netns_one_scan(run_dir: Path) -> None:
@@ -371,10 +371,10 @@ def test_monitor_creates_the_run_dir(tmp_path: Path) -> None:
 
 
 def test_monitor_setup_error(tmp_path: Path) -> None:
-    """mkdir of the run directory fails: typed error, step watch_mkdir."""
+    """mkdir of the run directory fails: typed error, step mkdir_run_dir."""
     with pytest.raises(netns_fast.NamespaceNotFoundError) as info:
         netns_fast.monitor(run_dir=tmp_path / "a" / "b")
-    assert info.value.step == "watch_mkdir"
+    assert info.value.step == "mkdir_run_dir"
 
 
 def test_monitor_close_from_another_thread(run_dir: Path) -> None:

@@ -1,4 +1,5 @@
-/* Lifecycle of named network namespaces (see core.h for the contract). */
+/* Lifecycle of named network namespaces (see lifecycle.h for the
+ * contract). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
@@ -17,8 +18,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "core.h"
-#include "util.h"
+#include "nsf.h"
+#include "lifecycle.h"
 
 #ifndef STATX_MNT_ID_UNIQUE
 #define STATX_MNT_ID_UNIQUE 0x00004000U
@@ -39,8 +40,6 @@
 #ifndef MOVE_MOUNT_T_EMPTY_PATH
 #define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
 #endif
-
-#define THREAD_NS_NET "/proc/thread-self/ns/net"
 
 /* Stacked mounts on one name are removed one by one; this bounds the loop. */
 #define MAX_STACKED_MOUNTS 64
@@ -97,10 +96,10 @@ static int make_shared_run_dir(const char *run_dir, int *step)
     int dfd, rc = 0, self_bound = 0;
 
     if (mkdir(run_dir, 0755) < 0 && errno != EEXIST)
-        return nsf_fail(step, NSF_STEP_MKDIR);
+        return nsf_fail(step, NSF_STEP_MKDIR_RUN_DIR);
     dfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
-        return nsf_fail(step, NSF_STEP_OPEN_DIR);
+        return nsf_fail(step, NSF_STEP_OPEN_RUN_DIR);
     /* Parallel adds must not stack self-bind mounts (Debian #949235).
      * Like iproute2, a failed flock is not fatal: the caller may warn. */
     if (flock(dfd, LOCK_EX) < 0)
@@ -144,7 +143,7 @@ int nsf_prepare_run_dir(const char *run_dir, int *step)
     *step = NSF_STEP_NONE;
     flock_error = 0;
     if (strlen(run_dir) >= sizeof(prepared.path))
-        return nsf_set_step(step, NSF_STEP_PATH, -ENAMETOOLONG);
+        return nsf_set_step(step, NSF_STEP_PATH_TOO_LONG, -ENAMETOOLONG);
     pthread_mutex_lock(&prepared.lock);
     if (prepared_matches(run_dir)) {
         pthread_mutex_unlock(&prepared.lock);
@@ -162,7 +161,8 @@ int nsf_prepare_run_dir(const char *run_dir, int *step)
     return rc;
 }
 
-void nsf_forget_run_dir(void)
+/* Forget the note: the next prepare does the whole sequence again. */
+static void forget_run_dir(void)
 {
     pthread_mutex_lock(&prepared.lock);
     prepared.valid = 0;
@@ -177,7 +177,7 @@ static void find_nsfs_dev(void)
 {
     struct stat st;
 
-    if (stat(THREAD_NS_NET, &st) == 0)
+    if (stat(NSF_THREAD_NS_NET, &st) == 0)
         nsfs_dev = st.st_dev;
 }
 
@@ -251,7 +251,7 @@ static int bind_new_file(const char *path, const char *source, int *step)
     int rc, fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
 
     if (fd < 0)
-        return nsf_fail(step, NSF_STEP_CREATE);
+        return nsf_fail(step, NSF_STEP_CREATE_NAME);
     rc = bind_onto_fd(source, fd);
     if (rc == 0) {
         pthread_once(&nsfs_dev_once, find_nsfs_dev);
@@ -273,8 +273,8 @@ static int bind_new_file(const char *path, const char *source, int *step)
 static int add_here(const char *path, int *step)
 {
     if (unshare(CLONE_NEWNET) < 0)
-        return nsf_fail(step, NSF_STEP_UNSHARE);
-    return bind_new_file(path, THREAD_NS_NET, step);
+        return nsf_fail(step, NSF_STEP_UNSHARE_NET);
+    return bind_new_file(path, NSF_THREAD_NS_NET, step);
 }
 
 /* Remove a name that was fully made, after a later step failed. */
@@ -288,30 +288,18 @@ static void undo_name(const char *path)
     unlink(path);
 }
 
-/* Is the calling thread in the namespace that fd saved names? */
-static int in_saved_ns(int saved)
-{
-    struct stat a, b;
-
-    return fstat(saved, &a) == 0 && stat(THREAD_NS_NET, &b) == 0 &&
-           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-/* Return the calling thread to saved; undo path's name if that fails.
- * A failed setns is no failure when the thread never left saved, e.g.
- * after unshare itself failed: without CAP_SYS_ADMIN setns fails too, and
- * the caller must see the unshare error, not a restore error. */
+/* Return the calling thread to saved (nsf_restore_net) and close saved.
+ * When that fails, the call fails with its error, and the name at path
+ * (if this call made it: rc == 0) is removed again. */
 static int restore_thread(int saved, int rc, const char *path, int *step)
 {
-    if (setns(saved, CLONE_NEWNET) < 0) {
-        int restore_step, err = nsf_fail(&restore_step, NSF_STEP_RESTORE_NS);
+    int back_step = NSF_STEP_NONE, back = nsf_restore_net(saved, &back_step);
 
-        if (!in_saved_ns(saved)) {
-            if (rc == 0 && path)
-                undo_name(path);
-            *step = restore_step;
-            rc = err;
-        }
+    if (back < 0) {
+        if (rc == 0 && path)
+            undo_name(path);
+        *step = back_step;
+        rc = back;
     }
     close(saved);
     return rc;
@@ -324,19 +312,19 @@ int nsf_add(const char *run_dir, const char *name, int *step)
 
     flock_error = 0;
     if (nsf_join(path, run_dir, name) < 0)
-        return nsf_set_step(step, NSF_STEP_PATH, -ENAMETOOLONG);
+        return nsf_set_step(step, NSF_STEP_PATH_TOO_LONG, -ENAMETOOLONG);
 again:
     rc = nsf_prepare_run_dir(run_dir, step);
     if (rc < 0)
         return rc;
-    saved = open(THREAD_NS_NET, O_RDONLY | O_CLOEXEC);
+    saved = nsf_save_net(step);
     if (saved < 0)
-        return nsf_fail(step, NSF_STEP_SAVE_NS);
+        return saved;
     rc = add_here(path, step);
     rc = restore_thread(saved, rc, path, step);
-    if (rc == -ENOENT && *step == NSF_STEP_CREATE && !retried) {
+    if (rc == -ENOENT && *step == NSF_STEP_CREATE_NAME && !retried) {
         /* run_dir vanished since it was prepared: make it again, once. */
-        nsf_forget_run_dir();
+        forget_run_dir();
         retried = 1;
         goto again;
     }
@@ -350,7 +338,7 @@ int nsf_attach(const char *run_dir, const char *name, int pid, int *step)
 
     flock_error = 0;
     if (nsf_join(path, run_dir, name) < 0)
-        return nsf_set_step(step, NSF_STEP_PATH, -ENAMETOOLONG);
+        return nsf_set_step(step, NSF_STEP_PATH_TOO_LONG, -ENAMETOOLONG);
     rc = nsf_prepare_run_dir(run_dir, step);
     if (rc < 0)
         return rc;
@@ -381,7 +369,7 @@ static int delete_path(const char *path, int *step)
         if (errno == ENOENT && unmounted)
             return 0;
         if (errno != EBUSY || i >= MAX_STACKED_MOUNTS)
-            return nsf_fail(step, NSF_STEP_UNLINK);
+            return nsf_fail(step, NSF_STEP_UNLINK_NAME);
     }
 }
 
@@ -390,7 +378,7 @@ int nsf_delete(const char *run_dir, const char *name, int *step)
     char path[PATH_MAX];
 
     if (nsf_join(path, run_dir, name) < 0)
-        return nsf_set_step(step, NSF_STEP_PATH, -ENAMETOOLONG);
+        return nsf_set_step(step, NSF_STEP_PATH_TOO_LONG, -ENAMETOOLONG);
     return delete_path(path, step);
 }
 
@@ -425,7 +413,8 @@ static int batch_one(struct batch *b, int i)
 
     b->steps[i] = NSF_STEP_NONE;
     if (nsf_join(path, b->run_dir, b->names[i]) < 0)
-        return nsf_set_step(&b->steps[i], NSF_STEP_PATH, -ENAMETOOLONG);
+        return nsf_set_step(&b->steps[i], NSF_STEP_PATH_TOO_LONG,
+                            -ENAMETOOLONG);
     if (b->adding)
         return add_here(path, &b->steps[i]);
     return delete_path(path, &b->steps[i]);
@@ -463,10 +452,10 @@ static int run_batch(struct batch *b, int nthreads)
         int saved = -1, rc = 0, step = NSF_STEP_NONE;
 
         if (b->adding) {
-            saved = open(THREAD_NS_NET, O_RDONLY | O_CLOEXEC);
+            saved = nsf_save_net(&step);
             if (saved < 0) {
                 free(tids);
-                return -errno;
+                return saved;
             }
         }
         batch_worker(b);

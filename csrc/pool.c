@@ -1,4 +1,4 @@
-/* The test-farm core (see farm.h for the contract).
+/* The pool of fresh network namespaces (see pool.h for the contract).
  *
  * Back-pressure signal of the pool
  * --------------------------------
@@ -37,7 +37,7 @@
  * Failures: a producer whose creation fails keeps the error (with its
  * step and name) in the stats and retries with a doubling backoff
  * (BACKOFF_MIN_MS .. BACKOFF_MAX_MS). An acquirer with nothing ready gets
- * that error once the pool is failing (see nsf_pool_acquire in farm.h):
+ * that error once the pool is failing (see nsf_pool_acquire in pool.h):
  * FAIL_ATTEMPTS failures in a row over cfg.fail_ms, so one transient
  * failure (an fd limit, a teardown that is about to free room under
  * user.max_net_namespaces) never reaches the caller, and a pool that can
@@ -52,7 +52,6 @@
 #include <linux/net_namespace.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -61,18 +60,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "core.h"
-#include "farm.h"
-#include "util.h"
+#include "nsf.h"
+#include "handle.h"
+#include "lifecycle.h"
+#include "pool.h"
+#include "rtnl.h"
 
-#define THREAD_NS_NET "/proc/thread-self/ns/net"
+/* Room for one rtnetlink datagram (a dump part, a batch of events). */
 #define NL_BUF 32768
 #define NOTIFY_RCVBUF (4 << 20)
 #define BACKOFF_MIN_MS 1
@@ -80,295 +79,16 @@
 #define RECHECK_MS 50
 #define FAIL_ATTEMPTS 5
 
-/* -- threads and namespaces ----------------------------------------------- */
-
-static int open_thread_ns(void)
-{
-    return open(THREAD_NS_NET, O_RDONLY | O_CLOEXEC);
-}
-
-/* Return the thread to saved and check, by inode, that it is there. */
-static int restore_checked(int saved, int *step)
-{
-    struct stat want, now;
-
-    if (setns(saved, CLONE_NEWNET) < 0)
-        return nsf_fail(step, NSF_STEP_HANDLE_RESTORE);
-    if (fstat(saved, &want) < 0 || stat(THREAD_NS_NET, &now) < 0)
-        return nsf_fail(step, NSF_STEP_HANDLE_VERIFY);
-    if (want.st_ino != now.st_ino || want.st_dev != now.st_dev)
-        return nsf_set_step(step, NSF_STEP_HANDLE_VERIFY, -EIO);
-    return 0;
-}
-
-int nsf_open_ns(const char *path, int *step)
-{
-    *step = NSF_STEP_NONE;
-    return nsf_open_ns_file(path, step, NSF_STEP_HANDLE_OPEN_NS,
-                            NSF_STEP_HANDLE_NOT_NS);
-}
-
-int nsf_thread_ns_ino(unsigned long long *ino, int *step)
-{
-    struct stat st;
-
-    *step = NSF_STEP_NONE;
-    if (stat(THREAD_NS_NET, &st) < 0)
-        return nsf_fail(step, NSF_STEP_HANDLE_STAT);
-    *ino = st.st_ino;
-    return 0;
-}
-
-/* ioctl SIOCSIFFLAGS IFF_UP on "lo" of the namespace socket s lives in. */
-static int lo_up_sock(int s, int *step)
-{
-    struct ifreq ifr;
-
-    memset(&ifr, 0, sizeof(ifr));
-    strcpy(ifr.ifr_name, "lo");
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-        return nsf_fail(step, NSF_STEP_HANDLE_LO_UP);
-    if (ifr.ifr_flags & IFF_UP)
-        return 0;
-    ifr.ifr_flags |= IFF_UP;
-    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-        return nsf_fail(step, NSF_STEP_HANDLE_LO_UP);
-    return 0;
-}
-
-/* Loopback up in the calling thread's namespace. */
-static int lo_up_here(int *step)
-{
-    int rc, s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-    if (s < 0)
-        return nsf_fail(step, NSF_STEP_HANDLE_SOCKET);
-    rc = lo_up_sock(s, step);
-    close(s);
-    return rc;
-}
-
-/* In a namespace the thread has just unshared into: loopback, then an fd
- * and the inode of it. Returns the fd. */
-static int hold_new_ns(int flags, unsigned long long *ino, int *step)
-{
-    struct stat st;
-    int fd, rc;
-
-    if (flags & NSF_LO_UP) {
-        rc = lo_up_here(step);
-        if (rc < 0)
-            return rc;
-    }
-    fd = open_thread_ns();
-    if (fd < 0)
-        return nsf_fail(step, NSF_STEP_HANDLE_OPEN);
-    if (fstat(fd, &st) < 0) {
-        rc = nsf_fail(step, NSF_STEP_HANDLE_STAT);
-        close(fd);
-        return rc;
-    }
-    *ino = st.st_ino;
-    return fd;
-}
-
-int nsf_anon_new(int flags, unsigned long long *ino, int *step)
-{
-    int saved, fd, rc, back_step = NSF_STEP_NONE;
-
-    *step = NSF_STEP_NONE;
-    saved = open_thread_ns();
-    if (saved < 0)
-        return nsf_fail(step, NSF_STEP_HANDLE_SAVE);
-    if (unshare(CLONE_NEWNET) < 0) {
-        rc = nsf_fail(step, NSF_STEP_HANDLE_UNSHARE);
-        close(saved);
-        return rc;
-    }
-    fd = hold_new_ns(flags, ino, step);
-    rc = restore_checked(saved, &back_step);
-    close(saved);
-    if (rc < 0) {
-        if (fd >= 0)
-            close(fd);
-        *step = back_step;
-        return rc;
-    }
-    return fd;
-}
-
-int nsf_enter(int ns_fd, int *step)
-{
-    int saved, rc;
-
-    *step = NSF_STEP_NONE;
-    saved = open_thread_ns();
-    if (saved < 0)
-        return nsf_fail(step, NSF_STEP_HANDLE_SAVE);
-    if (setns(ns_fd, CLONE_NEWNET) < 0) {
-        rc = nsf_fail(step, NSF_STEP_HANDLE_SETNS);
-        close(saved);
-        return rc;
-    }
-    return saved;
-}
-
-int nsf_leave(int saved_fd, int *step)
-{
-    int rc;
-
-    *step = NSF_STEP_NONE;
-    rc = restore_checked(saved_fd, step);
-    if (rc == 0)
-        close(saved_fd);
-    return rc;
-}
-
-int nsf_socket_in(int ns_fd, int family, int type, int proto, int *step)
-{
-    int saved, s, back, rc = 0, back_step = NSF_STEP_NONE;
-
-    saved = nsf_enter(ns_fd, step);
-    if (saved < 0)
-        return saved;
-    s = socket(family, type | SOCK_CLOEXEC, proto);
-    if (s < 0)
-        rc = nsf_fail(step, NSF_STEP_HANDLE_SOCKET);
-    back = nsf_leave(saved, &back_step);
-    if (back < 0) {
-        close(saved);
-        if (s >= 0)
-            close(s);
-        *step = back_step;
-        return back;
-    }
-    return s < 0 ? rc : s;
-}
-
-int nsf_lo_up(int ns_fd, int *step)
-{
-    int rc, s = nsf_socket_in(ns_fd, AF_INET, SOCK_DGRAM, 0, step);
-
-    if (s < 0)
-        return s;
-    rc = lo_up_sock(s, step);
-    close(s);
-    return rc;
-}
-
-int nsf_probe_netns(int *step)
-{
-    int status;
-    pid_t pid;
-
-    *step = NSF_STEP_NONE;
-    pid = fork();
-    if (pid < 0)
-        return nsf_fail(step, NSF_STEP_HANDLE_PROBE);
-    if (pid == 0)
-        _exit(unshare(CLONE_NEWNET) == 0 ? 0 : (errno & 0xff));
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return nsf_fail(step, NSF_STEP_HANDLE_PROBE);
-    if (!WIFEXITED(status))
-        return nsf_set_step(step, NSF_STEP_HANDLE_PROBE, -ECHILD);
-    if (WEXITSTATUS(status) != 0)
-        return nsf_set_step(step, NSF_STEP_HANDLE_UNSHARE,
-                            -WEXITSTATUS(status));
-    return 0;
-}
-
-/* -- rtnetlink nsid requests ---------------------------------------------- */
-
-struct nl_msg {
-    struct nlmsghdr n;
-    struct rtgenmsg g;
-    char attrs[64];
-};
-
-static void nl_init(struct nl_msg *m, int type, int flags, unsigned seq)
-{
-    memset(m, 0, sizeof(*m));
-    m->n.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtgenmsg));
-    m->n.nlmsg_type = (unsigned short)type;
-    m->n.nlmsg_flags = (unsigned short)(NLM_F_REQUEST | flags);
-    m->n.nlmsg_seq = seq;
-    m->g.rtgen_family = AF_UNSPEC;
-}
-
-static void nl_put_u32(struct nl_msg *m, int type, uint32_t value)
-{
-    struct rtattr *rta =
-        (struct rtattr *)((char *)&m->n + NLMSG_ALIGN(m->n.nlmsg_len));
-
-    rta->rta_type = (unsigned short)type;
-    rta->rta_len = RTA_LENGTH(sizeof(value));
-    memcpy(RTA_DATA(rta), &value, sizeof(value));
-    m->n.nlmsg_len = NLMSG_ALIGN(m->n.nlmsg_len) + RTA_ALIGN(rta->rta_len);
-}
+/* -- nsids in the observer namespace (the rtnetlink codec) -------------- */
 
 /* NETNSA_NSID of an RTM_*NSID message, or INT_MIN when it has none. */
-static int nl_msg_nsid(const struct nlmsghdr *h)
+static int msg_nsid(const struct nlmsghdr *h)
 {
-    int hdr = NLMSG_ALIGN(sizeof(struct rtgenmsg));
-    int len = (int)h->nlmsg_len - NLMSG_LENGTH(hdr);
-    const struct rtattr *rta =
-        (const struct rtattr *)((const char *)NLMSG_DATA(h) + hdr);
-    int32_t nsid;
+    const struct nlattr *a =
+        nsf_rtnl_attr(h, sizeof(struct rtgenmsg), NETNSA_NSID);
+    uint32_t id;
 
-    for (; len > 0 && RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
-        if (rta->rta_type == NETNSA_NSID &&
-            RTA_PAYLOAD(rta) >= sizeof(nsid)) {
-            memcpy(&nsid, RTA_DATA(rta), sizeof(nsid));
-            return nsid;
-        }
-    return INT_MIN;
-}
-
-static int nl_send(int s, struct nl_msg *m, int *step)
-{
-    struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
-
-    if (sendto(s, m, m->n.nlmsg_len, 0, (struct sockaddr *)&sa,
-               sizeof(sa)) < 0)
-        return nsf_fail(step, NSF_STEP_HANDLE_NETLINK);
-    return 0;
-}
-
-/* Send m and read its answer: an ack/error, or an RTM_NEWNSID reply whose
- * nsid goes to *nsid. Returns 0 or -errno. */
-static int nl_talk(int s, struct nl_msg *m, int *nsid, int *step)
-{
-    char buf[8192] __attribute__((aligned(4)));
-    unsigned seq = m->n.nlmsg_seq;
-    int rc = nl_send(s, m, step);
-
-    while (rc == 0) {
-        struct nlmsghdr *h = (struct nlmsghdr *)buf;
-        ssize_t n = recv(s, buf, sizeof(buf), 0);
-        int len;
-
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return nsf_fail(step, NSF_STEP_HANDLE_NETLINK);
-        }
-        for (len = (int)n; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-            if (h->nlmsg_seq != seq)
-                continue;
-            if (h->nlmsg_type == NLMSG_ERROR) {
-                const struct nlmsgerr *e = NLMSG_DATA(h);
-                if (e->error == 0)
-                    return 0;
-                return nsf_set_step(step, NSF_STEP_HANDLE_NSID, e->error);
-            }
-            if (h->nlmsg_type == RTM_NEWNSID) {
-                *nsid = nl_msg_nsid(h);
-                return 0;
-            }
-        }
-    }
-    return rc;
+    return nsf_rtnl_u32(a, &id) < 0 ? INT_MIN : (int)(int32_t)id;
 }
 
 /* -- the pool ------------------------------------------------------------- */
@@ -399,9 +119,11 @@ struct nsf_pool {
     struct pending *pend;
     int npend, cappend;
     int closing, deleter_gone, threads_joined;
-    int obs_fd, nl_req, nl_evt, evfd;
+    int obs_fd, evfd;
+    struct nsf_rtnl req;  /* requests in the observer (under nl_lock) */
+    struct nsf_rtnl evt;  /* its RTNLGRP_NSID events (the observer's) */
+    char *rx;             /* their receive buffers: 2 x NL_BUF */
     pthread_mutex_t nl_lock;
-    unsigned seq;
     int next_nsid;
     int *saved_fds;
     pthread_t *producers;
@@ -438,30 +160,37 @@ static void deadline_in(struct timespec *ts, long long ms)
     deadline_in_us(ts, ms * 1000);
 }
 
+/* Room for element n of the array *v of *cap elements of unit bytes:
+ * doubled (from first) when full. 0 or -ENOMEM. */
+static int room_for(void **v, int n, int *cap, size_t unit, int first)
+{
+    void *more;
+    int want;
+
+    if (n < *cap)
+        return 0;
+    want = *cap ? *cap * 2 : first;
+    more = realloc(*v, (size_t)want * unit);
+    if (!more)
+        return -ENOMEM;
+    *v = more;
+    *cap = want;
+    return 0;
+}
+
 static int list_push(struct item_list *l, const struct nsf_pool_item *it)
 {
-    if (l->n == l->cap) {
-        int cap = l->cap ? l->cap * 2 : 64;
-        void *v = realloc(l->v, (size_t)cap * sizeof(*l->v));
-        if (!v)
-            return -ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
+    if (room_for((void **)&l->v, l->n, &l->cap, sizeof(*l->v), 64) < 0)
+        return -ENOMEM;
     l->v[l->n++] = *it;
     return 0;
 }
 
 static int pending_push(struct nsf_pool *p, int nsid, long long t)
 {
-    if (p->npend == p->cappend) {
-        int cap = p->cappend ? p->cappend * 2 : 256;
-        void *v = realloc(p->pend, (size_t)cap * sizeof(*p->pend));
-        if (!v)
-            return -ENOMEM;
-        p->pend = v;
-        p->cappend = cap;
-    }
+    if (room_for((void **)&p->pend, p->npend, &p->cappend,
+                 sizeof(*p->pend), 256) < 0)
+        return -ENOMEM;
     p->pend[p->npend].nsid = nsid;
     p->pend[p->npend].since_ms = t;
     p->npend++;
@@ -521,22 +250,38 @@ static void delete_item(struct nsf_pool *p, const struct nsf_pool_item *it)
         close(it->fd);
 }
 
-/* Give fd an nsid in the observer namespace (ids are ours alone there). */
+/* The answer to one request: its error (0: an ack). */
+static int on_ack(void *arg, int i, const struct nlmsghdr *h)
+{
+    (void)i;
+    if (h->nlmsg_type == NLMSG_ERROR)
+        *(int *)arg = nsf_rtnl_error(h);
+    return 0;
+}
+
+/* Give fd an nsid in the observer namespace (ids are ours alone there):
+ * the id, or -errno. */
 static int assign_nsid(struct nsf_pool *p, int fd)
 {
-    struct nl_msg m;
-    int rc = -EEXIST, tries, step, unused;
+    char buf[128] __attribute__((aligned(4)));
+    struct nsf_rtnl_req r;
+    int rc = -EEXIST, tries, step, err;
 
     pthread_mutex_lock(&p->nl_lock);
     for (tries = 0; tries < 16 && rc == -EEXIST; tries++) {
         int nsid = p->next_nsid;
         p->next_nsid = nsid == INT_MAX ? 1 : nsid + 1;
-        nl_init(&m, RTM_NEWNSID, NLM_F_ACK, ++p->seq);
-        nl_put_u32(&m, NETNSA_FD, (uint32_t)fd);
-        nl_put_u32(&m, NETNSA_NSID, (uint32_t)nsid);
-        rc = nl_talk(p->nl_req, &m, &unused, &step);
-        if (rc == 0)
-            rc = nsid;
+        nsf_rtnl_req_init(&r, buf, sizeof(buf));
+        nsf_rtnl_msg(&r, &p->req, RTM_NEWNSID, NLM_F_ACK,
+                     sizeof(struct rtgenmsg));
+        nsf_rtnl_put_u32(&r, NETNSA_FD, (uint32_t)fd);
+        nsf_rtnl_put_u32(&r, NETNSA_NSID, (uint32_t)nsid);
+        err = 0;
+        rc = nsf_rtnl_exchange(&p->req, &r, on_ack, &err, &step);
+        if (rc > 0)
+            rc = -ENOBUFS; /* the ack was lost */
+        else if (rc == 0)
+            rc = err < 0 ? err : nsid;
     }
     pthread_mutex_unlock(&p->nl_lock);
     return rc;
@@ -550,11 +295,11 @@ static int make_anon(struct nsf_pool *p, int saved, struct nsf_pool_item *it,
     int back, rc = 0, back_step = NSF_STEP_NONE;
 
     if (unshare(CLONE_NEWNET) < 0)
-        return nsf_fail(step, NSF_STEP_HANDLE_UNSHARE);
-    it->fd = hold_new_ns(p->cfg.flags, &it->ino, step);
+        return nsf_fail(step, NSF_STEP_UNSHARE_NET);
+    it->fd = nsf_hold_net(p->cfg.flags & NSF_LO_UP, &it->ino, step);
     if (it->fd < 0)
         rc = it->fd;
-    back = restore_checked(saved, &back_step);
+    back = nsf_restore_net(saved, &back_step);
     if (back < 0 && rc == 0) {
         rc = back;
         *step = back_step;
@@ -580,12 +325,12 @@ static int make_named(struct nsf_pool *p, struct nsf_pool_item *it, int *step)
         return rc;
     }
     if (nsf_join(path, p->run_dir, it->name) < 0)
-        return nsf_set_step(step, NSF_STEP_PATH, -ENAMETOOLONG);
+        return nsf_set_step(step, NSF_STEP_PATH_TOO_LONG, -ENAMETOOLONG);
     it->fd = nsf_open_ns(path, step);
     if (it->fd < 0)
         return it->fd;
     if (fstat(it->fd, &st) < 0)
-        return nsf_fail(step, NSF_STEP_HANDLE_STAT);
+        return nsf_fail(step, NSF_STEP_STAT_NS);
     it->ino = st.st_ino;
     if (p->cfg.flags & NSF_LO_UP)
         return nsf_lo_up(it->fd, step);
@@ -604,7 +349,7 @@ static int make_one(struct nsf_pool *p, int saved, struct nsf_pool_item *it,
         rc = make_named(p, it, step);
     else
         rc = make_anon(p, saved, it, step);
-    if (rc == 0 && p->nl_req >= 0) {
+    if (rc == 0 && p->req.fd >= 0) {
         int nsid = assign_nsid(p, it->fd);
         if (nsid >= 0) {
             it->nsid = nsid;
@@ -642,8 +387,7 @@ static int may_create(struct nsf_pool *p)
  * bound) is reached. */
 static int is_ns_limit(int rc, int step)
 {
-    return rc == -ENOSPC &&
-           (step == NSF_STEP_HANDLE_UNSHARE || step == NSF_STEP_UNSHARE);
+    return rc == -ENOSPC && step == NSF_STEP_UNSHARE_NET;
 }
 
 /* Under lock: a creation of name failed with rc at step. */
@@ -667,7 +411,7 @@ static void note_failure(struct nsf_pool *p, int rc, int step,
 }
 
 /* Under lock: have the creations failed long enough for acquire to give
- * up (see nsf_pool_acquire in farm.h)? */
+ * up (see nsf_pool_acquire in pool.h)? */
 static int pool_failing(const struct nsf_pool *p)
 {
     return p->st.failing >= FAIL_ATTEMPTS &&
@@ -795,62 +539,53 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The ids of an nsid dump. */
+struct id_dump {
+    int *ids;
+    int n, cap, refused;
+};
+
+static int on_dumped(void *arg, int i, const struct nlmsghdr *h)
+{
+    struct id_dump *d = arg;
+
+    (void)i;
+    if (h->nlmsg_type == NLMSG_ERROR)
+        d->refused = 1;
+    if (h->nlmsg_type != RTM_NEWNSID)
+        return 0;
+    if (room_for((void **)&d->ids, d->n, &d->cap, sizeof(*d->ids), 256) < 0)
+        return -ENOMEM;
+    d->ids[d->n++] = msg_nsid(h);
+    return 0;
+}
+
 /* Notifications were lost: every pending nsid no longer listed in the
  * observer has started its teardown. */
-static void resync(struct nsf_pool *p, char *buf)
+static void resync(struct nsf_pool *p)
 {
-    struct nl_msg m;
-    int *ids = NULL, nids = 0, cap = 0, done = 0, step, i;
+    char buf[64] __attribute__((aligned(4)));
+    struct id_dump d = {NULL, 0, 0, 0};
+    struct nsf_rtnl_req r;
+    int rc, step, i;
 
     pthread_mutex_lock(&p->nl_lock);
-    nl_init(&m, RTM_GETNSID, NLM_F_DUMP, ++p->seq);
-    if (nl_send(p->nl_req, &m, &step) < 0)
-        done = -1;
-    while (!done) {
-        struct nlmsghdr *h = (struct nlmsghdr *)buf;
-        ssize_t n = recv(p->nl_req, buf, NL_BUF, 0);
-        int len;
-
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            done = -1;
-            break;
-        }
-        for (len = (int)n; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-            if (h->nlmsg_seq != m.n.nlmsg_seq)
-                continue;
-            if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
-                done = h->nlmsg_type == NLMSG_DONE ? 1 : -1;
-                break;
-            }
-            if (h->nlmsg_type == RTM_NEWNSID) {
-                if (nids == cap) {
-                    int *v;
-                    cap = cap ? cap * 2 : 256;
-                    v = realloc(ids, (size_t)cap * sizeof(*ids));
-                    if (!v) {
-                        done = -1;
-                        break;
-                    }
-                    ids = v;
-                }
-                ids[nids++] = nl_msg_nsid(h);
-            }
-        }
-    }
+    nsf_rtnl_req_init(&r, buf, sizeof(buf));
+    nsf_rtnl_msg(&r, &p->req, RTM_GETNSID, NLM_F_DUMP,
+                 sizeof(struct rtgenmsg));
+    rc = nsf_rtnl_exchange(&p->req, &r, on_dumped, &d, &step);
     pthread_mutex_unlock(&p->nl_lock);
-    if (done < 0) {
-        free(ids);
+    if (rc != 0 || d.refused) {
+        free(d.ids);
         return;
     }
-    if (nids)
-        qsort(ids, (size_t)nids, sizeof(*ids), cmp_int);
+    if (d.n)
+        qsort(d.ids, (size_t)d.n, sizeof(*d.ids), cmp_int);
     pthread_mutex_lock(&p->lock);
     p->st.resyncs++;
     for (i = 0; i < p->npend;) {
         int id = p->pend[i].nsid;
-        if (nids && bsearch(&id, ids, (size_t)nids, sizeof(*ids), cmp_int)) {
+        if (d.n && bsearch(&id, d.ids, (size_t)d.n, sizeof(*d.ids), cmp_int)) {
             i++;
             continue;
         }
@@ -860,20 +595,26 @@ static void resync(struct nsf_pool *p, char *buf)
     pthread_cond_broadcast(&p->need);
     pthread_cond_broadcast(&p->idle);
     pthread_mutex_unlock(&p->lock);
-    free(ids);
+    free(d.ids);
+}
+
+/* Under lock: one event of the observer namespace. */
+static int on_event(void *arg, int i, const struct nlmsghdr *h)
+{
+    (void)i;
+    if (h->nlmsg_type == RTM_DELNSID)
+        pending_freed(arg, msg_nsid(h));
+    return 0;
 }
 
 /* The observer: reads RTM_DELNSID from the observer namespace. */
 static void *observer(void *arg)
 {
     struct nsf_pool *p = arg;
-    char *buf = malloc(NL_BUF);
+    int n, step;
 
-    while (buf) {
-        struct pollfd fds[2] = {{p->nl_evt, POLLIN, 0}, {p->evfd, POLLIN, 0}};
-        struct nlmsghdr *h = (struct nlmsghdr *)buf;
-        ssize_t n;
-        int len;
+    for (;;) {
+        struct pollfd fds[2] = {{p->evt.fd, POLLIN, 0}, {p->evfd, POLLIN, 0}};
 
         if (poll(fds, 2, -1) < 0) {
             if (errno == EINTR)
@@ -882,21 +623,18 @@ static void *observer(void *arg)
         }
         if (fds[1].revents)
             break;
-        n = recv(p->nl_evt, buf, NL_BUF, MSG_DONTWAIT);
+        n = nsf_rtnl_recv(&p->evt, MSG_DONTWAIT, &step);
         if (n < 0) {
-            if (errno == ENOBUFS)
-                resync(p, buf);
-            else if (errno != EINTR && errno != EAGAIN)
+            if (n == -ENOBUFS)
+                resync(p);
+            else if (n != -EAGAIN)
                 break;
             continue;
         }
         pthread_mutex_lock(&p->lock);
-        for (len = (int)n; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len))
-            if (h->nlmsg_type == RTM_DELNSID)
-                pending_freed(p, nl_msg_nsid(h));
+        nsf_rtnl_walk(p->evt.rx, (size_t)n, on_event, p);
         pthread_mutex_unlock(&p->lock);
     }
-    free(buf);
     pthread_mutex_lock(&p->lock);
     p->st.observing = 0;
     pthread_mutex_unlock(&p->lock);
@@ -908,38 +646,34 @@ static void *observer(void *arg)
 static void open_observer(struct nsf_pool *p)
 {
     unsigned long long ino;
-    int step, group = RTNLGRP_NSID, size = NOTIFY_RCVBUF;
-    struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+    int step, req, evt, size = NOTIFY_RCVBUF;
 
     p->obs_fd = nsf_anon_new(0, &ino, &step);
     if (p->obs_fd < 0)
         return;
-    p->nl_req = nsf_socket_in(p->obs_fd, AF_NETLINK, SOCK_RAW,
-                              NETLINK_ROUTE, &step);
-    p->nl_evt = nsf_socket_in(p->obs_fd, AF_NETLINK, SOCK_RAW,
-                              NETLINK_ROUTE, &step);
+    req = nsf_socket_in(p->obs_fd, AF_NETLINK, SOCK_RAW, NETLINK_ROUTE,
+                        &step);
+    evt = nsf_socket_in(p->obs_fd, AF_NETLINK, SOCK_RAW, NETLINK_ROUTE,
+                        &step);
+    if (req >= 0)
+        nsf_rtnl_adopt(&p->req, req, p->rx, NL_BUF, 1);
+    if (evt >= 0)
+        nsf_rtnl_adopt(&p->evt, evt, p->rx + NL_BUF, NL_BUF, 1);
     p->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (p->nl_req < 0 || p->nl_evt < 0 || p->evfd < 0 ||
-        bind(p->nl_req, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        bind(p->nl_evt, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        setsockopt(p->nl_evt, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group,
-                   sizeof(group)) < 0)
+    if (req < 0 || evt < 0 || p->evfd < 0 ||
+        nsf_rtnl_join(&p->evt, RTNLGRP_NSID, &step) < 0)
         goto off;
-    if (setsockopt(p->nl_evt, SOL_SOCKET, SO_RCVBUFFORCE, &size,
-                   sizeof(size)) < 0)
-        (void)setsockopt(p->nl_evt, SOL_SOCKET, SO_RCVBUF, &size,
-                         sizeof(size));
+    if (setsockopt(evt, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) <
+        0)
+        (void)setsockopt(evt, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
     if (pthread_create(&p->observer, NULL, observer, p) != 0)
         goto off;
     p->have_observer = 1;
     p->st.observing = 1;
     return;
 off:
-    if (p->nl_req >= 0)
-        close(p->nl_req);
-    if (p->nl_evt >= 0)
-        close(p->nl_evt);
-    p->nl_req = p->nl_evt = -1;
+    nsf_rtnl_close(&p->req);
+    nsf_rtnl_close(&p->evt);
 }
 
 static void pool_init_sync(struct nsf_pool *p)
@@ -957,15 +691,53 @@ static void pool_init_sync(struct nsf_pool *p)
     pthread_condattr_destroy(&ca);
 }
 
-static int check_config(const struct nsf_pool_config *cfg)
+/* -EINVAL at POOL_CONFIG for a config out of range, -ENAMETOOLONG at
+ * PATH_TOO_LONG for a run_dir too long. */
+static int check_config(const struct nsf_pool_config *cfg, int *step)
 {
     if (cfg->size < 1 || cfg->threads < 1 || cfg->max_pending < 1 ||
         cfg->batch < 1 || cfg->batch_delay_us < 0 || cfg->stuck_ms < 1 ||
-        cfg->fail_ms < 0)
-        return -EINVAL;
-    if (cfg->run_dir && (strlen(cfg->run_dir) >= PATH_MAX || !cfg->prefix ||
-                         strlen(cfg->prefix) > 40))
-        return -EINVAL;
+        cfg->fail_ms < 0 ||
+        (cfg->run_dir && (!cfg->prefix || strlen(cfg->prefix) > 40)))
+        return nsf_set_step(step, NSF_STEP_POOL_CONFIG, -EINVAL);
+    if (cfg->run_dir && strlen(cfg->run_dir) >= PATH_MAX)
+        return nsf_set_step(step, NSF_STEP_PATH_TOO_LONG, -ENAMETOOLONG);
+    return 0;
+}
+
+/* Start the deleter and the producers (each with an fd of the opener's
+ * namespace to come back to: its own, as threads inherit it). */
+static int start_threads(struct nsf_pool *p, int *step)
+{
+    int i, rc;
+
+    rc = pthread_create(&p->deleter, NULL, deleter, p);
+    if (rc != 0)
+        return nsf_set_step(step, NSF_STEP_PTHREAD_CREATE, -rc);
+    p->have_deleter = 1;
+    for (i = 0; i < p->cfg.threads; i++) {
+        struct producer_arg *a = malloc(sizeof(*a));
+
+        if (!a)
+            return nsf_set_step(step, NSF_STEP_MALLOC, -ENOMEM);
+        p->saved_fds[i] = nsf_save_net(step);
+        if (p->saved_fds[i] < 0) {
+            rc = p->saved_fds[i];
+            p->saved_fds[i] = -1;
+            free(a);
+            return rc;
+        }
+        a->p = p;
+        a->index = i;
+        rc = pthread_create(&p->producers[i], NULL, producer, a);
+        if (rc != 0) {
+            free(a);
+            close(p->saved_fds[i]);
+            p->saved_fds[i] = -1;
+            return nsf_set_step(step, NSF_STEP_PTHREAD_CREATE, -rc);
+        }
+        p->nproducers++;
+    }
     return 0;
 }
 
@@ -978,9 +750,9 @@ int nsf_pool_open(const struct nsf_pool_config *cfg, struct nsf_pool **out,
 
     *step = NSF_STEP_NONE;
     *out = NULL;
-    rc = check_config(cfg);
+    rc = check_config(cfg, step);
     if (rc < 0)
-        return nsf_set_step(step, NSF_STEP_POOL_THREAD, rc);
+        return rc;
     if (cfg->run_dir) {
         rc = nsf_prepare_run_dir(cfg->run_dir, step);
         if (rc < 0)
@@ -993,7 +765,7 @@ int nsf_pool_open(const struct nsf_pool_config *cfg, struct nsf_pool **out,
     close(rc);
     p = calloc(1, sizeof(*p));
     if (!p)
-        return nsf_set_step(step, NSF_STEP_POOL_THREAD, -ENOMEM);
+        return nsf_set_step(step, NSF_STEP_MALLOC, -ENOMEM);
     pool_init_sync(p);
     p->cfg = *cfg;
     if (cfg->run_dir) {
@@ -1002,48 +774,27 @@ int nsf_pool_open(const struct nsf_pool_config *cfg, struct nsf_pool **out,
         p->cfg.run_dir = p->run_dir;
         p->cfg.prefix = p->prefix;
     }
-    p->obs_fd = p->nl_req = p->nl_evt = p->evfd = -1;
+    p->obs_fd = p->evfd = p->req.fd = p->evt.fd = -1;
     p->next_nsid = 1;
     p->ready = calloc((size_t)cfg->size, sizeof(*p->ready));
     p->saved_fds = calloc((size_t)cfg->threads, sizeof(int));
     p->producers = calloc((size_t)cfg->threads, sizeof(pthread_t));
-    if (!p->ready || !p->saved_fds || !p->producers) {
+    p->rx = malloc(2 * NL_BUF);
+    if (!p->ready || !p->saved_fds || !p->producers || !p->rx) {
         nsf_pool_free(p);
-        return nsf_set_step(step, NSF_STEP_POOL_THREAD, -ENOMEM);
+        return nsf_set_step(step, NSF_STEP_MALLOC, -ENOMEM);
     }
+    for (i = 0; i < cfg->threads; i++)
+        p->saved_fds[i] = -1;
     open_observer(p);
-    if (pthread_create(&p->deleter, NULL, deleter, p) != 0) {
-        rc = nsf_set_step(step, NSF_STEP_POOL_THREAD, -EAGAIN);
-        goto fail;
-    }
-    p->have_deleter = 1;
-    for (i = 0; i < cfg->threads; i++) {
-        struct producer_arg *a = malloc(sizeof(*a));
-        /* Each producer returns to the opener's namespace after every
-         * creation (its own is the same: threads inherit it). */
-        p->saved_fds[i] = open_thread_ns();
-        if (!a || p->saved_fds[i] < 0) {
-            free(a);
-            rc = nsf_set_step(step, NSF_STEP_POOL_THREAD, -EMFILE);
-            goto fail;
-        }
-        a->p = p;
-        a->index = i;
-        if (pthread_create(&p->producers[i], NULL, producer, a) != 0) {
-            free(a);
-            close(p->saved_fds[i]);
-            p->saved_fds[i] = -1;
-            rc = nsf_set_step(step, NSF_STEP_POOL_THREAD, -EAGAIN);
-            goto fail;
-        }
-        p->nproducers++;
+    rc = start_threads(p, step);
+    if (rc < 0) {
+        nsf_pool_close(p, &i);
+        nsf_pool_free(p);
+        return rc;
     }
     *out = p;
     return 0;
-fail:
-    nsf_pool_close(p, &i);
-    nsf_pool_free(p);
-    return rc;
 }
 
 int nsf_pool_acquire(struct nsf_pool *p, int timeout_ms,
@@ -1160,8 +911,8 @@ int nsf_pool_held_fds(struct nsf_pool *p, int *fds, int max)
     } while (0)
     pthread_mutex_lock(&p->lock);
     HOLD(p->obs_fd);
-    HOLD(p->nl_req);
-    HOLD(p->nl_evt);
+    HOLD(p->req.fd);
+    HOLD(p->evt.fd);
     HOLD(p->evfd);
     for (i = 0; i < p->nproducers; i++)
         HOLD(p->saved_fds[i]);
@@ -1237,15 +988,13 @@ int nsf_pool_close(struct nsf_pool *p, int *step)
             p->saved_fds[i] = -1;
         }
     pthread_mutex_lock(&p->lock);
-    if (p->nl_req >= 0)
-        close(p->nl_req);
-    if (p->nl_evt >= 0)
-        close(p->nl_evt);
+    nsf_rtnl_close(&p->req);
+    nsf_rtnl_close(&p->evt);
     if (p->evfd >= 0)
         close(p->evfd);
     if (p->obs_fd >= 0)
         close(p->obs_fd);
-    p->nl_req = p->nl_evt = p->evfd = p->obs_fd = -1;
+    p->evfd = p->obs_fd = -1;
     p->st.observing = 0;
     pthread_mutex_unlock(&p->lock);
     return 0;
@@ -1267,5 +1016,6 @@ void nsf_pool_free(struct nsf_pool *p)
     free(p->pend);
     free(p->saved_fds);
     free(p->producers);
+    free(p->rx);
     free(p);
 }
