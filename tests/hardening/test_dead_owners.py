@@ -331,7 +331,7 @@ def test_plugin_reclaims_its_dead_sessions_names_at_session_start(
 
 LEAKING_WORK = """
 import os, subprocess, time
-from netns_fast import api
+from netns_fast import _lifecycle as api
 
 def _started(p):
     mine = os.stat("/proc/self/ns/net").st_ino

@@ -34,6 +34,7 @@ from nsft_helpers import cli_argv
 
 import netns_fast
 from netns_fast import cli
+from netns_fast.cli import _batch, _options
 
 pytestmark = pytest.mark.root
 
@@ -83,18 +84,18 @@ def _safe_words(words: list[bytes]) -> bool:
 
 
 def _batch_commands(data: bytes) -> Optional[list[list[bytes]]]:
-    """The commands a batch file holds, split as cli.run_batch splits them
+    """The commands a batch file holds, split as _batch.run_batch splits them
     (None if splitting itself fails: then nothing after it runs)."""
     ctx = cli.Ctx(io.BytesIO(), io.BytesIO())
     stream = io.BytesIO(data)
     lineno = [0]
     commands = []
     while True:
-        line = cli._read_cmdline(ctx, stream, lineno)
+        line = _batch.read_cmdline(ctx, stream, lineno)
         if line is None:
             return commands
         try:
-            words = cli.makeargs(ctx, line)
+            words = _batch.makeargs(ctx, line)
         except cli.CliExit:
             return commands
         if words and words[0] in (b"net", b"netn", b"netns"):
@@ -113,7 +114,7 @@ def _safe(argv: Sequence[str]) -> bool:
     """Parse argv with the real option parser, without running anything.
 
     Any word that could mean -netns is refused before parsing, so even a
-    parser that no longer goes through cli._switch_netns cannot switch the
+    parser that no longer goes through _options._switch_netns cannot switch the
     test process into another namespace here.
     """
     if any(_names_netns(a) for a in argv):
@@ -124,14 +125,16 @@ def _safe(argv: Sequence[str]) -> bool:
     def no_switch(ctx: cli.Ctx, target: Optional[bytes]) -> None:
         used_netns.append(target)
 
-    real = cli._switch_netns
-    cli._switch_netns = no_switch  # type: ignore[assignment]
+    real = _options._switch_netns
+    _options._switch_netns = no_switch  # type: ignore[assignment]
     try:
-        args, batch = cli.parse_options(ctx, [os.fsencode(a) for a in argv])
+        args, batch = _options.parse_options(
+            ctx, [os.fsencode(a) for a in argv]
+        )
     except cli.CliExit:
         return not used_netns
     finally:
-        cli._switch_netns = real  # type: ignore[assignment]
+        _options._switch_netns = real  # type: ignore[assignment]
     if used_netns or batch == b"-":
         return False
     if not batch:

@@ -344,9 +344,9 @@ def _optional_verbs() -> list[list[str]]:
     from importlib.util import find_spec
 
     cases = []
-    if find_spec("netns_fast._cli_procs") is not None:
+    if find_spec("netns_fast.cli.procs") is not None:
         cases += [["pids", "x"], ["identify"]]
-    if find_spec("netns_fast._cli_nsid") is not None:
+    if find_spec("netns_fast.cli.nsid") is not None:
         cases += [["set", "x", "1"], ["list-id"]]
     return cases
 

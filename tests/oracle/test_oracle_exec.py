@@ -29,7 +29,7 @@ from nsft_helpers import (
     unique_name,
 )
 
-from netns_fast import api
+from netns_fast import _lifecycle as api
 
 pytestmark = [pytest.mark.root, pytest.mark.oracle, requires_ip]
 
@@ -336,14 +336,14 @@ def test_netns_option_then_exec(ns2: tuple[str, str]) -> None:
 
 def test_netns_option_identify(ns: str) -> None:
     """-n NAME identify names NAME: the verb runs inside it."""
-    pytest.importorskip("netns_fast._cli_procs")
+    pytest.importorskip("netns_fast.cli.procs")
     out = _compare(["-n", ns], ["identify"])
     assert out.stdout == ns.encode() + b"\n"
 
 
 def test_netns_option_set_and_list_id(ns2: tuple[str, str]) -> None:
     """-n A set B N assigns B's id as seen from A; list-id from A shows it."""
-    pytest.importorskip("netns_fast._cli_nsid")
+    pytest.importorskip("netns_fast.cli.nsid")
     a, b = ns2
     out = run_cli(["-n", a, "set", b, "23"])
     assert (out.returncode, out.stderr) == (0, b"")

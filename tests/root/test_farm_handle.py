@@ -15,9 +15,9 @@ import pytest
 from farm_helpers import run_threads
 from nsft_helpers import RUN_DIR, CapData, unique_name, update_capabilities
 
-from netns_fast import NamespaceRestoreError, api
-from netns_fast.exceptions import NotANamespaceError
-from netns_fast.handle import (
+from netns_fast import NamespaceRestoreError
+from netns_fast import _lifecycle as api
+from netns_fast._handle import (
     Netns,
     depth,
     enter,
@@ -27,7 +27,8 @@ from netns_fast.handle import (
     run_in,
     thread_inode,
 )
-from netns_fast.handle import socket as ns_socket
+from netns_fast._handle import socket as ns_socket
+from netns_fast.exceptions import NotANamespaceError
 
 pytestmark = pytest.mark.root
 

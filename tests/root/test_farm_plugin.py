@@ -34,7 +34,7 @@ BASE = [*PLUGIN, "-p", "no:cacheprovider", "-p", "no:randomly", "-rs"]
 
 FIXTURE_TESTS = """
 import os, socket, subprocess, time
-from netns_fast.handle import enter, thread_inode
+from netns_fast._handle import enter, thread_inode
 
 STATE = {}
 
@@ -90,7 +90,8 @@ def test_fixtures_work(pytester: pytest.Pytester, args: list[str]) -> None:
 
 LEAKY_TESTS = """
 import os
-from netns_fast import Netns, api
+from netns_fast import Netns
+from netns_fast import _lifecycle as api
 
 KEEP = []
 

@@ -10,9 +10,10 @@ import pytest
 from farm_helpers import run_threads
 from nsft_helpers import RUN_DIR
 
-from netns_fast import Pool, api
+from netns_fast import Pool
+from netns_fast import _lifecycle as api
+from netns_fast._handle import Netns, enter, thread_inode
 from netns_fast.exceptions import NetnsTimeoutError
-from netns_fast.handle import Netns, enter, thread_inode
 
 pytestmark = pytest.mark.root
 

@@ -20,7 +20,7 @@ from procs_helpers import (  # the fixtures are used by name
 
 import netns_fast
 from netns_fast import _sys
-from netns_fast.procs import NetnsEvent
+from netns_fast._procs import NetnsEvent
 
 pytestmark = pytest.mark.root
 

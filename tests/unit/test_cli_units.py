@@ -12,7 +12,9 @@ from typing import Callable, Optional
 import pytest
 
 import netns_fast
-from netns_fast import _jsonw, cli
+from netns_fast import cli
+from netns_fast.cli import _batch, _options
+from netns_fast.cli import _json as _jsonw
 
 # -- strtol / get_integer / get_unsigned --------------------------------------
 
@@ -114,14 +116,14 @@ UNSIGNED_CASES: list[tuple[bytes, Optional[int]]] = [
 @pytest.mark.parametrize(("text", "expected"), INTEGER_CASES)
 def test_get_integer(text: bytes, expected: Optional[int]) -> None:
     """get_integer: base 0, whole string, fits in an int."""
-    assert cli.get_integer(text) == expected
+    assert _options.get_integer(text) == expected
     assert libc_get_integer(text) == expected
 
 
 @pytest.mark.parametrize(("text", "expected"), UNSIGNED_CASES)
 def test_get_unsigned(text: bytes, expected: Optional[int]) -> None:
     """get_unsigned: strtoul semantics, fits in an unsigned int."""
-    assert cli.get_unsigned(text) == expected
+    assert _options.get_unsigned(text) == expected
     assert libc_get_unsigned(text) == expected
 
 
@@ -138,7 +140,7 @@ def test_get_unsigned(text: bytes, expected: Optional[int]) -> None:
 )
 def test_c_strtol(text: bytes, expected: Optional[int]) -> None:
     """c_strtol parses what strtol(base 0) parses, whole string only."""
-    assert cli.c_strtol(text) == expected
+    assert _options.c_strtol(text) == expected
 
 
 def test_integer_parsing_agrees_with_libc() -> None:
@@ -155,8 +157,8 @@ def test_integer_parsing_agrees_with_libc() -> None:
         else:
             size = rng.randint(0, 8)
             text = bytes(rng.choice(alphabet) for _ in range(size))
-        assert cli.get_integer(text) == libc_get_integer(text), text
-        assert cli.get_unsigned(text) == libc_get_unsigned(text), text
+        assert _options.get_integer(text) == libc_get_integer(text), text
+        assert _options.get_unsigned(text) == libc_get_unsigned(text), text
 
 
 # -- matches ------------------------------------------------------------------
@@ -209,7 +211,7 @@ def _ctx() -> tuple[cli.Ctx, io.BytesIO, io.BytesIO]:
 def test_makeargs_splits_like_ip(line: bytes, words: list[bytes]) -> None:
     """Whitespace words; '...' and "..." quote, no escapes, no gluing."""
     ctx, _, err = _ctx()
-    assert cli.makeargs(ctx, line) == words
+    assert _batch.makeargs(ctx, line) == words
     assert err.getvalue() == b""
 
 
@@ -218,7 +220,7 @@ def test_makeargs_unterminated_quote(line: bytes) -> None:
     """An unterminated quote prints ip's message and exits 1."""
     ctx, _, err = _ctx()
     with pytest.raises(cli.CliExit) as info:
-        cli.makeargs(ctx, line)
+        _batch.makeargs(ctx, line)
     assert info.value.code == 1
     assert err.getvalue() == b"Unterminated quoted string\n"
 
@@ -227,9 +229,9 @@ def test_makeargs_word_limit() -> None:
     """511 words fit (ip's MAX_ARGS 512); the 512th exits 1."""
     ctx, _, err = _ctx()
     line = b" ".join(b"w%d" % i for i in range(511)) + b"\n"
-    assert len(cli.makeargs(ctx, line)) == 511
+    assert len(_batch.makeargs(ctx, line)) == 511
     with pytest.raises(cli.CliExit) as info:
-        cli.makeargs(ctx, line[:-1] + b" one-more\n")
+        _batch.makeargs(ctx, line[:-1] + b" one-more\n")
     assert info.value.code == 1
     assert err.getvalue() == b"Too many arguments to command\n"
 
@@ -245,7 +247,7 @@ def _lines(
     lineno = [0]
     got: list[Optional[bytes]] = []
     while True:
-        line = cli._read_cmdline(ctx, stream, lineno)
+        line = _batch.read_cmdline(ctx, stream, lineno)
         got.append(line)
         if line is None:
             return got, lineno[0]

@@ -12,8 +12,10 @@ from typing import Optional
 import pytest
 
 import netns_fast
-from netns_fast import _cli_exec, _sys, cli
+from netns_fast import _sys, cli
 from netns_fast._vrf import cgroup2_mount, default_vrf_dir, vrf_name
+from netns_fast.cli import _ctx
+from netns_fast.cli import exec as _cli_exec
 from netns_fast.exceptions import (
     NamespaceNotFoundError,
     NotANamespaceError,
@@ -76,7 +78,7 @@ def test_setup_messages(step: str, err: int, message: bytes) -> None:
     """Each failing step is worded as iproute2 words it."""
     exc = error_for(err, step)
     text = _cli_exec.setup_message(exc, b"N", b"cmd")
-    assert text == message + cli.strerror(err)
+    assert text == message + _ctx.strerror(err)
 
 
 @pytest.mark.parametrize(
@@ -197,7 +199,7 @@ def test_spawn_rejects_bad_arguments() -> None:
 
 def test_lazy_exports() -> None:
     """spawn, run and Process are exported from the package."""
-    assert netns_fast.Process.__module__ == "netns_fast.spawn"
+    assert netns_fast.Process.__module__ == "netns_fast._spawn"
     assert {"Process", "run", "spawn"} <= set(netns_fast.__all__)
     with pytest.raises(AttributeError):
         _ = netns_fast.no_such_thing  # type: ignore[attr-defined]

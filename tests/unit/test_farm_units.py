@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 import netns_fast
-from netns_fast import _leaks, _sys, handle
+from netns_fast import _handle as handle
+from netns_fast import _leaks, _sys
 from netns_fast.compat import pyroute2_netns
 from netns_fast.exceptions import (
     NamespaceRestoreError,
@@ -154,7 +155,7 @@ def test_plugin_import_has_no_side_effects() -> None:
         "import os, sys, threading\n"
         "fds = os.listdir('/proc/self/fd')\n"
         "import netns_fast.pytest_plugin\n"
-        "for mod in ('handle', 'pool', '_leaks'):\n"
+        "for mod in ('_handle', '_pool', '_leaks'):\n"
         "    assert 'netns_fast.' + mod not in sys.modules, mod\n"
         "assert threading.active_count() == 1\n"
         "assert len(os.listdir('/proc/self/task')) == 1\n"
@@ -167,11 +168,11 @@ def test_package_imports_farm_modules_lazily() -> None:
     """import netns_fast loads neither handle nor pool until used."""
     code = (
         "import sys, netns_fast\n"
-        "assert 'netns_fast.handle' not in sys.modules\n"
-        "assert 'netns_fast.pool' not in sys.modules\n"
+        "assert 'netns_fast._handle' not in sys.modules\n"
+        "assert 'netns_fast._pool' not in sys.modules\n"
         "from netns_fast import Netns, Pool, enter, run_in, socket\n"
-        "assert Netns.__module__ == 'netns_fast.handle'\n"
-        "assert Pool.__module__ == 'netns_fast.pool'\n"
+        "assert Netns.__module__ == 'netns_fast._handle'\n"
+        "assert Pool.__module__ == 'netns_fast._pool'\n"
     )
     subprocess.run([sys.executable, "-c", code], env=_env(), check=True)
     with pytest.raises(AttributeError):

@@ -17,9 +17,11 @@ from typing import Any, Optional
 import pytest
 
 import netns_fast
-from netns_fast import _cli_nsid, _listing, _sys, cli
+from netns_fast import _sys, cli
 from netns_fast._netns import ffi, lib
 from netns_fast._sys import RawNsidEntry
+from netns_fast.cli import list as _listing
+from netns_fast.cli import nsid as _cli_nsid
 from netns_fast.exceptions import error_for
 
 PEER_INVALID = b"Peer netns reference is invalid"

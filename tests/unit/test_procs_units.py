@@ -21,9 +21,10 @@ import pytest
 from nsft_helpers import cli_argv
 
 import netns_fast
-from netns_fast import _owner, _sys, cli, procs
-from netns_fast._cli_procs import is_pid
-from netns_fast.procs import NetnsEvent, _MonitorBase
+from netns_fast import _owner, _sys, cli
+from netns_fast import _procs as procs
+from netns_fast._procs import NetnsEvent, _MonitorBase
+from netns_fast.cli.procs import is_pid
 
 NSFS_DEV = os.stat("/proc/thread-self/ns/net").st_dev
 MY_KEY = (NSFS_DEV, os.stat("/proc/thread-self/ns/net").st_ino)
