@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple, Optional
 
 from ._netns import ffi, lib
 from .exceptions import (
@@ -19,6 +17,13 @@ from .exceptions import (
     NotANamespaceError,
     error_for,
 )
+
+# The CLI imports this module: no typing or collections at run time (their
+# imports would be most of its start-up).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from typing import Any, Optional
 
 THREAD_NS_NET = "/proc/thread-self/ns/net"
 
@@ -424,14 +429,19 @@ POOL_STAT_FIELDS = (
 )
 
 
-class PoolItem(NamedTuple):
+class PoolItem:
     """One namespace taken from a C pool; ``cdata`` goes back on release."""
 
-    fd: int
-    ino: int
-    nsid: int
-    name: bytes
-    cdata: object
+    __slots__ = ("cdata", "fd", "ino", "name", "nsid")
+
+    def __init__(
+        self, fd: int, ino: int, nsid: int, name: bytes, cdata: object
+    ) -> None:
+        self.fd = fd
+        self.ino = ino
+        self.nsid = nsid
+        self.name = name
+        self.cdata = cdata
 
 
 class PoolCore:
@@ -551,18 +561,52 @@ def release_item(run_dir: Optional[bytes], item: PoolItem) -> None:
 # (imports kept here so that this section merges on its own)
 
 
-class RawNsidEntry(NamedTuple):
-    """One entry of a run directory and what RTM_GETNSID said about it."""
+class RawNsidEntry(tuple[bytes, int, int, int, bytes]):
+    """One entry of a run directory and what RTM_GETNSID said about it:
+    (name, nsid, open_errno, query_errno, message), a named tuple made
+    without typing.NamedTuple (whose import the CLI would pay)."""
 
-    name: bytes
-    nsid: int
-    """Its nsid in the calling thread's netns; -1 when none is assigned."""
-    open_errno: int
-    """errno of open(RUN_DIR/NAME) (e.g. it vanished); 0 if it opened."""
-    query_errno: int
-    """errno of a refused RTM_GETNSID; 0 if the kernel answered."""
-    message: bytes
-    """The kernel's ext-ack message for a refused query (b"" if none)."""
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        name: bytes,
+        nsid: int,
+        open_errno: int,
+        query_errno: int,
+        message: bytes,
+    ) -> RawNsidEntry:
+        return super().__new__(
+            cls, (name, nsid, open_errno, query_errno, message)
+        )
+
+    @property
+    def name(self) -> bytes:
+        """The entry's name."""
+        return self[0]
+
+    @property
+    def nsid(self) -> int:
+        """Its nsid in the calling thread's netns; -1 when none is
+        assigned."""
+        return self[1]
+
+    @property
+    def open_errno(self) -> int:
+        """errno of open(RUN_DIR/NAME) (e.g. it vanished); 0 if it
+        opened."""
+        return self[2]
+
+    @property
+    def query_errno(self) -> int:
+        """errno of a refused RTM_GETNSID; 0 if the kernel answered."""
+        return self[3]
+
+    @property
+    def message(self) -> bytes:
+        """The kernel's ext-ack message for a refused query (b"" if
+        none)."""
+        return self[4]
 
 
 _NSID_OPEN_FAILED = lib.NSF_NSID_OPEN_FAILED
@@ -654,8 +698,9 @@ def nsid_get(run_dir: bytes, name: bytes) -> int:
 
 PROC_DIR = b"/proc"
 
-NsKey = tuple[int, int]
-"""(st_dev, st_ino) of a namespace file: what ip compares."""
+if TYPE_CHECKING:
+    NsKey = tuple[int, int]
+    """(st_dev, st_ino) of a namespace file: what ip compares."""
 
 # Record kinds of nsf_watch_read.
 WATCH_ADD = b"a"
