@@ -445,7 +445,7 @@ class PoolItem:
 
 
 class PoolCore:
-    """The C pool (csrc/farm.c); see netns_fast.pool.Pool for the API."""
+    """The C pool (csrc/farm.c); see netns_fast._pool.Pool for the API."""
 
     def __init__(
         self,
@@ -694,7 +694,7 @@ def nsid_get(run_dir: bytes, name: bytes) -> int:
 
 
 # == procs: the /proc scanner and the inotify watcher (csrc/procs.c) =========
-# Used by netns_fast.procs (API) and netns_fast._cli_procs (CLI).
+# Used by netns_fast._procs (API) and netns_fast.cli.procs (CLI).
 
 PROC_DIR = b"/proc"
 
