@@ -18,8 +18,8 @@ from netns_fast import (
     NetnsOSError,
     NotANamespaceError,
     _sys,
-    api,
 )
+from netns_fast import _lifecycle as api
 from netns_fast._spawn import Process
 
 pytestmark = pytest.mark.root
