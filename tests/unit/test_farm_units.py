@@ -343,3 +343,26 @@ def test_leak_snapshot_sees_new_fds_but_not_held_ones() -> None:
     finally:
         os.close(fd)
     assert _leaks.compare(before, frozenset, frozenset) == ""
+
+
+def test_release_callable_takes_over_close() -> None:
+    """A handle made with release= (what a pool passes) hands itself to it
+    once on close(), and neither deletes its name nor closes its fd."""
+    fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    released: list[object] = []
+    try:
+        ns = netns_fast.Netns(
+            fd,
+            name=b"not-there",
+            run_dir=b"/nonexistent-run-dir",
+            owned=True,
+            ino=1,
+            release=released.append,
+        )
+        ns.close()
+        ns.close()
+        assert released == [ns]
+        assert ns.closed
+        os.fstat(fd)  # still open: the release took it over
+    finally:
+        os.close(fd)

@@ -6,6 +6,7 @@ and the CLI's start-up imports stay light."""
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import os
 import re
 import subprocess
@@ -176,6 +177,25 @@ def test_public_names_listed_once() -> None:
     assert sorted(netns_fast.__all__) == sorted([*lazy, "__version__"])
     for name in lazy:
         assert getattr(netns_fast, name) is not None
+    # The exception Pool.acquire documents, and list_with_nsids's old name.
+    assert "NetnsTimeoutError" in netns_fast.__all__
+    assert netns_fast.list_netns is netns_fast.list_with_nsids
+
+
+def test_version_written_once() -> None:
+    """No module of the package writes a version: __version__ is the
+    installed metadata's, which pyproject.toml alone gives."""
+    for name, path in package_modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                targets = [node.target]
+            else:
+                continue
+            for target in targets:
+                assert getattr(target, "id", "") != "__version__", name
+    assert netns_fast.__version__ == importlib.metadata.version("netns_fast")
 
 
 def test_import_netns_fast_loads_nothing() -> None:
