@@ -14,7 +14,7 @@ sends RTM_DELNSID when it starts); while that backlog is at
 ``max_pending``, the pool makes no new namespaces, so creation slows to
 the kernel's teardown rate instead of growing memory or hitting
 user.max_net_namespaces (ENOSPC, which also makes it back off).
-See csrc/farm.c for the details and bounds.
+See csrc/pool.c for the details and bounds.
 
 Costs: an anonymous namespace (the default) costs one unshare plus one
 setns back on the pool's thread; a named one (``named=True``, usable with
