@@ -52,13 +52,23 @@ import errno
 import os
 import stat
 import time
-from collections.abc import Iterable, Iterator
-from typing import Optional
 
 from . import _owner
-from ._names import Name, run_dir_bytes
+from ._names import run_dir_bytes
 from ._vrf import unescape_mount_field
 from .exceptions import NetnsOSError, NetnsPermissionError, error_for
+
+# -all delete and gc import this module: typing only for type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from typing import Optional
+
+    from ._names import Name
+
+    Handled = tuple[bytes, Optional[NetnsOSError]]
+    """A name gc acted on: (name, None) if removed, else (name, the
+    error)."""
 
 DEFAULT_MIN_AGE = 2.0
 """Seconds a file without a mount must exist before gc removes it."""
@@ -68,9 +78,6 @@ _NSFS_PROBE = "/proc/self/ns/net"
 # Rescans of /proc while they still find new mount namespaces (a namespace
 # whose only process forks and exits could hide from one scan).
 _ROUNDS = 4
-
-Handled = tuple[bytes, Optional[NetnsOSError]]
-"""A name gc acted on: (name, None) if removed, else (name, the error)."""
 
 
 def nsfs_dev() -> int:

@@ -208,7 +208,7 @@ def reclaim(extra: Snapshot, timeout: float = 5.0) -> list[str]:
     """Kill the leaked processes of ``extra`` and delete its leaked names
     (the processes inside them killed first); returns what could not be
     reclaimed."""
-    from .api import delete  # noqa: PLC0415 (start-up)
+    from ._lifecycle import delete  # noqa: PLC0415 (start-up)
 
     killed: dict[str, int] = {}
     for proc in sorted(extra.procs):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Optional, Union
 
 from .exceptions import InvalidNameError
 
-Name = Union[str, bytes]
-"""A namespace name: str (encoded with os.fsencode) or raw bytes."""
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional, Union
+
+    Name = Union[str, bytes]
+    """A namespace name: str (encoded with os.fsencode) or raw bytes."""
 
 DEFAULT_RUN_DIR = "/run/netns"
 """Debian's NETNS_RUN_DIR, the directory ``ip netns`` uses here."""
@@ -50,3 +53,34 @@ def run_dir_bytes(run_dir: Optional[Name] = None) -> bytes:
         raise ValueError(f"invalid run directory {run_dir!r}")
     stripped = raw.rstrip(b"/")
     return stripped or b"/"
+
+
+def check_pid(pid: int) -> int:
+    """A pid argument: an int in 1..2**31-1.
+
+    Raises:
+        TypeError: not an int (a bool is not a pid either).
+        ValueError: out of range.
+    """
+    if isinstance(pid, bool) or not isinstance(pid, int):
+        raise TypeError("pid must be an int")
+    if not 0 < pid < 2**31:
+        raise ValueError(f"Invalid PID: {pid}")
+    return pid
+
+
+def check_threads(threads: Optional[int]) -> int:
+    """A ``threads`` argument: None (0 for C: its own choice) or an
+    int >= 1.
+
+    Raises:
+        TypeError: not an int (a bool is not a count either).
+        ValueError: less than 1.
+    """
+    if threads is None:
+        return 0
+    if isinstance(threads, bool) or not isinstance(threads, int):
+        raise TypeError("threads must be an int")
+    if threads < 1:
+        raise ValueError("threads must be >= 1")
+    return threads

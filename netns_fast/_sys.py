@@ -11,19 +11,25 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple, Optional, Union
 
 from ._names import THREAD_NS_NET as THREAD_NS_NET  # noqa: PLC0414 (re-export)
 from ._netns import ffi, lib
 from .exceptions import NetnsOSError, error_class
+
+# The CLI imports this module: no typing or collections at run time (their
+# imports would be most of its start-up).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from typing import Any, Optional, Union
+
+    _PathArg = Union[str, bytes, None]
 
 # == steps and errors =========================================================
 
 NOT_A_NAMESPACE = "Not a network namespace file"
 """strerror at step "not_netns": the file was refused before any setns."""
 
-_PathArg = Union[str, bytes, None]
 
 # step -> (the path its exception names as .filename, as .filename2), by
 # the role the path plays in the call (the keywords of _oserror):
@@ -96,13 +102,17 @@ _STEP_PATHS: dict[int, tuple[str, str]] = {
 }
 
 
-class Step(NamedTuple):
+class Step:
     """A C step: its name (the exception's ``.step``) and the roles of the
-    paths its exception names (see _STEP_PATHS)."""
+    paths its exception names (see _STEP_PATHS). A plain class, not a
+    typing.NamedTuple, whose import the CLI would pay."""
 
-    name: str
-    filename: str
-    filename2: str
+    __slots__ = ("filename", "filename2", "name")
+
+    def __init__(self, name: str, filename: str, filename2: str) -> None:
+        self.name = name
+        self.filename = filename
+        self.filename2 = filename2
 
 
 def _step_table() -> dict[int, Step]:
@@ -494,18 +504,23 @@ POOL_STAT_FIELDS = (
 )
 
 
-class PoolItem(NamedTuple):
+class PoolItem:
     """One namespace taken from a C pool; ``cdata`` goes back on release."""
 
-    fd: int
-    ino: int
-    nsid: int
-    name: bytes
-    cdata: object
+    __slots__ = ("cdata", "fd", "ino", "name", "nsid")
+
+    def __init__(
+        self, fd: int, ino: int, nsid: int, name: bytes, cdata: object
+    ) -> None:
+        self.fd = fd
+        self.ino = ino
+        self.nsid = nsid
+        self.name = name
+        self.cdata = cdata
 
 
 class PoolCore:
-    """The C pool (csrc/pool.c); see netns_fast.pool.Pool for the API."""
+    """The C pool (csrc/pool.c); see netns_fast._pool.Pool for the API."""
 
     def __init__(
         self,
@@ -622,18 +637,52 @@ def release_item(run_dir: Optional[bytes], item: PoolItem) -> None:
 # == nsid: ids of the names in a run directory (csrc/nsid.h) ==================
 
 
-class RawNsidEntry(NamedTuple):
-    """One entry of a run directory and what RTM_GETNSID said about it."""
+class RawNsidEntry(tuple[bytes, int, int, int, bytes]):
+    """One entry of a run directory and what RTM_GETNSID said about it:
+    (name, nsid, open_errno, query_errno, message), a named tuple made
+    without typing.NamedTuple (whose import the CLI would pay)."""
 
-    name: bytes
-    nsid: int
-    """Its nsid in the calling thread's netns; -1 when none is assigned."""
-    open_errno: int
-    """errno of open(RUN_DIR/NAME) (e.g. it vanished); 0 if it opened."""
-    query_errno: int
-    """errno of a refused RTM_GETNSID; 0 if the kernel answered."""
-    message: bytes
-    """The kernel's ext-ack message for a refused query (b"" if none)."""
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        name: bytes,
+        nsid: int,
+        open_errno: int,
+        query_errno: int,
+        message: bytes,
+    ) -> RawNsidEntry:
+        return super().__new__(
+            cls, (name, nsid, open_errno, query_errno, message)
+        )
+
+    @property
+    def name(self) -> bytes:
+        """The entry's name."""
+        return self[0]
+
+    @property
+    def nsid(self) -> int:
+        """Its nsid in the calling thread's netns; -1 when none is
+        assigned."""
+        return self[1]
+
+    @property
+    def open_errno(self) -> int:
+        """errno of open(RUN_DIR/NAME) (e.g. it vanished); 0 if it
+        opened."""
+        return self[2]
+
+    @property
+    def query_errno(self) -> int:
+        """errno of a refused RTM_GETNSID; 0 if the kernel answered."""
+        return self[3]
+
+    @property
+    def message(self) -> bytes:
+        """The kernel's ext-ack message for a refused query (b"" if
+        none)."""
+        return self[4]
 
 
 _NSID_OPEN_FAILED = lib.NSF_NSID_OPEN_FAILED
@@ -720,11 +769,13 @@ def nsid_get(run_dir: bytes, name: bytes) -> int:
 
 
 # == procs: pids, identify, monitor (csrc/procs.h) ============================
+# Used by netns_fast._procs (API) and netns_fast.cli.procs (CLI).
 
 PROC_DIR = b"/proc"
 
-NsKey = tuple[int, int]
-"""(st_dev, st_ino) of a namespace file: what ip compares."""
+if TYPE_CHECKING:
+    NsKey = tuple[int, int]
+    """(st_dev, st_ino) of a namespace file: what ip compares."""
 
 # Record kinds of nsf_watch_read.
 WATCH_ADD = b"a"

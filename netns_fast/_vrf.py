@@ -15,9 +15,11 @@ mounts one at /var/run/cgroup2; netns_fast skips the reset instead.
 from __future__ import annotations
 
 import os
-from typing import Optional
 
-from ._names import THREAD_NS_NET
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
+
 
 THREAD_CGROUP = "/proc/thread-self/cgroup"
 MOUNTS = "/proc/self/mounts"
@@ -99,21 +101,15 @@ def default_vrf_dir(
 
 def current_name(run_dir: bytes) -> bytes:
     """ip's netns_identify_pid("self"): the last name of this thread's
-    network namespace in run_dir, or b"" if it has none."""
+    network namespace in run_dir, or b"" if it has none (or the scan
+    fails)."""
+    from . import _sys  # noqa: PLC0415 (only inside a VRF: start-up)
+
     try:
-        here = os.stat(THREAD_NS_NET)
-        entries = os.listdir(run_dir)
+        names = _sys.identify(os.fsencode(_sys.THREAD_NS_NET), run_dir)
     except OSError:
         return b""
-    found = b""
-    for entry in entries:
-        try:
-            st = os.stat(run_dir + b"/" + entry)
-        except OSError:
-            continue
-        if (st.st_dev, st.st_ino) == (here.st_dev, here.st_ino):
-            found = entry
-    return found
+    return names[-1] if names else b""
 
 
 def _read(path: str) -> bytes:

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import errno as _errno
 import os
-from typing import Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 class NetnsError(Exception):

@@ -50,8 +50,8 @@ from typing import TYPE_CHECKING, Optional
 import pytest
 
 if TYPE_CHECKING:
-    from .handle import Netns
-    from .pool import Pool
+    from ._handle import Netns
+    from ._pool import Pool
 
 _MODES = ("auto", "all", "off")
 _FIXTURES = frozenset(("netns", "netns_factory"))
@@ -95,7 +95,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     _addoption_pyroute2(group, parser)
 
 
-class _Farm:
+class _Session:
     """Per-session state, kept in the config's stash."""
 
     def __init__(self, config: pytest.Config) -> None:
@@ -136,13 +136,13 @@ class _Farm:
             pool = self.pools.get(named)
             if pool is None:
                 from ._owner import owner_name
-                from .pool import Pool
+                from ._pool import Pool
 
                 prefix = owner_name(_KIND, f"p{next(_serials)}-")
                 pool = Pool(self.pool_size, named=named, prefix=prefix)
                 self.pools[named] = pool
             return pool.acquire()
-        from .handle import Netns
+        from ._handle import Netns
 
         if named:
             from ._names import run_dir_bytes
@@ -209,31 +209,31 @@ class _Farm:
         self.pools.clear()
 
 
-_FARM = pytest.StashKey[_Farm]()
+_STATE = pytest.StashKey[_Session]()
 
 
-def _farm(config: pytest.Config) -> _Farm:
-    farm = config.stash.get(_FARM, None)
-    if farm is None:
-        farm = config.stash[_FARM] = _Farm(config)
-    return farm
+def _session_state(config: pytest.Config) -> _Session:
+    state = config.stash.get(_STATE, None)
+    if state is None:
+        state = config.stash[_STATE] = _Session(config)
+    return state
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Reclaim the names that dead sessions left (see the module doc)."""
-    _farm(session.config).reclaim()
+    _session_state(session.config).reclaim()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Close the pools at the end of the session."""
-    farm = config.stash.get(_FARM, None)
-    if farm is not None:
-        farm.close()
+    state = config.stash.get(_STATE, None)
+    if state is not None:
+        state.close()
 
 
 def _dispose(ns: Netns) -> None:
     """Kill the processes in ns, then close (remove) it."""
-    from .handle import kill_all_in
+    from ._handle import kill_all_in
 
     if ns.closed:
         return
@@ -246,13 +246,13 @@ def _dispose(ns: Netns) -> None:
 class NetnsFactory:
     """The ``netns_factory`` fixture's value: call it for a namespace."""
 
-    def __init__(self, farm: _Farm) -> None:
-        self._farm = farm
+    def __init__(self, state: _Session) -> None:
+        self._state = state
         self.made: list[Netns] = []
 
     def __call__(self, *, named: Optional[bool] = None) -> Netns:
         """A fresh namespace (loopback up); ``named`` overrides the ini."""
-        ns = self._farm.make(self._farm.named if named is None else named)
+        ns = self._state.make(self._state.named if named is None else named)
         self.made.append(ns)
         return ns
 
@@ -276,11 +276,11 @@ def netns_factory(request: pytest.FixtureRequest) -> Iterator[NetnsFactory]:
     ``netns_factory(named=None) -> Netns``; everything made is removed at
     teardown, its processes killed first.
     """
-    farm = _farm(request.config)
-    why = farm.unavailable()
+    state = _session_state(request.config)
+    why = state.unavailable()
     if why is not None:
         pytest.skip(why)
-    factory = NetnsFactory(farm)
+    factory = NetnsFactory(state)
     yield factory
     factory.cleanup()
 
@@ -301,8 +301,8 @@ def netns(netns_factory: NetnsFactory) -> Netns:
 @pytest.fixture(autouse=True)
 def _netns_leak_check(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail a test that leaks a namespace, a mount, an fd or a process."""
-    farm = _farm(request.config)
-    mode = farm.leak_mode
+    state = _session_state(request.config)
+    mode = state.leak_mode
     check = mode == "all" or (
         mode == "auto" and not _FIXTURES.isdisjoint(request.fixturenames)
     )
@@ -311,15 +311,15 @@ def _netns_leak_check(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     from . import _leaks
 
-    before = _leaks.snapshot(farm.held_fds, farm.held_paths)
+    before = _leaks.snapshot(state.held_fds, state.held_paths)
     yield
-    extra = _leaks.leaked(before, farm.held_fds, farm.held_paths)
+    extra = _leaks.leaked(before, state.held_fds, state.held_paths)
     leaked = _leaks.describe(extra)
     if leaked:
-        farm.leaks.append((request.node.nodeid, leaked))
+        state.leaks.append((request.node.nodeid, leaked))
         left = _leaks.reclaim(extra)
         if left:
-            farm.leaks.append((request.node.nodeid, f"not reclaimed: {left}"))
+            state.leaks.append((request.node.nodeid, f"not reclaimed: {left}"))
         pytest.fail(f"leaked: {leaked}", pytrace=False)
 
 
@@ -329,25 +329,25 @@ def pytest_terminal_summary(
     config: pytest.Config,
 ) -> None:
     """List every leak found in the session, and the names reclaimed."""
-    farm = config.stash.get(_FARM, None)
-    if farm is None:
+    state = config.stash.get(_STATE, None)
+    if state is None:
         return
-    if farm.reclaimed:
+    if state.reclaimed:
         terminalreporter.line(
             "netns_fast: removed names left by dead sessions: "
-            + " ".join(sorted(farm.reclaimed))
+            + " ".join(sorted(state.reclaimed))
         )
-    if not farm.leaks:
+    if not state.leaks:
         return
     terminalreporter.section("netns_fast leak check", red=True)
-    for nodeid, what in farm.leaks:
+    for nodeid, what in state.leaks:
         terminalreporter.line(f"{nodeid}: {what}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A session with leaks fails, whatever else happened."""
-    farm = session.config.stash.get(_FARM, None)
-    if farm is not None and farm.leaks and exitstatus == 0:
+    state = session.config.stash.get(_STATE, None)
+    if state is not None and state.leaks and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 import netns_fast
 from netns_fast import cli
 from support.kernel import wipe
+from support.private import cli_batch, cli_options
 from support.tools import Figure, cli_argv
 from support.tools import env as child_env
 
@@ -84,18 +85,18 @@ def _safe_words(words: list[bytes]) -> bool:
 
 
 def _batch_commands(data: bytes) -> Optional[list[list[bytes]]]:
-    """The commands a batch file holds, split as cli.run_batch splits them
+    """The commands a batch file holds, split as run_batch splits them
     (None if splitting itself fails: then nothing after it runs)."""
     ctx = cli.Ctx(io.BytesIO(), io.BytesIO())
     stream = io.BytesIO(data)
     lineno = [0]
     commands = []
     while True:
-        line = cli._read_cmdline(ctx, stream, lineno)
+        line = cli_batch.read_cmdline(ctx, stream, lineno)
         if line is None:
             return commands
         try:
-            words = cli.makeargs(ctx, line)
+            words = cli_batch.makeargs(ctx, line)
         except cli.CliExit:
             return commands
         if words and words[0] in (b"net", b"netn", b"netns"):
@@ -114,7 +115,7 @@ def _safe(argv: Sequence[str]) -> bool:
     """Parse argv with the real option parser, without running anything.
 
     Any word that could mean -netns is refused before parsing, so even a
-    parser that no longer goes through cli._switch_netns cannot switch the
+    parser that no longer goes through _switch_netns cannot switch the
     test process into another namespace here.
     """
     if any(_names_netns(a) for a in argv):
@@ -125,14 +126,16 @@ def _safe(argv: Sequence[str]) -> bool:
     def no_switch(ctx: cli.Ctx, target: Optional[bytes]) -> None:
         used_netns.append(target)
 
-    real = cli._switch_netns
-    cli._switch_netns = no_switch  # type: ignore[assignment]
+    real = cli_options._switch_netns
+    cli_options._switch_netns = no_switch  # type: ignore[assignment]
     try:
-        args, batch = cli.parse_options(ctx, [os.fsencode(a) for a in argv])
+        args, batch = cli_options.parse_options(
+            ctx, [os.fsencode(a) for a in argv]
+        )
     except cli.CliExit:
         return not used_netns
     finally:
-        cli._switch_netns = real  # type: ignore[assignment]
+        cli_options._switch_netns = real  # type: ignore[assignment]
     if used_netns or batch == b"-":
         return False
     if not batch:

@@ -26,7 +26,7 @@ _PRELUDE = """
 import json, os, subprocess
 import netns_fast
 from netns_fast import Netns, Pool, enter
-from netns_fast.handle import kill_all_in
+from netns_fast._handle import kill_all_in
 out = {}
 SELF_NET = "/proc/self/ns/net"
 assert os.getpid() != int(os.readlink("/proc/self")), "not in a new pid ns"

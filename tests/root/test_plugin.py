@@ -16,7 +16,7 @@ pytestmark = pytest.mark.root
 
 FIXTURE_TESTS = """
 import os, socket, subprocess, time
-from netns_fast.handle import enter, thread_inode
+from netns_fast._handle import enter, thread_inode
 
 STATE = {}
 

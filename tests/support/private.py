@@ -11,24 +11,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netns_fast import _cli_exec as cli_exec
-from netns_fast import _cli_nsid as cli_nsid
-from netns_fast import _cli_procs as cli_procs
-from netns_fast import (
-    _gc,
-    _leaks,
-    _names,
-    _owner,
-    _sys,
-    _vrf,
-    handle,
-    procs,
-)
-from netns_fast import _jsonw as cli_json
-from netns_fast import _listing as cli_list
+from netns_fast import _gc, _leaks, _names, _owner, _sys, _vrf
+from netns_fast import _handle as handle
+from netns_fast import _procs as procs
 from netns_fast._netns import ffi, lib
 from netns_fast._sys import probe_netns
 from netns_fast._vrf import unescape_mount_field
+from netns_fast.cli import _batch as cli_batch
+from netns_fast.cli import _ctx as cli_ctx
+from netns_fast.cli import _json as cli_json
+from netns_fast.cli import _options as cli_options
+from netns_fast.cli import exec as cli_exec
+from netns_fast.cli import list as cli_list
+from netns_fast.cli import nsid as cli_nsid
+from netns_fast.cli import procs as cli_procs
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -48,10 +44,13 @@ __all__ = [
     "_owner",
     "_sys",
     "_vrf",
+    "cli_batch",
+    "cli_ctx",
     "cli_exec",
     "cli_json",
     "cli_list",
     "cli_nsid",
+    "cli_options",
     "cli_procs",
     "ffi",
     "handle",

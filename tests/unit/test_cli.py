@@ -14,7 +14,7 @@ import pytest
 import netns_fast
 from netns_fast import cli
 from support.kernel import libc
-from support.private import cli_json
+from support.private import cli_batch, cli_json, cli_options
 
 # -- strtol / get_integer / get_unsigned --------------------------------------
 
@@ -115,14 +115,14 @@ UNSIGNED_CASES: list[tuple[bytes, Optional[int]]] = [
 @pytest.mark.parametrize(("text", "expected"), INTEGER_CASES)
 def test_get_integer(text: bytes, expected: Optional[int]) -> None:
     """get_integer: base 0, whole string, fits in an int."""
-    assert cli.get_integer(text) == expected
+    assert cli_options.get_integer(text) == expected
     assert libc_get_integer(text) == expected
 
 
 @pytest.mark.parametrize(("text", "expected"), UNSIGNED_CASES)
 def test_get_unsigned(text: bytes, expected: Optional[int]) -> None:
     """get_unsigned: strtoul semantics, fits in an unsigned int."""
-    assert cli.get_unsigned(text) == expected
+    assert cli_options.get_unsigned(text) == expected
     assert libc_get_unsigned(text) == expected
 
 
@@ -139,7 +139,7 @@ def test_get_unsigned(text: bytes, expected: Optional[int]) -> None:
 )
 def test_c_strtol(text: bytes, expected: Optional[int]) -> None:
     """c_strtol parses what strtol(base 0) parses, whole string only."""
-    assert cli.c_strtol(text) == expected
+    assert cli_options.c_strtol(text) == expected
 
 
 def test_integer_parsing_agrees_with_libc() -> None:
@@ -156,8 +156,8 @@ def test_integer_parsing_agrees_with_libc() -> None:
         else:
             size = rng.randint(0, 8)
             text = bytes(rng.choice(alphabet) for _ in range(size))
-        assert cli.get_integer(text) == libc_get_integer(text), text
-        assert cli.get_unsigned(text) == libc_get_unsigned(text), text
+        assert cli_options.get_integer(text) == libc_get_integer(text), text
+        assert cli_options.get_unsigned(text) == libc_get_unsigned(text), text
 
 
 # -- matches ------------------------------------------------------------------
@@ -210,7 +210,7 @@ def _ctx() -> tuple[cli.Ctx, io.BytesIO, io.BytesIO]:
 def test_makeargs_splits_like_ip(line: bytes, words: list[bytes]) -> None:
     """Whitespace words; '...' and "..." quote, no escapes, no gluing."""
     ctx, _, err = _ctx()
-    assert cli.makeargs(ctx, line) == words
+    assert cli_batch.makeargs(ctx, line) == words
     assert err.getvalue() == b""
 
 
@@ -219,7 +219,7 @@ def test_makeargs_unterminated_quote(line: bytes) -> None:
     """An unterminated quote prints ip's message and exits 1."""
     ctx, _, err = _ctx()
     with pytest.raises(cli.CliExit) as info:
-        cli.makeargs(ctx, line)
+        cli_batch.makeargs(ctx, line)
     assert info.value.code == 1
     assert err.getvalue() == b"Unterminated quoted string\n"
 
@@ -228,9 +228,9 @@ def test_makeargs_word_limit() -> None:
     """511 words fit (ip's MAX_ARGS 512); the 512th exits 1."""
     ctx, _, err = _ctx()
     line = b" ".join(b"w%d" % i for i in range(511)) + b"\n"
-    assert len(cli.makeargs(ctx, line)) == 511
+    assert len(cli_batch.makeargs(ctx, line)) == 511
     with pytest.raises(cli.CliExit) as info:
-        cli.makeargs(ctx, line[:-1] + b" one-more\n")
+        cli_batch.makeargs(ctx, line[:-1] + b" one-more\n")
     assert info.value.code == 1
     assert err.getvalue() == b"Too many arguments to command\n"
 
@@ -246,7 +246,7 @@ def _lines(
     lineno = [0]
     got: list[Optional[bytes]] = []
     while True:
-        line = cli._read_cmdline(ctx, stream, lineno)
+        line = cli_batch.read_cmdline(ctx, stream, lineno)
         got.append(line)
         if line is None:
             return got, lineno[0]

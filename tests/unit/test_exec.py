@@ -17,7 +17,7 @@ from netns_fast.exceptions import (
     NotANamespaceError,
     error_for,
 )
-from support.private import _sys, _vrf, cli_exec
+from support.private import _sys, _vrf, cli_ctx, cli_exec
 
 
 def _cli(argv: list[str]) -> tuple[bytes, bytes, int]:
@@ -82,7 +82,7 @@ def test_setup_messages(step: str, err: int, message: bytes) -> None:
     """Each failing step is worded as iproute2 words it."""
     exc = error_for(err, step)
     text = cli_exec.setup_message(exc, b"N", b"cmd")
-    assert text == message + cli.strerror(err)
+    assert text == message + cli_ctx.strerror(err)
 
 
 @pytest.mark.parametrize(
@@ -188,7 +188,7 @@ def test_spawn_rejects_bad_arguments() -> None:
 
 def test_lazy_exports() -> None:
     """spawn, run and Process are exported from the package."""
-    assert netns_fast.Process.__module__ == "netns_fast.spawn"
+    assert netns_fast.Process.__module__ == "netns_fast._spawn"
     assert {"Process", "run", "spawn"} <= set(netns_fast.__all__)
     with pytest.raises(AttributeError):
         _ = netns_fast.no_such_thing  # type: ignore[attr-defined]

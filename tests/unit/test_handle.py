@@ -180,11 +180,11 @@ def test_package_imports_handle_and_pool_lazily() -> None:
     """import netns_fast loads neither handle nor pool until used."""
     code = (
         "import sys, netns_fast\n"
-        "assert 'netns_fast.handle' not in sys.modules\n"
-        "assert 'netns_fast.pool' not in sys.modules\n"
+        "assert 'netns_fast._handle' not in sys.modules\n"
+        "assert 'netns_fast._pool' not in sys.modules\n"
         "from netns_fast import Netns, Pool, enter, run_in, socket\n"
-        "assert Netns.__module__ == 'netns_fast.handle'\n"
-        "assert Pool.__module__ == 'netns_fast.pool'\n"
+        "assert Netns.__module__ == 'netns_fast._handle'\n"
+        "assert Pool.__module__ == 'netns_fast._pool'\n"
     )
     subprocess.run(
         [sys.executable, "-c", code], env=env(keep_locale=True), check=True
@@ -281,3 +281,26 @@ def test_enter_rejects_bad_arguments() -> None:
     """enter() takes a Netns, a name or an fd."""
     with pytest.raises(TypeError), handle.enter(1.5):  # type: ignore[arg-type]
         pass
+
+
+def test_release_callable_takes_over_close() -> None:
+    """A handle made with release= (what a pool passes) hands itself to it
+    once on close(), and neither deletes its name nor closes its fd."""
+    fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    released: list[object] = []
+    try:
+        ns = netns_fast.Netns(
+            fd,
+            name=b"not-there",
+            run_dir=b"/nonexistent-run-dir",
+            owned=True,
+            ino=1,
+            release=released.append,
+        )
+        ns.close()
+        ns.close()
+        assert released == [ns]
+        assert ns.closed
+        os.fstat(fd)  # still open: the release took it over
+    finally:
+        os.close(fd)

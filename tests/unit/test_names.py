@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -149,6 +150,48 @@ def test_batches_reject_bad_thread_counts(
     """threads must be >= 1 (None means one per CPU)."""
     with pytest.raises(ValueError, match="threads"):
         netns_fast.add_many(["a"], threads=threads)
+    assert no_core == []
+
+
+# One pid check and one threads check for every call that takes them.
+PID_TAKERS: dict[str, Callable[[Any], object]] = {
+    "attach": lambda pid: netns_fast.attach("ok", pid),
+    "identify": netns_fast.identify,
+    "Netns.from_pid": netns_fast.Netns.from_pid,
+}
+THREADS_TAKERS: dict[str, Callable[[Any], object]] = {
+    "add_many": lambda n: netns_fast.add_many(["a"], threads=n),
+    "delete_many": lambda n: netns_fast.delete_many(["a"], threads=n),
+    "pids": lambda n: netns_fast.pids("a", threads=n),
+    "pids_by_netns": lambda n: netns_fast.pids_by_netns(threads=n),
+}
+
+
+@pytest.mark.parametrize("taker", sorted(PID_TAKERS))
+def test_one_pid_check(no_core: list[str], taker: str) -> None:
+    """attach, identify and Netns.from_pid refuse the same pids alike:
+    TypeError for a bool or a str, ValueError outside 1..2**31-1."""
+    call = PID_TAKERS[taker]
+    for bad in (True, False, "1", 1.0):
+        with pytest.raises(TypeError, match="pid must be an int"):
+            call(bad)
+    for bad in (0, -1, 2**31):
+        with pytest.raises(ValueError, match="Invalid PID"):
+            call(bad)
+    assert no_core == []
+
+
+@pytest.mark.parametrize("taker", sorted(THREADS_TAKERS))
+def test_one_threads_check(no_core: list[str], taker: str) -> None:
+    """Every threads= refuses the same counts alike: TypeError for a bool
+    or a str, ValueError below 1."""
+    call = THREADS_TAKERS[taker]
+    for bad in (True, "2", 2.0):
+        with pytest.raises(TypeError, match="threads must be an int"):
+            call(bad)
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="threads must be >= 1"):
+            call(bad)
     assert no_core == []
 
 

@@ -19,7 +19,7 @@ def test_plugin_import_has_no_side_effects() -> None:
         "import os, sys, threading\n"
         "fds = os.listdir('/proc/self/fd')\n"
         "import netns_fast.pytest_plugin\n"
-        "for mod in ('handle', 'pool', '_leaks'):\n"
+        "for mod in ('_handle', '_pool', '_leaks'):\n"
         "    assert 'netns_fast.' + mod not in sys.modules, mod\n"
         "assert threading.active_count() == 1\n"
         "assert len(os.listdir('/proc/self/task')) == 1\n"

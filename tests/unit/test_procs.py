@@ -339,6 +339,20 @@ def _read(mon: netns_fast.Monitor, timeout: float = 5.0) -> NetnsEvent:
     return event
 
 
+def test_monitor_is_a_resource(run_dir: Path) -> None:
+    """Monitor follows the handles' resource protocol: `with` closes it,
+    close() is idempotent, and one left open warns (ResourceWarning) and
+    is closed when collected."""
+    with netns_fast.Monitor(run_dir=run_dir) as mon:
+        assert mon.fileno() >= 0
+    assert mon.closed
+    assert mon.fileno() == -1
+    mon.close()
+    leaked = netns_fast.Monitor(run_dir=run_dir)
+    with pytest.warns(ResourceWarning, match="unclosed"):
+        del leaked  # the last reference: collected here
+
+
 def test_monitor_reports_create_and_delete(run_dir: Path) -> None:
     """Files and directories created or removed come as add / delete, in
     order; renames are not reported (as with ip)."""

@@ -17,45 +17,47 @@ the messages exactly as iproute2 6.1.0 does.
 from __future__ import annotations
 
 import os
-import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Optional
 
-from . import _sys
-from ._vrf import cgroup_procs_for_reset
-from .cli import CliExit, foreach_entry, strerror
-from .exceptions import NetnsOSError
+from .. import _sys
+from .._vrf import cgroup_procs_for_reset
+from ..exceptions import NetnsOSError
+from ._ctx import CliExit, foreach_entry, step_of, strerror
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .cli import Ctx
+    from typing import Optional
+
+    from ._ctx import Ctx
 
 # ctx.state key: fd of the mount namespace the CLI started in (under -n).
 HOME_MNT = "exec.home_mnt"
 THREAD_NS_MNT = "/proc/thread-self/ns/mnt"
 PROC_ENVIRON = "/proc/self/environ"
 
-# Steps at which ip itself failed to fork (perror "fork", exit 1).
+# iproute2's wording (netns_switch, cmd_exec) for the steps of the set-up
+# and the exec, before the errno's text: %(name)s is NAME, %(cmd)s the
+# command. Any other step is one at which ip itself failed to fork.
+_SETUP_MESSAGES = {
+    "open_ns": b'Cannot open network namespace "%(name)s": ',
+    "path_too_long": b'Cannot open network namespace "%(name)s": ',
+    "setns_net": b'setting the network namespace "%(name)s" failed: ',
+    "unshare_mnt": b"unshare failed: ",
+    "make_rslave": b'"mount --make-rslave /" failed: ',
+    "mount_sysfs": b"mount of /sys failed: ",
+    "exec": b'exec of "%(cmd)s" failed: ',
+}
+_SETUP_OTHER = b"fork: "
+
+# Steps at which ip itself failed to fork (perror "fork", exit 1), and the
+# step of the exec itself (exec NAME cmd then exits 1, not 255).
 _FORK_STEPS = ("fork", "pipe", "mmap_stack")
+_EXEC_STEP = "exec"
 
 
 def setup_message(exc: OSError, name: bytes, cmd: bytes) -> bytes:
     """ip's message for a failed netns_switch or exec step."""
-    step = getattr(exc, "step", "")
-    why = strerror(exc.errno)
-    if step in ("open_ns", "path_too_long"):
-        return b'Cannot open network namespace "' + name + b'": ' + why
-    if step == "setns_net":
-        return b'setting the network namespace "' + name + b'" failed: ' + why
-    if step == "unshare_mnt":
-        return b"unshare failed: " + why
-    if step == "make_rslave":
-        return b'"mount --make-rslave /" failed: ' + why
-    if step == "mount_sysfs":
-        return b"mount of /sys failed: " + why
-    if step == "exec":
-        return b'exec of "' + cmd + b'" failed: ' + why
-    return b"fork: " + why
+    template = _SETUP_MESSAGES.get(step_of(exc), _SETUP_OTHER)
+    return template % {b"name": name, b"cmd": cmd} + strerror(exc.errno)
 
 
 def exec_env() -> Optional[list[bytes]]:
@@ -110,7 +112,7 @@ def _exec_here(ctx: Ctx, name: bytes, argv: list[bytes]) -> int:
         _sys.exec_here(request)
     except NetnsOSError as exc:
         ctx.error(setup_message(exc, name, argv[0]))
-        return 1 if exc.step == "exec" else 255
+        return 1 if exc.step == _EXEC_STEP else 255
     return 255  # not reached: exec_here only returns by raising
 
 
@@ -170,6 +172,8 @@ def switch_for_option(ctx: Ctx, target: Optional[bytes]) -> bool:
     """
     name = b"(null)" if target is None else target
     if HOME_MNT not in ctx.state:
+        import weakref  # only under -n (start-up)
+
         try:
             home = os.open(THREAD_NS_MNT, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
@@ -198,37 +202,50 @@ def _enter_or_exit(ctx: Ctx, fd: int, what: bytes) -> None:
         raise CliExit(1) from None
 
 
-@contextmanager
-def home_mounts(ctx: Ctx) -> Iterator[None]:
-    """Run the block in the mount namespace netns-fast started in.
+class HomeMounts:
+    """A ``with`` block run in the mount namespace netns-fast started in.
 
     Under -n this process lives in a private mount namespace (ip's
     netns_switch), so a name bound there would be seen by nobody else.
     add and attach mount in the original one instead; the network
     namespace (NAME's) and the working directory are kept.
     """
-    home = ctx.state.get(HOME_MNT)
-    if not isinstance(home, int):
-        ctx.error(
-            b"Cannot add a name under -n: the original mount namespace "
-            b"is not available"
-        )
-        raise CliExit(1)
-    here = os.open(THREAD_NS_MNT, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        cwd: Optional[int] = os.open(".", os.O_PATH | os.O_CLOEXEC)
-    except OSError:
-        cwd = None
-    try:
-        _enter_or_exit(ctx, home, b"original")
+
+    def __init__(self, ctx: Ctx) -> None:
+        self._ctx = ctx
+        self._here = -1
+        self._cwd: Optional[int] = None
+
+    def __enter__(self) -> None:
+        ctx = self._ctx
+        home = ctx.state.get(HOME_MNT)
+        if not isinstance(home, int):
+            ctx.error(
+                b"Cannot add a name under -n: the original mount namespace "
+                b"is not available"
+            )
+            raise CliExit(1)
+        self._here = os.open(THREAD_NS_MNT, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            yield
-        finally:
+            self._cwd = os.open(".", os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            self._cwd = None
+        try:
+            _enter_or_exit(ctx, home, b"original")
+        except BaseException:
+            self._close()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
             # setns to a mount namespace moves the cwd to its root.
-            _enter_or_exit(ctx, here, b"private")
-            if cwd is not None:
-                os.fchdir(cwd)
-    finally:
-        os.close(here)
-        if cwd is not None:
-            os.close(cwd)
+            _enter_or_exit(self._ctx, self._here, b"private")
+            if self._cwd is not None:
+                os.fchdir(self._cwd)
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        os.close(self._here)
+        if self._cwd is not None:
+            os.close(self._cwd)

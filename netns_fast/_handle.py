@@ -15,69 +15,28 @@ anything until an outer level has put it back where it belongs.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket as _socket
 import threading
-import warnings
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union
 
 from . import _sys
-from ._names import Name, encode_name, run_dir_bytes
+from ._names import check_pid, encode_name, run_dir_bytes
 from ._owner import proc_pid
+from ._procs import kill_all
+from ._resource import Resource
 from .exceptions import NamespaceRestoreError
-from .procs import kill_all
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import TracebackType
 
-    from .pool import Pool
+    from ._names import Name
 
 T = TypeVar("T")
-R = TypeVar("R", bound="Resource")
 
 NsLike = Union["Netns", str, bytes, int]
 """A namespace argument: a handle, a name in the run directory, or an fd."""
-
-
-class Resource:
-    """Closed by ``with`` and, with a ResourceWarning, by the collector."""
-
-    __slots__ = ()
-
-    def close(self) -> None:
-        """Release the resource; idempotent."""
-        raise NotImplementedError
-
-    def _is_open(self) -> bool:
-        raise NotImplementedError
-
-    def __enter__(self: R) -> R:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            still_open = self._is_open()
-        except AttributeError:  # __init__ did not finish
-            return
-        if still_open:
-            warnings.warn(
-                f"unclosed {self!r}",
-                ResourceWarning,
-                stacklevel=2,
-                source=self,
-            )
-            with contextlib.suppress(OSError):
-                self.close()
 
 
 class Netns(Resource):
@@ -98,8 +57,7 @@ class Netns(Resource):
         "_name",
         "_owned",
         "_pid",
-        "_pool",
-        "_pool_item",
+        "_release",
         "_run_dir",
     )
 
@@ -111,24 +69,32 @@ class Netns(Resource):
         run_dir: Optional[bytes] = None,
         owned: bool = False,
         ino: Optional[int] = None,
+        release: Optional[Callable[[Netns], None]] = None,
     ) -> None:
         """Wrap an open namespace fd (taken over: close() closes it).
 
         Prefer the named constructors; this one is for fds you already
-        have. ``owned`` handles delete RUN_DIR/NAME when closed.
+        have. ``owned`` handles delete RUN_DIR/NAME when closed. With
+        ``ino`` given the fd is not stat'ed (its device is read when first
+        asked for). ``release``, if given, is called with the handle by
+        :meth:`close` in place of deleting the name and closing the fd,
+        and takes both over: a pool gives its namespaces back this way.
         """
-        st = os.fstat(fd)
+        if ino is None:
+            st = os.fstat(fd)
+            dev, ino = st.st_dev, st.st_ino
+        else:
+            dev = 0
         self._fd = fd
-        self._dev = st.st_dev
-        self._ino = st.st_ino if ino is None else ino
+        self._dev = dev
+        self._ino = ino
         self._name = name
         self._run_dir = run_dir
         self._owned = owned
+        self._release = release
         self._pid = os.getpid()
         self._closed = False
         self._lock = threading.Lock()
-        self._pool: Optional[Pool] = None
-        self._pool_item: Optional[_sys.PoolItem] = None
 
     # -- constructors --------------------------------------------------------
 
@@ -184,9 +150,7 @@ class Netns(Resource):
     def from_pid(cls, pid: int) -> Netns:
         """A handle on the network namespace of process ``pid`` (the pid
         as /proc shows it: /proc/PID/ns/net)."""
-        if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
-            raise ValueError(f"Invalid PID: {pid!r}")
-        return cls.from_path(f"/proc/{pid}/ns/net")
+        return cls.from_path(f"/proc/{check_pid(pid)}/ns/net")
 
     @classmethod
     def current(cls) -> Netns:
@@ -208,24 +172,6 @@ class Netns(Resource):
         except BaseException:
             os.close(fd)
             raise
-
-    @classmethod
-    def _from_pool(
-        cls, pool: Pool, item: _sys.PoolItem, run_dir: Optional[bytes]
-    ) -> Netns:
-        self = cls.__new__(cls)
-        self._fd = item.fd
-        self._dev = 0
-        self._ino = item.ino
-        self._name = item.name or None
-        self._run_dir = run_dir if item.name else None
-        self._owned = True
-        self._pid = os.getpid()
-        self._closed = False
-        self._lock = threading.Lock()
-        self._pool = pool
-        self._pool_item = item
-        return self
 
     # -- properties ----------------------------------------------------------
 
@@ -305,11 +251,12 @@ class Netns(Resource):
     def close(self) -> None:
         """Close the handle; idempotent and thread-safe.
 
-        An owned named namespace loses its name; a pool namespace goes back
-        to its pool, which deletes it. In a forked child only the child's
-        copy of the fd is closed: the namespace belongs to the parent. The
-        kernel frees the namespace when nothing else holds it (a process
-        inside, another fd, a thread that entered it).
+        An owned named namespace loses its name; a handle made with a
+        ``release`` (a pool's) is handed to it, and a pool deletes it. In
+        a forked child only the child's copy of the fd is closed: the
+        namespace belongs to the parent. The kernel frees the namespace
+        when nothing else holds it (a process inside, another fd, a thread
+        that entered it).
         """
         with self._lock:
             if self._closed:
@@ -319,8 +266,8 @@ class Netns(Resource):
             # A copy inherited through fork: the namespace is the parent's.
             os.close(self._fd)
             return
-        if self._pool is not None and self._pool_item is not None:
-            self._pool._release(self, self._pool_item)
+        if self._release is not None:
+            self._release(self)
             return
         try:
             if self._owned and self._name is not None and self._run_dir:
@@ -515,6 +462,6 @@ def pids_in(ns: Netns) -> list[int]:
 def kill_all_in(ns: Netns, timeout: float = 5.0) -> list[int]:
     """SIGKILL every process in ``ns`` (never this one) and wait for them.
 
-    Returns the pids killed (see :func:`netns_fast.procs.kill_all`).
+    Returns the pids killed (see :func:`netns_fast._procs.kill_all`).
     """
     return kill_all((ns.dev, ns.inode), timeout)

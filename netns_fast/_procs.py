@@ -20,13 +20,15 @@ import time
 from typing import TYPE_CHECKING, Literal, NamedTuple, Optional, Union
 
 from . import _sys
-from ._names import Name, encode_name, run_dir_bytes
+from ._names import check_pid, check_threads, encode_name, run_dir_bytes
 from ._owner import proc_pid
+from ._resource import Resource
 from .exceptions import error_for
 
 if TYPE_CHECKING:
     import asyncio
-    from types import TracebackType
+
+    from ._names import Name
 
 EventKind = Literal["add", "delete", "overflow"]
 
@@ -54,24 +56,6 @@ class NetnsEvent(NamedTuple):
 
 
 # -- pids and identify --------------------------------------------------------
-
-
-def _threads(threads: Optional[int]) -> int:
-    if threads is None:
-        return 0
-    if isinstance(threads, bool) or not isinstance(threads, int):
-        raise TypeError("threads must be an int")
-    if threads < 1:
-        raise ValueError("threads must be >= 1")
-    return threads
-
-
-def _check_pid(pid: int) -> int:
-    if isinstance(pid, bool) or not isinstance(pid, int):
-        raise TypeError("pid must be an int")
-    if not 0 < pid < 2**31:
-        raise ValueError(f"Invalid PID: {pid}")
-    return pid
 
 
 def _run_dir_keys(rd: bytes) -> list[tuple[bytes, _sys.NsKey]]:
@@ -112,7 +96,7 @@ def pids(
         NamespaceNotFoundError: RUN_DIR/NAME does not exist.
         NetnsOSError: any other failure; ``.step`` names the syscall.
     """
-    nthreads = _threads(threads)
+    nthreads = check_threads(threads)
     path = run_dir_bytes(run_dir) + b"/" + encode_name(name)
     return _sys.scan_pids([_sys.ns_key(path)], nthreads)[0]
 
@@ -201,7 +185,7 @@ def identify(
     if pid is None:
         path = _sys.THREAD_NS_NET.encode()
     else:
-        path = b"/proc/%d/ns/net" % _check_pid(pid)
+        path = b"/proc/%d/ns/net" % check_pid(pid)
     names = _sys.identify(path, run_dir_bytes(run_dir))
     return [os.fsdecode(n) for n in names]
 
@@ -214,7 +198,7 @@ def pids_by_netns(
     Names that share a namespace each get the same pids. A stale name (no
     namespace behind it) maps to []; a name removed meanwhile is left out.
     """
-    nthreads = _threads(threads)
+    nthreads = check_threads(threads)
     entries = [
         (name, key)
         for name, key in _run_dir_keys(run_dir_bytes(run_dir))
@@ -363,7 +347,7 @@ class _MonitorBase:
             self._fd = -1
 
 
-class Monitor(_MonitorBase):
+class Monitor(_MonitorBase, Resource):
     """A blocking iterator of :class:`NetnsEvent`: ``ip netns monitor``.
 
     RUN_DIR is created (mode 0755) if it is missing, as ip does. Every
@@ -445,20 +429,9 @@ class Monitor(_MonitorBase):
             os.close(self._wake)
             self._wake = -1
 
-    def __enter__(self) -> Monitor:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        if getattr(self, "_lock", None) is not None:
-            self.close()
+    def _is_open(self) -> bool:
+        # Before _setup() has run there is nothing to close (see Resource).
+        return not self._closed and self._wake >= 0
 
 
 class AsyncMonitor(_MonitorBase):

@@ -1,4 +1,5 @@
-"""The Python API, named after the ``ip netns`` verbs.
+"""The lifecycle family: add, attach, list, delete and their batches,
+named after the ``ip netns`` verbs.
 
 Every function takes an optional ``run_dir`` (default: $NETNS_RUN_DIR, else
 /run/netns). Names follow iproute2's rules; a bad name raises
@@ -10,12 +11,16 @@ ends in the network namespace it started in.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from typing import NamedTuple, Optional
+from typing import TYPE_CHECKING, NamedTuple, Optional
 
 from . import _sys
-from ._names import Name, encode_name, run_dir_bytes
+from ._names import check_pid, check_threads, encode_name, run_dir_bytes
 from .exceptions import NetnsOSError, error_for
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from ._names import Name
 
 
 class Outcome(NamedTuple):
@@ -44,11 +49,7 @@ def add(name: Name, *, run_dir: Optional[Name] = None) -> None:
 
 def attach(name: Name, pid: int, *, run_dir: Optional[Name] = None) -> None:
     """Name the network namespace of process ``pid`` (ip netns attach)."""
-    if isinstance(pid, bool) or not isinstance(pid, int):
-        raise TypeError("pid must be an int")
-    if not 0 < pid < 2**31:
-        raise ValueError(f"Invalid PID: {pid}")
-    _sys.attach(run_dir_bytes(run_dir), encode_name(name), pid)
+    _sys.attach(run_dir_bytes(run_dir), encode_name(name), check_pid(pid))
 
 
 def delete(
@@ -67,7 +68,7 @@ def delete(
     """
     rd, raw = run_dir_bytes(run_dir), encode_name(name)
     if kill:
-        from .procs import kill_all  # noqa: PLC0415 (start-up)
+        from ._procs import kill_all  # noqa: PLC0415 (start-up)
 
         path = rd + b"/" + raw
         try:
@@ -82,9 +83,11 @@ def delete(
 
 
 def list_names(*, run_dir: Optional[Name] = None) -> list[str]:
-    """Every entry of RUN_DIR in directory order, as ``ip netns list``.
+    """Every entry of RUN_DIR in directory order: the names ``ip netns
+    list`` prints.
 
     Stale entries are listed too. A missing RUN_DIR gives an empty list.
+    :func:`~netns_fast.list_with_nsids` adds each name's nsid.
     """
     rd = run_dir_bytes(run_dir)
     try:
@@ -96,14 +99,6 @@ def list_names(*, run_dir: Optional[Name] = None) -> list[str]:
             exc.errno or 0, "open_run_dir", os.fsdecode(rd)
         ) from exc
     return [os.fsdecode(e) for e in entries]
-
-
-def _threads(threads: Optional[int]) -> int:
-    if threads is None:
-        return 0
-    if threads < 1:
-        raise ValueError("threads must be >= 1")
-    return threads
 
 
 def add_many(
@@ -119,7 +114,7 @@ def add_many(
     InvalidNameError and nothing is created.
     """
     raw = [encode_name(n) for n in names]
-    errors = _sys.add_many(run_dir_bytes(run_dir), raw, _threads(threads))
+    errors = _sys.add_many(run_dir_bytes(run_dir), raw, check_threads(threads))
     return [Outcome(os.fsdecode(n), e) for n, e in zip(raw, errors)]
 
 
@@ -131,7 +126,9 @@ def delete_many(
 ) -> list[Outcome]:
     """Delete every name on C threads; one :class:`Outcome` per name."""
     raw = [encode_name(n) for n in names]
-    errors = _sys.delete_many(run_dir_bytes(run_dir), raw, _threads(threads))
+    errors = _sys.delete_many(
+        run_dir_bytes(run_dir), raw, check_threads(threads)
+    )
     return [Outcome(os.fsdecode(n), e) for n, e in zip(raw, errors)]
 
 

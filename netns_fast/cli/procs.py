@@ -18,16 +18,39 @@ output stays ip's, and a warning goes to stderr.
 from __future__ import annotations
 
 import os
-import signal
-from collections.abc import Sequence
-from types import FrameType
-from typing import Optional
 
-from . import _sys
-from ._jsonw import JsonWriter, Value, array_of_objects
-from .cli import CliExit, Ctx, strerror
+from .. import _sys
+from ._ctx import CliExit, filename, step_of, strerror
+from ._json import JsonWriter, array_of_objects
 
-THREAD_NS_NET = os.fsencode(_sys.THREAD_NS_NET)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import FrameType
+    from typing import Optional
+
+    from ._ctx import Ctx
+    from ._json import Value
+
+# iproute2's wording for the steps these verbs fail at, before the errno's
+# text. A namespace file (pids NAME, identify PID) that cannot be opened or
+# stat'ed:
+_NS_MESSAGES = {
+    "open_ns": b"Cannot open network namespace: ",
+    "stat_ns": b"Stat of netns failed: ",
+}
+# The run directory of identify (%(path)s; ip puts no space after the
+# colon here, unlike elsewhere):
+_IDENTIFY_DIR = b"Failed to open directory %(path)s:"
+# The scan of /proc for pids:
+_PROC_MESSAGES = {"open_proc": b"Open of /proc failed: "}
+_PROC_OTHER = b"Read of /proc failed: "
+# monitor's set-up (any other step: making the run directory):
+_WATCH_MESSAGES = {
+    "inotify_init": b"inotify_init failed: ",
+    "inotify_add_watch": b"inotify_add_watch failed: ",
+}
+_WATCH_OTHER = b"mkdir %(path)s failed: "
 
 
 def is_pid(text: bytes) -> bool:
@@ -35,11 +58,13 @@ def is_pid(text: bytes) -> bool:
     return all(0x30 <= c <= 0x39 for c in text)
 
 
-def _ns_error(ctx: Ctx, exc: OSError) -> int:
-    if getattr(exc, "step", "") == "stat_ns":
-        ctx.error(b"Stat of netns failed: " + strerror(exc.errno))
-    else:
-        ctx.error(b"Cannot open network namespace: " + strerror(exc.errno))
+def _say(
+    ctx: Ctx, exc: OSError, messages: dict[str, bytes], other: bytes
+) -> int:
+    """Print the wording ``messages`` give exc's step (else ``other``),
+    with the exception's filename as %(path)s; exit code 1."""
+    template = messages.get(step_of(exc), other)
+    ctx.error(template % {b"path": filename(exc)} + strerror(exc.errno))
     return 1
 
 
@@ -62,20 +87,11 @@ def do_identify(ctx: Ctx, args: list[bytes]) -> int:
     else:
         # ip reads /proc/self; this thread's view is the same in the CLI
         # and stays right if the CLI runs in a thread.
-        path = THREAD_NS_NET
+        path = os.fsencode(_sys.THREAD_NS_NET)
     try:
         names = _sys.identify(path, ctx.run_dir)
     except OSError as exc:
-        if getattr(exc, "step", "") == "open_ns":
-            return _ns_error(ctx, exc)
-        # ip prints no space after the colon here (unlike elsewhere).
-        ctx.error(
-            b"Failed to open directory "
-            + ctx.run_dir
-            + b":"
-            + strerror(exc.errno)
-        )
-        return 1
+        return _say(ctx, exc, _NS_MESSAGES, _IDENTIFY_DIR)
     if ctx.json:
         _json_array(ctx, b"name", names)
     else:
@@ -94,13 +110,11 @@ def do_pids(ctx: Ctx, args: list[bytes]) -> int:
     try:
         key = _sys.ns_key(ctx.path(args[0]))
     except OSError as exc:
-        return _ns_error(ctx, exc)
+        return _say(ctx, exc, _NS_MESSAGES, _NS_MESSAGES["ns_open"])
     try:
         pids = _sys.scan_pids([key])[0]
     except OSError as exc:
-        what = b"Open" if getattr(exc, "step", "") == "open_proc" else b"Read"
-        ctx.error(what + b" of /proc failed: " + strerror(exc.errno))
-        return 1
+        return _say(ctx, exc, _PROC_MESSAGES, _PROC_OTHER)
     if ctx.json:
         _json_array(ctx, b"pid", pids)
     else:
@@ -113,6 +127,8 @@ class _StopOnSignal:
     Python's signal wakeup fd), so monitor can end with exit status 0."""
 
     def __init__(self) -> None:
+        import signal  # only monitor needs it (it imports enum: start-up)
+
         self.stopped = False
         self.rfd, self.wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._handlers: list[tuple[int, object]] = []
@@ -139,6 +155,8 @@ class _StopOnSignal:
 
     def restore(self) -> None:
         """Put the previous handlers and wakeup fd back; close the pipe."""
+        import signal
+
         for sig, old in self._handlers:
             signal.signal(sig, old)  # type: ignore[arg-type]
         if self._old_wakeup is not None:
@@ -150,12 +168,6 @@ class _StopOnSignal:
 OVERFLOW_WARNING = (
     b"Warning: the kernel's inotify queue overflowed: events were lost"
 )
-
-_WATCH_STEPS = {
-    "inotify_init": b"inotify_init failed: ",
-    "inotify_add_watch": b"inotify_add_watch failed: ",
-}
-
 
 _WORDS = {
     _sys.WATCH_ADD: b"add",
@@ -185,10 +197,7 @@ def do_monitor(ctx: Ctx, args: list[bytes]) -> int:
     try:
         fd = _sys.watch_open(ctx.run_dir)
     except OSError as exc:
-        step = getattr(exc, "step", "")
-        prefix = _WATCH_STEPS.get(step, b"mkdir " + ctx.run_dir + b" failed: ")
-        ctx.error(prefix + strerror(exc.errno))
-        return 1
+        return _say(ctx, exc, _WATCH_MESSAGES, _WATCH_OTHER)
     stop = _StopOnSignal()
     try:
         while not stop.stopped:

@@ -36,13 +36,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import types
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import IO, Any, Optional, Union, cast
+from typing import IO, TYPE_CHECKING, Any, Optional, Union, cast
 
 from . import _sys
-from ._names import Name, encode_name, run_dir_bytes
+from ._names import encode_name, run_dir_bytes
 from ._vrf import cgroup_procs_for_reset
+
+if TYPE_CHECKING:
+    from ._names import Name
 
 Arg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 """One argument: str, bytes or a path."""
@@ -277,15 +279,3 @@ def run(
                 code, process.args, output=out, stderr=err
             )
     return subprocess.CompletedProcess(process.args, code, out, err)
-
-
-class _CallableModule(types.ModuleType):
-    """``netns_fast.spawn`` names both this module and the function: an
-    import of the submodule rebinds the package attribute to the module,
-    so the module calls :func:`spawn` too."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Process:
-        return spawn(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -19,10 +19,28 @@ from __future__ import annotations
 
 import math
 import os
-from typing import TYPE_CHECKING, Optional
 
+from .. import _gc
+from ._ctx import (
+    cannot_remove,
+    filename,
+    foreach_entry,
+    incomplete_command,
+    invarg,
+    listing_failed,
+    step_of,
+    strerror,
+)
+
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .cli import Ctx
+    from typing import Optional
+
+    from ._ctx import Ctx
+
+# The steps whose failure gc words itself (any other: ip's delete message).
+_UNSAFE_STEP = "check_run_dir"
+_MOUNT_CHECK_STEP = "mount_check"
 
 
 def _seconds(text: bytes) -> Optional[float]:
@@ -38,8 +56,6 @@ def parse_args(
 ) -> tuple[float, bool]:
     """``[dead-owners] [min-age SECONDS]`` in any order: (min_age,
     dead_owners); ip's invarg() (exit 255) on anything else."""
-    from .cli import CliExit, invarg
-
     min_age, dead_owners = default, False
     rest = list(args)
     while rest:
@@ -50,8 +66,7 @@ def parse_args(
         if word != b"min-age":
             invarg(ctx, b"unknown argument", word)
         if not rest:
-            ctx.error(b'Command line is not complete. Try option "help"')
-            raise CliExit(255)
+            incomplete_command(ctx)
         text = rest.pop(0)
         value = _seconds(text)
         if value is None:
@@ -64,13 +79,10 @@ def parse_args(
 def open_checked(ctx: Ctx) -> Optional[int]:
     """The run directory's fd for a sweep, -1 if it is missing, or None
     (after the message) if it is unsafe or cannot be opened."""
-    from . import _gc
-    from .cli import listing_failed
-
     try:
         fd = _gc.open_run_dir(ctx.run_dir)
     except OSError as exc:
-        if getattr(exc, "step", "") != "check_run_dir":
+        if step_of(exc) != _UNSAFE_STEP:
             listing_failed(ctx, exc)
             return None
         ctx.error(
@@ -84,32 +96,22 @@ def open_checked(ctx: Ctx) -> Optional[int]:
 
 
 def _report(ctx: Ctx, name: bytes, error: OSError) -> None:
-    from .cli import strerror
-
     ctx.out.flush()
-    if getattr(error, "step", "") == "mount_check":
+    if step_of(error) == _MOUNT_CHECK_STEP:
         ctx.error(
             b'Cannot check whether namespace file "'
             + ctx.path(name)
             + b'" is mounted elsewhere: '
-            + os.fsencode(error.filename or "")
+            + filename(error)
             + b": "
             + strerror(error.errno)
         )
         return
-    ctx.error(
-        b'Cannot remove namespace file "'
-        + ctx.path(name)
-        + b'": '
-        + strerror(error.errno)
-    )
+    cannot_remove(ctx, error)
 
 
 def do_gc(ctx: Ctx, args: list[bytes]) -> int:
     """gc: one ``removed NAME`` line per entry removed."""
-    from . import _gc
-    from .cli import foreach_entry
-
     min_age, dead_owners = parse_args(ctx, args, _gc.DEFAULT_MIN_AGE)
     fd = open_checked(ctx)
     if fd is None:

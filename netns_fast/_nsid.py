@@ -6,7 +6,7 @@ here works from the network namespace of the *calling thread* (its netlink
 socket is made there), so a worker thread that entered a namespace sees
 that namespace's ids. All functions are thread-safe.
 
-:func:`list_netns` and :func:`get_nsid` run in the C core;
+:func:`list_with_nsids` and :func:`get_nsid` run in the C core;
 :func:`set_nsid` and :func:`list_ids` go through pyroute2, which is
 imported on their first call (it takes about 100 ms).
 """
@@ -18,10 +18,11 @@ import os
 from typing import TYPE_CHECKING, Literal, NamedTuple, Optional, Union
 
 from . import _sys
-from ._names import Name, encode_name, run_dir_bytes
+from ._names import encode_name, run_dir_bytes
 from .exceptions import NetnsOSError, error_for
 
 if TYPE_CHECKING:
+    from ._names import Name
     from ._rtnl_nsid import RtnlError
 
 Auto = Literal["auto"]
@@ -31,7 +32,8 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
 
 
 class NetnsEntry(NamedTuple):
-    """A name in the run directory and its nsid (``ip netns list``)."""
+    """A name in the run directory and its nsid (a line of ``ip netns
+    list``)."""
 
     name: str
     nsid: Optional[int]
@@ -72,11 +74,12 @@ def _check_nsid(value: object, what: str) -> int:
     return value
 
 
-def list_netns(*, run_dir: Optional[Name] = None) -> list[NetnsEntry]:
-    """Every name in RUN_DIR with its nsid, in directory order.
+def list_with_nsids(*, run_dir: Optional[Name] = None) -> list[NetnsEntry]:
+    """:func:`~netns_fast.list_names` with each name's nsid (what ``ip
+    netns list`` prints after a name), in directory order.
 
-    Like ``ip netns list``: stale entries are listed with ``nsid=None``.
-    Entries that vanish while the listing runs are left out. A missing
+    Stale entries are listed with ``nsid=None``. Unlike list_names, an
+    entry that vanishes while the listing runs is left out. A missing
     RUN_DIR gives an empty list.
     """
     rd = run_dir_bytes(run_dir)
@@ -88,6 +91,10 @@ def list_netns(*, run_dir: Optional[Name] = None) -> list[NetnsEntry]:
         NetnsEntry(os.fsdecode(name), nsid if nsid >= 0 else None)
         for name, nsid in entries
     ]
+
+
+list_netns = list_with_nsids
+"""list_with_nsids's former name, kept working (the README documents it)."""
 
 
 def get_nsid(name: Name, *, run_dir: Optional[Name] = None) -> Optional[int]:
@@ -178,7 +185,7 @@ def list_ids(
             return []  # "Peer netns reference is invalid": no such nsid
         raise _kernel_error(exc, "rtm_getnsid", None) from exc
     names: dict[int, str] = {}
-    for entry in list_netns(run_dir=run_dir):
+    for entry in list_with_nsids(run_dir=run_dir):
         if entry.nsid is not None:
             names.setdefault(entry.nsid, entry.name)
     result = []

@@ -32,6 +32,7 @@ in :meth:`Pool.stats` (``last_error``, ``failing``) and raised by
 from __future__ import annotations
 
 import atexit
+import functools
 import itertools
 import os
 import threading
@@ -39,11 +40,13 @@ import weakref
 from typing import TYPE_CHECKING, NamedTuple, Optional
 
 from . import _sys
-from ._names import Name, encode_name, run_dir_bytes
+from ._handle import Netns
+from ._names import encode_name, run_dir_bytes
 from ._owner import owner_name
-from .handle import Netns, Resource
+from ._resource import Resource
 
 if TYPE_CHECKING:
+    from ._names import Name
     from .exceptions import NetnsOSError
 
 _live: weakref.WeakSet[Pool] = weakref.WeakSet()
@@ -247,7 +250,14 @@ class Pool(Resource):
                 core.release(item)
                 self._done()
                 raise RuntimeError("the pool is closed")
-            handle = Netns._from_pool(self, item, self._run_dir)
+            handle = Netns(
+                item.fd,
+                name=item.name or None,
+                run_dir=self._run_dir if item.name else None,
+                owned=True,
+                ino=item.ino,
+                release=functools.partial(self._give_back, item),
+            )
             self._out[item.fd] = handle
             self._done()
         return handle
@@ -262,7 +272,10 @@ class Pool(Resource):
         """Give ``ns`` back (the same as ``ns.close()``)."""
         ns.close()
 
-    def _release(self, ns: Netns, item: _sys.PoolItem) -> None:
+    def _give_back(self, item: _sys.PoolItem, ns: Netns) -> None:
+        """The release of a handle acquire() made (its close() calls it):
+        the namespace goes to the deleter, or is deleted here once the C
+        pool is gone."""
         with self._lock:
             if self._out.get(item.fd) is ns:
                 del self._out[item.fd]

@@ -2,7 +2,7 @@
 
 The netlink requests go through pyroute2 (netns_fast._rtnl_nsid), imported
 only when one of these verbs runs. The name of each list-id entry comes
-from the CLI's nsid cache (see netns_fast._listing), with ip's rules: a hit
+from the CLI's nsid cache (see netns_fast.cli.list), with ip's rules: a hit
 removes the entry from the cache; a miss rescans RUN_DIR for the *nsid*
 value (not the current-nsid) and puts what it finds back in the cache.
 """
@@ -11,22 +11,21 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import TYPE_CHECKING, NoReturn, Optional
 
-from ._jsonw import JsonWriter, Value
-from ._listing import ensure_map, kernel_error, nsid_cache, report, scan
-from .cli import CliExit, get_integer, invarg, strerror, usage
+from ._ctx import CliExit, incomplete_command, invarg, strerror, usage
+from ._json import JsonWriter
+from ._options import get_integer
+from .list import ensure_map, kernel_error, nsid_cache, report, scan
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ._rtnl_nsid import NsidReply, RtnlError
-    from .cli import Ctx
+    from typing import Optional
+
+    from .._rtnl_nsid import NsidReply, RtnlError
+    from ._ctx import Ctx
+    from ._json import Value
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
-
-
-def _invarg(ctx: Ctx, msg: bytes, arg: Optional[bytes]) -> NoReturn:
-    invarg(ctx, msg, arg)
-    raise AssertionError("invarg() exits")  # pragma: no cover
 
 
 def do_set(ctx: Ctx, args: list[bytes]) -> int:
@@ -43,9 +42,9 @@ def do_set(ctx: Ctx, args: list[bytes]) -> int:
     else:
         parsed = get_integer(value)
         if parsed is None:
-            _invarg(ctx, b'Invalid "netnsid" value', value)
+            invarg(ctx, b'Invalid "netnsid" value', value)
         if parsed < 0:
-            _invarg(ctx, b'"netnsid" value should be >= 0', value)
+            invarg(ctx, b'"netnsid" value should be >= 0', value)
         nsid = parsed
     # 6.1.0 opens the file first and words its failure itself (rc 1).
     # O_NONBLOCK: a FIFO in RUN_DIR must not hang netns-fast as it hangs ip.
@@ -59,7 +58,7 @@ def do_set(ctx: Ctx, args: list[bytes]) -> int:
             + strerror(exc.errno)
         )
         return 1
-    from ._rtnl_nsid import RtnlError, set_nsid_fd
+    from .._rtnl_nsid import RtnlError, set_nsid_fd
 
     try:
         set_nsid_fd(fd, nsid)
@@ -93,15 +92,14 @@ def _parse_list_id(
             _duparg(ctx, key, key)
         i += 1
         if i >= len(args):
-            ctx.error(b'Command line is not complete. Try option "help"')
-            raise CliExit(255)
+            incomplete_command(ctx)
         value = get_integer(args[i])
         if value is None:
-            _invarg(ctx, b'"' + key + b'" value is invalid', args[i])
+            invarg(ctx, b'"' + key + b'" value is invalid', args[i])
         if value < 0:
             # ip prints argv[1], the word after the value (NULL at the end).
             after = args[i + 1] if i + 1 < len(args) else None
-            _invarg(ctx, b'"' + key + b'" value should be >= 0', after)
+            invarg(ctx, b'"' + key + b'" value should be >= 0', after)
         values[key] = value
         i += 1
     return values.get(b"target-nsid"), values.get(b"nsid")
@@ -162,7 +160,7 @@ def do_list_id(ctx: Ctx, args: list[bytes]) -> int:
     """list-id [target-nsid N] [nsid N]: a single get or a dump."""
     ensure_map(ctx)  # ip builds its name cache before parsing
     target, nsid = _parse_list_id(ctx, args)
-    from ._rtnl_nsid import RtnlError, dump, get_by_nsid
+    from .._rtnl_nsid import RtnlError, dump, get_by_nsid
 
     writer = JsonWriter(ctx.pretty) if ctx.json else None
     if nsid is not None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Union
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Union
 
-Value = Union[bytes, int, bool]
+    Value = Union[bytes, int, bool]
+    """A JSON value as netns output has them."""
 
 # 6.1.0 escapes only these; other control bytes and DEL are written raw.
 _ESCAPES = {

@@ -13,17 +13,25 @@ and replays it for both, with the same output.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from .. import _sys
+from ._ctx import CliExit, step_of, strerror
+from ._json import array_of_objects
 
-from . import _sys
-from ._jsonw import Value, array_of_objects
-from .cli import CliExit, strerror
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ._sys import RawNsidEntry
-    from .cli import Ctx
+    from typing import Optional
+
+    from .._sys import RawNsidEntry
+    from ._ctx import Ctx
+    from ._json import Value
 
 _CACHE_KEY = "nsid_cache"
+
+# The steps of the listing that ip words itself: a run directory that
+# cannot be opened lists nothing, silently; the socket and any other step
+# exit 1 with these messages.
+_SILENT_STEP = "open_run_dir"
+_SOCKET_STEP = "socket_netlink"
 
 
 class NsidCache:
@@ -66,10 +74,10 @@ def scan(ctx: Ctx) -> Optional[list[RawNsidEntry]]:
     try:
         return _sys.nsid_list(ctx.run_dir)
     except OSError as exc:
-        step = getattr(exc, "step", "")
-        if step == "open_run_dir":
+        step = step_of(exc)
+        if step == _SILENT_STEP:
             return None
-        if step == "socket_netlink":
+        if step == _SOCKET_STEP:
             ctx.error(b"Cannot open rtnetlink")
         else:
             ctx.error(b"Cannot talk to rtnetlink: " + strerror(exc.errno))
@@ -92,6 +100,11 @@ def ensure_map(ctx: Ctx) -> None:
     """netns_map_init for list-id: a pass only if the cache is not built."""
     if not nsid_cache(ctx).ready:
         map_init(ctx, scan(ctx))
+
+
+def do_list(ctx: Ctx, args: list[bytes]) -> int:
+    """list / show / lst: text or JSON, in directory order; always 0."""
+    return print_list(ctx)
 
 
 def print_list(ctx: Ctx) -> int:
