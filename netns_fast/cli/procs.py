@@ -110,7 +110,7 @@ def do_pids(ctx: Ctx, args: list[bytes]) -> int:
     try:
         key = _sys.ns_key(ctx.path(args[0]))
     except OSError as exc:
-        return _say(ctx, exc, _NS_MESSAGES, _NS_MESSAGES["ns_open"])
+        return _say(ctx, exc, _NS_MESSAGES, _NS_MESSAGES["open_ns"])
     try:
         pids = _sys.scan_pids([key])[0]
     except OSError as exc:
