@@ -14,7 +14,13 @@ import os
 from typing import TYPE_CHECKING, NamedTuple, Optional
 
 from . import _sys
-from ._names import check_pid, check_threads, encode_name, run_dir_bytes
+from ._names import (
+    check_pid,
+    check_threads,
+    encode_name,
+    read_run_dir,
+    run_dir_bytes,
+)
 from .exceptions import NetnsOSError, error_for
 
 if TYPE_CHECKING:
@@ -89,16 +95,7 @@ def list_names(*, run_dir: Optional[Name] = None) -> list[str]:
     Stale entries are listed too. A missing RUN_DIR gives an empty list.
     :func:`~netns_fast.list_with_nsids` adds each name's nsid.
     """
-    rd = run_dir_bytes(run_dir)
-    try:
-        entries = os.listdir(rd)
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise error_for(
-            exc.errno or 0, "open_run_dir", os.fsdecode(rd)
-        ) from exc
-    return [os.fsdecode(e) for e in entries]
+    return [os.fsdecode(e) for e in read_run_dir(run_dir_bytes(run_dir))]
 
 
 def add_many(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .exceptions import InvalidNameError
+from .exceptions import InvalidNameError, error_for
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -84,3 +84,17 @@ def check_threads(threads: Optional[int]) -> int:
     if threads < 1:
         raise ValueError("threads must be >= 1")
     return threads
+
+
+def read_run_dir(rd: bytes) -> list[bytes]:
+    """The entries of the run directory ``rd`` in directory order ([] when
+    it is missing); any other failure raises the errno's class at step
+    "open_run_dir", naming ``rd``."""
+    try:
+        return os.listdir(rd)
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise error_for(
+            exc.errno or 0, "open_run_dir", os.fsdecode(rd)
+        ) from exc

@@ -20,10 +20,15 @@ import time
 from typing import TYPE_CHECKING, Literal, NamedTuple, Optional, Union
 
 from . import _sys
-from ._names import check_pid, check_threads, encode_name, run_dir_bytes
+from ._names import (
+    check_pid,
+    check_threads,
+    encode_name,
+    read_run_dir,
+    run_dir_bytes,
+)
 from ._owner import proc_pid
 from ._resource import Resource
-from .exceptions import error_for
 
 if TYPE_CHECKING:
     import asyncio
@@ -63,14 +68,9 @@ def _run_dir_keys(rd: bytes) -> list[tuple[bytes, _sys.NsKey]]:
 
     A missing rd gives []; an entry whose stat fails gets (0, 0).
     """
-    try:
-        names = os.listdir(rd)
-    except FileNotFoundError:
+    names = read_run_dir(rd)
+    if not names:
         return []
-    except OSError as exc:
-        raise error_for(
-            exc.errno or 0, "open_run_dir", os.fsdecode(rd)
-        ) from exc
     try:
         keys = _sys.stat_names(rd, names)
     except FileNotFoundError:
