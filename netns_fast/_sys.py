@@ -99,6 +99,22 @@ _STEP_PATHS: dict[int, tuple[str, str]] = {
     lib.NSF_STEP_POOL_CONFIG: ("path", ""),
     lib.NSF_STEP_POOL_CLOSED: ("", ""),
     lib.NSF_STEP_POOL_TIMEOUT: ("", ""),
+    # wiring: the namespace's path, and the link, address, route or
+    # sysctl file the request was about
+    lib.NSF_STEP_WIRE_REQUEST: ("path", "path2"),
+    lib.NSF_STEP_RTM_NEWLINK: ("path", "path2"),
+    lib.NSF_STEP_RTM_DELLINK: ("path", "path2"),
+    lib.NSF_STEP_RTM_GETLINK: ("path", "path2"),
+    lib.NSF_STEP_RTM_NEWADDR: ("path", "path2"),
+    lib.NSF_STEP_RTM_DELADDR: ("path", "path2"),
+    lib.NSF_STEP_RTM_GETADDR: ("path", ""),
+    lib.NSF_STEP_RTM_NEWROUTE: ("path", "path2"),
+    lib.NSF_STEP_RTM_DELROUTE: ("path", "path2"),
+    lib.NSF_STEP_RTM_GETROUTE: ("path", ""),
+    lib.NSF_STEP_OPEN_SYSCTL: ("path2", "path"),
+    lib.NSF_STEP_READ_SYSCTL: ("path2", "path"),
+    lib.NSF_STEP_WRITE_SYSCTL: ("path2", "path"),
+    lib.NSF_STEP_WAIT_LINK: ("path", "path2"),
 }
 
 
