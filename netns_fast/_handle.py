@@ -107,9 +107,21 @@ class Netns(Resource):
 
     @classmethod
     def new(cls, *, lo_up: bool = True) -> Netns:
-        """A new anonymous namespace (loopback up unless ``lo_up=False``)."""
-        fd, ino = _sys.anon_new(lo_up)
-        return cls(fd, owned=True, ino=ino)
+        """A new anonymous namespace (loopback up unless ``lo_up=False``).
+
+        The handle holds two fds: the namespace's, and the rtnetlink
+        socket its wiring methods use, made while the thread was inside
+        (so wiring it needs no helper thread).
+        """
+        fd, ino, rtnl = _sys.wire_anon_new(lo_up)
+        try:
+            handle = cls(fd, owned=True, ino=ino)
+        except BaseException:
+            os.close(rtnl)
+            os.close(fd)
+            raise
+        handle._wire = _wire.Socket(rtnl)
+        return handle
 
     @classmethod
     def create(

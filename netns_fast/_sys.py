@@ -161,10 +161,12 @@ def _oserror(
     path2: _PathArg = None,
     run_dir: _PathArg = None,
     cwd: _PathArg = None,
+    text: Optional[str] = None,
 ) -> NetnsOSError:
     """The exception for a C call that returned ``rc`` (-errno) at C step
-    ``step``: the class error_class picks, the step's name, and as
-    filenames those of the given paths the step table names."""
+    ``step``: the class error_class picks, the step's name, as filenames
+    those of the given paths the step table names, and as strerror
+    ``text`` (the kernel's extended-ack message) when given."""
     err = -rc
     entry = STEPS.get(step) or Step("", "", "")
     given: dict[str, _PathArg] = {
@@ -179,7 +181,7 @@ def _oserror(
         value = given.get(role)
         return None if value is None else os.fsdecode(value)
 
-    why = NOT_A_NAMESPACE if step == _NOT_NETNS else None
+    why = text or (NOT_A_NAMESPACE if step == _NOT_NETNS else None)
     return error_class(err, entry.name)(
         err,
         why or os.strerror(err),
@@ -428,16 +430,6 @@ def open_ns(path: bytes) -> int:
     if fd < 0:
         raise _oserror(fd, step[0], path=path)
     return int(fd)
-
-
-def anon_new(lo_up: bool) -> tuple[int, int]:
-    """A new anonymous namespace: (fd, inode)."""
-    step = ffi.new("int *")
-    ino = ffi.new("unsigned long long *")
-    fd = lib.nsf_anon_new(lib.NSF_LO_UP if lo_up else 0, ino, step)
-    if fd < 0:
-        raise _oserror(fd, step[0], path=THREAD_NS_NET)
-    return fd, int(ino[0])
 
 
 def enter(ns_fd: int, path: Optional[str] = None) -> int:
@@ -1126,36 +1118,44 @@ class _CPlan:
         links: list[Any] = [None] * n
         outs: list[Any] = [None] * n
         for i, r in enumerate(reqs):
+            # c_reqs is zeroed: only what is set is written.
             c = c_reqs[i]
             c.kind = r.kind
             c.ns = r.ns
             c.peer_ns = r.peer_ns
-            c.name = _c_str(keep, r.name)
-            c.peer_name = _c_str(keep, r.peer_name)
-            c.master = _c_str(keep, r.master)
-            c.up = r.up
-            c.mtu = r.mtu
+            if r.name is not None:
+                c.name = _c_str(keep, r.name)
+            if r.peer_name is not None:
+                c.peer_name = _c_str(keep, r.peer_name)
+            if r.master is not None:
+                c.master = _c_str(keep, r.master)
+            if r.up:
+                c.up = r.up
+            if r.mtu:
+                c.mtu = r.mtu
             if r.mac:
                 c.mac_len = len(r.mac)
                 c.mac[0 : len(r.mac)] = r.mac
             if r.peer_mac:
                 c.peer_mac_len = len(r.peer_mac)
                 c.peer_mac[0 : len(r.peer_mac)] = r.peer_mac
-            c.family = r.family
-            c.prefix = r.prefix
-            if r.addr:
+            if r.family:
+                c.family = r.family
+                c.prefix = r.prefix
                 c.addr[0 : len(r.addr)] = r.addr
-            if r.gateway is not None:
-                c.has_gateway = 1
-                c.gateway[0 : len(r.gateway)] = r.gateway
-            if r.src is not None:
-                c.has_src = 1
-                c.src[0 : len(r.src)] = r.src
-            c.flags = r.flags
-            c.metric = r.metric
-            c.table = r.table
-            c.value = _c_str(keep, r.value)
-            c.timeout_ms = r.timeout_ms
+                if r.gateway is not None:
+                    c.has_gateway = 1
+                    c.gateway[0 : len(r.gateway)] = r.gateway
+                if r.src is not None:
+                    c.has_src = 1
+                    c.src[0 : len(r.src)] = r.src
+                c.flags = r.flags
+                c.metric = r.metric
+                c.table = r.table
+            if r.value is not None:
+                c.value = _c_str(keep, r.value)
+            if r.timeout_ms:
+                c.timeout_ms = r.timeout_ms
             if r.read and r.kind == WIRE_SYSCTL:
                 outs[i] = ffi.new("char[]", _SYSCTL_MAX)
                 c.out = outs[i]
@@ -1206,12 +1206,13 @@ class _CPlan:
     ) -> NetnsOSError:
         req = self.reqs[failed] if 0 <= failed < len(self.reqs) else None
         ns = self.nss[req.ns].path if req is not None else None
-        exc = _oserror(
-            rc, step, path=ns, path2=req.what if req is not None else None
+        return _oserror(
+            rc,
+            step,
+            path=ns,
+            path2=req.what if req is not None else None,
+            text=msg.decode("utf-8", "replace") or None,
         )
-        if msg:
-            exc.strerror = msg.decode("utf-8", "replace")
-        return exc
 
 
 def wire_run(

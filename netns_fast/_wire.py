@@ -43,21 +43,22 @@ and ``nsf_wire_run_many`` (csrc/wire.h), callable from C threads.
 
 from __future__ import annotations
 
-import ipaddress
 import os
+import socket as _socket
 import threading
 from typing import TYPE_CHECKING, NamedTuple, Optional, Union
 
 from . import _sys
 
 if TYPE_CHECKING:
+    import ipaddress
     from collections.abc import Callable, Iterable, Sequence
 
-AddressLike = Union[str, ipaddress.IPv4Interface, ipaddress.IPv6Interface]
+AddressLike = Union[str, "ipaddress.IPv4Interface", "ipaddress.IPv6Interface"]
 """An address with its prefix: "10.0.0.1/24", "fd00::1/64" (a bare
 address is a /32 or /128), or an ipaddress interface."""
 
-NetworkLike = Union[str, ipaddress.IPv4Network, ipaddress.IPv6Network]
+NetworkLike = Union[str, "ipaddress.IPv4Network", "ipaddress.IPv6Network"]
 """A route's destination: "10.1.0.0/24", "default" (with via=), or an
 ipaddress network; host bits must be zero."""
 
@@ -175,11 +176,7 @@ def _link(raw: _sys.RawLink) -> Link:
 
 
 def _ip(family: int, raw: bytes) -> str:
-    return str(
-        ipaddress.IPv6Address(raw)
-        if family == AF_INET6
-        else ipaddress.IPv4Address(raw)
-    )
+    return _socket.inet_ntop(family, raw)
 
 
 def _address(raw: _sys.RawAddr) -> Address:
@@ -216,6 +213,10 @@ def _route(raw: _sys.RawRoute) -> Route:
 # -- input checks (ValueError before any syscall) -----------------------------
 
 
+# Bytes dev_valid_name refuses in an interface name (and NUL).
+_IFNAME_BAD = b"/: \t\n\v\f\r\0"
+
+
 def check_ifname(name: str) -> bytes:
     """An interface name as the kernel takes it (dev_valid_name): 1 to 15
     bytes, not "." or "..", no "/", ":", whitespace or NUL."""
@@ -226,10 +227,8 @@ def check_ifname(name: str) -> bytes:
         raise ValueError(
             f"invalid interface name {name!r}: 1 to {IFNAMSIZ - 1} bytes"
         )
-    if (
-        raw in (b".", b"..")
-        or any(c in raw for c in b"/:\0")
-        or any(chr(c).isspace() for c in raw)
+    if raw in (b".", b"..") or len(raw.translate(None, _IFNAME_BAD)) != len(
+        raw
     ):
         raise ValueError(
             f"invalid interface name {name!r}: no '/', ':', whitespace, "
@@ -238,50 +237,70 @@ def check_ifname(name: str) -> bytes:
     return raw
 
 
-def _interface(
-    value: AddressLike,
-) -> Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]:
-    if isinstance(value, (ipaddress.IPv4Interface, ipaddress.IPv6Interface)):
-        return value
-    if not isinstance(value, str):
-        raise TypeError(
-            f"an address is a str like '10.0.0.1/24', not {value!r}"
-        )
+def _pton(text: str, what: str) -> tuple[int, bytes]:
+    """(family, packed) of an IPv4 or IPv6 address in text."""
+    family = AF_INET6 if ":" in text else AF_INET
     try:
-        return ipaddress.ip_interface(value)
-    except ValueError:
-        raise ValueError(f"invalid address {value!r}") from None
+        return family, _socket.inet_pton(family, text)
+    except (OSError, ValueError):
+        raise ValueError(f"invalid {what} {text!r}") from None
+
+
+def _prefixed(value: object, what: str) -> tuple[int, bytes, int, str]:
+    """(family, packed address, prefix length, text) of "ADDR/LEN" (or a
+    bare address: the full length), an ipaddress object, for what."""
+    if not isinstance(value, str):
+        if type(value).__module__ != "ipaddress":
+            raise TypeError(
+                f"{what} is a str like '10.0.0.1/24', not {value!r}"
+            )
+        value = str(value)
+    addr, slash, length = value.partition("/")
+    family, packed = _pton(addr, what)
+    bits = len(packed) * 8
+    if not slash:
+        return family, packed, bits, value
+    if not length.isdigit() or not 0 <= int(length) <= bits:
+        raise ValueError(
+            f"invalid {what} {value!r}: the prefix is 0 to {bits}"
+        )
+    return family, packed, int(length), value
+
+
+def _interface(value: AddressLike) -> tuple[int, bytes, int, str]:
+    """An address of a link: (family, packed, prefix length, text)."""
+    return _prefixed(value, "address")
 
 
 def _network(
     value: NetworkLike, via: Optional[str]
-) -> Union[ipaddress.IPv4Network, ipaddress.IPv6Network]:
-    if isinstance(value, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
-        return value
-    if not isinstance(value, str):
-        raise TypeError(f"a route is a str like '10.1.0.0/24', not {value!r}")
+) -> tuple[int, bytes, int, str]:
+    """A route's destination: (family, packed network, prefix length,
+    text); "default" takes the family of via."""
     if value == "default":
         if via is None:
             raise ValueError(
                 "a default route needs via=, or say 0.0.0.0/0 or ::/0"
             )
-        return ipaddress.ip_network("::/0" if ":" in via else "0.0.0.0/0")
-    try:
-        return ipaddress.ip_network(value)
-    except ValueError:
+        value = "::/0" if ":" in via else "0.0.0.0/0"
+    family, packed, length, text = _prefixed(value, "route destination")
+    bits = len(packed) * 8
+    host = int.from_bytes(packed, "big") & ((1 << (bits - length)) - 1)
+    if host:
         raise ValueError(
-            f"invalid route destination {value!r} (host bits must be zero)"
-        ) from None
+            f"invalid route destination {text!r}: host bits are set"
+        )
+    return family, packed, length, text
 
 
 def _host(value: str, family: int, what: str) -> bytes:
-    try:
-        addr = ipaddress.ip_address(value)
-    except ValueError:
-        raise ValueError(f"invalid {what} {value!r}") from None
-    if (addr.version == 6) != (family == AF_INET6):
+    """A gateway or source address of a route of family."""
+    if not isinstance(value, str):
+        raise TypeError(f"a {what} is a str, not {value!r}")
+    got, packed = _pton(value, what)
+    if got != family:
         raise ValueError(f"{what} {value!r} is not of the route's family")
-    return addr.packed
+    return packed
 
 
 def check_mtu(mtu: Optional[int], kind: str = "") -> int:
@@ -596,11 +615,11 @@ class Plan:
     def _addr(
         self, kind: int, ep: Endpoint, link: str, cidr: AddressLike
     ) -> _sys.WireReq:
-        iface = _interface(cidr)
-        q = _sys.WireReq(kind, self._ns(ep), check_ifname(link), str(iface))
-        q.family = AF_INET6 if iface.version == 6 else AF_INET
-        q.addr = iface.ip.packed
-        q.prefix = iface.network.prefixlen
+        family, packed, prefix, text = _interface(cidr)
+        q = _sys.WireReq(kind, self._ns(ep), check_ifname(link), text)
+        q.family = family
+        q.addr = packed
+        q.prefix = prefix
         return q
 
     def addr_add(
@@ -633,12 +652,11 @@ class Plan:
         match): "default" or a prefix, via a gateway and/or out of a
         device, as ip route add (protocol boot; scope link for an IPv4
         route through a device only; the main table unless table)."""
-        net = _network(dst, via)
+        family, packed, prefix, text = _network(dst, via)
         if via is None and dev is None:
             raise ValueError("a route needs via= (a gateway) or dev=")
-        family = AF_INET6 if net.version == 6 else AF_INET
         what = (
-            str(net)
+            text
             + ("" if via is None else f" via {via}")
             + ("" if dev is None else f" dev {dev}")
         )
@@ -649,8 +667,8 @@ class Plan:
             what,
         )
         q.family = family
-        q.addr = net.network_address.packed
-        q.prefix = net.prefixlen
+        q.addr = packed
+        q.prefix = prefix
         if via is not None:
             q.gateway = _host(via, family, "gateway")
         if src is not None:
