@@ -288,6 +288,7 @@ struct nsbuf {
 struct run {
     struct nsf_wire_plan *p;
     struct nsbuf *b;
+    int *todo;     /* namespaces to flush (flush_involving) */
     char *rx;
     int self_fd;   /* the calling thread's namespace, for IFLA_NET_NS_FD */
     struct known *known;
@@ -791,15 +792,18 @@ static int involves(const struct run *run, int t, int x)
     return 0;
 }
 
-/* Send every pending datagram that involves namespace x, except that of
- * namespace but (-1: none). */
+/* Send every datagram pending now that involves namespace x, except that
+ * of namespace but (-1: none). What their answers queue (a peer's "up")
+ * waits for its own namespace's next datagram. */
 static int flush_involving(struct run *run, int x, int but)
 {
-    int t;
+    int t, n = 0;
 
     for (t = 0; t < run->p->nns; t++)
         if (t != but && involves(run, t, x))
-            flush_ns(run, t);
+            run->todo[n++] = t;
+    for (t = 0; t < n && !failed(run); t++)
+        flush_ns(run, run->todo[t]);
     return failed(run) ? -1 : 0;
 }
 
@@ -1562,9 +1566,10 @@ static int alloc_run(struct run *run, struct nsf_wire_plan *p)
     run->p = p;
     run->self_fd = -1;
     run->b = calloc((size_t)p->nns, sizeof(*run->b));
+    run->todo = calloc((size_t)p->nns, sizeof(*run->todo));
     run->rx = malloc((size_t)RX_SLOTS * RX_SLOT);
     run->undo = calloc((size_t)p->nreqs + 1, sizeof(*run->undo));
-    if (!run->b || !run->rx || !run->undo)
+    if (!run->b || !run->todo || !run->rx || !run->undo)
         return -ENOMEM;
     for (i = 0; i < p->nns; i++)
         nsf_rtnl_attach(&run->b[i].nl, p->ns[i].rtnl, p->ns[i].seq, run->rx,
@@ -1584,6 +1589,7 @@ static void free_run(struct run *run)
     if (run->self_fd >= 0)
         close(run->self_fd);
     free(run->b);
+    free(run->todo);
     free(run->rx);
     free(run->known);
     free(run->undo);
