@@ -5,7 +5,7 @@ thread-safe, parallel API over a small C core.
 
 This module is the public API. The names below live in private modules,
 one per verb family (``_lifecycle``, ``_nsid``, ``_procs``, ``_spawn``,
-``_handle``, ``_pool``, ``_wire``, and ``_gc``), next to the public
+``_handle``, ``_pool``, ``_wire``, ``_topology`` and ``_gc``), next to the public
 ``exceptions``, ``cli``, ``pytest_plugin`` and ``compat``. Each name's
 module is imported on first use, so that ``import netns_fast`` loads
 nothing and the CLI starts at the interpreter's floor (spawn imports
@@ -53,6 +53,10 @@ if TYPE_CHECKING:
     from ._spawn import Process as Process
     from ._spawn import run as run
     from ._spawn import spawn as spawn
+    from ._topology import Interface as Interface
+    from ._topology import Network as Network
+    from ._topology import Topology as Topology
+    from ._topology import WiredLink as WiredLink
     from ._wire import Address as Address
     from ._wire import Link as Link
     from ._wire import Route as Route
@@ -119,6 +123,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "_handle": ("Netns", "enter", "run_in", "socket"),
     "_pool": ("Pool", "PoolStats"),
     "_wire": ("Address", "Link", "Route"),
+    "_topology": ("Interface", "Network", "Topology", "WiredLink"),
 }
 
 _LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
