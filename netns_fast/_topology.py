@@ -44,15 +44,16 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Union
 
 from . import _wire
+from ._handle import Netns
 from ._resource import Resource
 
 if TYPE_CHECKING:
-    from ._handle import Netns
     from ._wire import Endpoint, Plan
 
 SysctlValue = Union[str, int, bool]
@@ -593,8 +594,6 @@ class Topology:
         and the error is raised (ValueError before any syscall for bad
         input; the kernel's refusal, e.g. FileExistsError, otherwise).
         """
-        from ._handle import Netns  # noqa: PLC0415 (no import cycle)
-
         compiled = self._compile()
         if prefix is None and compiled.any_named:
             prefix = _default_prefix()
@@ -783,11 +782,11 @@ class _Compiled:
         self.sysctls = list(topo._sysctls)
         # Check every request now, before any syscall, and keep the
         # placeholder plan: a pool's template.
-        self._placeholders = [
+        self.placeholders = [
             _wire.Endpoint(-1, _wire.Socket(), n.label) for n in self.nodes
         ]
         self.template = _wire.Plan()
-        self.made = self.fill(self.template, self._placeholders)
+        self.made = self.fill(self.template, self.placeholders)
         """The numbers of the creation requests (bridges, then links) in
         every plan fill() makes."""
 
@@ -1085,6 +1084,7 @@ class Network(Resource):
         "_compiled",
         "_ifaces",
         "_lock",
+        "_pid",
         "_release",
         "bridges",
         "links",
@@ -1098,8 +1098,6 @@ class Network(Resource):
         compiled: _Compiled,
         nodes: dict[str, Netns],
         indexes: Sequence[tuple[int, int]],
-        *,
-        release: Optional[Callable[[], None]] = None,
     ) -> None:
         self.topology = topology
         self._compiled = compiled
@@ -1109,7 +1107,8 @@ class Network(Resource):
         for link in self.links.values():
             for end in (link.a, link.b):
                 self._ifaces[f"{end.node}:{end.name}"] = end
-        self._release = release
+        self._release: Optional[Callable[[], None]] = None
+        self._pid = os.getpid()
         self._closed = False
         self._lock = threading.Lock()
 
@@ -1122,6 +1121,11 @@ class Network(Resource):
 
     def __len__(self) -> int:
         return len(self.nodes)
+
+    def _released_by(self, release: Callable[[], None]) -> None:
+        """Call release after the nodes are closed (a pool's network goes
+        back whole); not in a forked child, whose copies are not its."""
+        self._release = release
 
     def interface(self, end: str) -> Interface:
         """The record of interface "NODE:IFNAME" (a veth end or a
@@ -1149,7 +1153,7 @@ class Network(Resource):
         try:
             _close_all(self.nodes.values())
         finally:
-            if self._release is not None:
+            if self._release is not None and os.getpid() == self._pid:
                 self._release()
 
     def _is_open(self) -> bool:

@@ -112,7 +112,7 @@ class _Session:
         self.leak_mode = str(mode)
         self._why: Optional[str] = None
         self._probed = False
-        self.pools: dict[bool, Pool] = {}
+        self.pools: dict[bool, Pool[Netns]] = {}
         self.leaks: list[tuple[str, str]] = []
         self.reclaimed: list[str] = []
 
