@@ -1206,11 +1206,17 @@ class _CPlan:
     ) -> NetnsOSError:
         req = self.reqs[failed] if 0 <= failed < len(self.reqs) else None
         ns = self.nss[req.ns].path if req is not None else None
+        what = None
+        if req is not None:
+            # A link not found is named, not the address or route on it.
+            name = req.name
+            lookup = step == lib.NSF_STEP_RTM_GETLINK and name is not None
+            what = os.fsdecode(name) if lookup and name else req.what
         return _oserror(
             rc,
             step,
             path=ns,
-            path2=req.what if req is not None else None,
+            path2=what,
             text=msg.decode("utf-8", "replace") or None,
         )
 
