@@ -400,7 +400,7 @@ class Netns(Resource):
         _wire.one(lambda p: p.link_set(ep, name, mac=mac))
 
     def link_rename(self, name: str, new_name: str) -> None:
-        """Rename link ``name`` (it must be down: EBUSY otherwise)."""
+        """Rename link ``name``."""
         ep = self._endpoint()
         _wire.one(lambda p: p.link_rename(ep, name, new_name))
 
