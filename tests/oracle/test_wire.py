@@ -23,24 +23,22 @@ pytestmark = [pytest.mark.root, pytest.mark.oracle, requires_ip]
 Pair = tuple[Netns, Netns]
 Cmds = list[list[str]]
 
-# Lines of ip's veth pair between {x} and {y}, up, with addresses.
+
+def _veth_up(*extra: str, peer: tuple[str, ...] = ()) -> Cmds:
+    """ip's lines for a veth pair eth0 - eth0 between {x} and {y}, up
+    (extra: options of the first end, peer: of the second)."""
+    add = "link add eth0 {extra} type veth peer name eth0 {peer} netns {{y}}"
+    line = add.format(extra=" ".join(extra), peer=" ".join(peer)).split()
+    return [
+        ["-n", "{x}", *line],
+        ["-n", "{x}", "link", "set", "eth0", "up"],
+        ["-n", "{y}", "link", "set", "eth0", "up"],
+    ]
+
+
+# ip's veth pair between {x} and {y}, up, with addresses.
 BASE: Cmds = [
-    [
-        "-n",
-        "{x}",
-        "link",
-        "add",
-        "eth0",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        "{y}",
-    ],
-    ["-n", "{x}", "link", "set", "eth0", "up"],
-    ["-n", "{y}", "link", "set", "eth0", "up"],
+    *_veth_up(),
     ["-n", "{x}", "addr", "add", "10.0.0.1/24", "dev", "eth0"],
     ["-n", "{y}", "addr", "add", "10.0.0.2/24", "dev", "eth0"],
 ]
@@ -212,29 +210,6 @@ def _case(
         _settled(lambda m=mine: _read_back(m), lambda m=mine: _ip_view(m))
 
 
-def _veth_up(x: str, y: str, *extra: str, peer: tuple[str, ...] = ()) -> Cmds:
-    return [
-        [
-            "-n",
-            x,
-            "link",
-            "add",
-            "eth0",
-            *extra,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            *peer,
-            "netns",
-            y,
-        ],
-        ["-n", x, "link", "set", "eth0", "up"],
-        ["-n", y, "link", "set", "eth0", "up"],
-    ]
-
-
 CASES: list[tuple[str, Cmds, Callable[[Netns, Netns], object], Cmds]] = [
     (
         "veth with addresses",
@@ -256,8 +231,6 @@ CASES: list[tuple[str, Cmds, Callable[[Netns, Netns], object], Cmds]] = [
             peer_mac="02:00:00:00:30:02",
         ),
         _veth_up(
-            "{x}",
-            "{y}",
             "mtu",
             "1400",
             "address",
@@ -291,8 +264,10 @@ CASES: list[tuple[str, Cmds, Callable[[Netns, Netns], object], Cmds]] = [
     ),
     (
         "routes",
-        BASE
-        + [["-n", "{x}", "addr", "add", "fd00::1/64", "dev", "eth0", "nodad"]],
+        [
+            *BASE,
+            ["-n", "{x}", "addr", "add", "fd00::1/64", "dev", "eth0", "nodad"],
+        ],
         lambda x, y: (
             x.route_add("default", via="10.0.0.2"),
             x.route_add("10.9.0.0/24", dev="eth0"),
@@ -355,8 +330,10 @@ CASES: list[tuple[str, Cmds, Callable[[Netns, Netns], object], Cmds]] = [
     ),
     (
         "route removed",
-        BASE
-        + [["-n", "{x}", "route", "add", "10.9.0.0/24", "via", "10.0.0.2"]],
+        [
+            *BASE,
+            ["-n", "{x}", "route", "add", "10.9.0.0/24", "via", "10.0.0.2"],
+        ],
         lambda x, y: x.route_del("10.9.0.0/24", via="10.0.0.2"),
         [["-n", "{x}", "route", "del", "10.9.0.0/24", "via", "10.0.0.2"]],
     ),
@@ -390,8 +367,8 @@ CASES: list[tuple[str, Cmds, Callable[[Netns, Netns], object], Cmds]] = [
     ),
     (
         "port detached",
-        BASE
-        + [
+        [
+            *BASE,
             ["-n", "{x}", "link", "add", "br0", "type", "bridge"],
             ["-n", "{x}", "link", "set", "eth0", "master", "br0"],
         ],
