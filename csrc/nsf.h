@@ -144,6 +144,49 @@ static inline int nsf_hold_net(int lo_up, unsigned long long *ino,
     return fd;
 }
 
+static inline int nsf_restore_net(int saved, int *step);
+
+/* A new network namespace, held by the returned fd: the calling thread
+ * unshares into it, brings its loopback up (when lo_up), runs
+ * inside(arg, step) there when inside is given (what must be made inside,
+ * e.g. a socket; a value < 0 fails the call), and comes back
+ * (nsf_restore_net). *ino receives its inode. On failure the caller undoes
+ * what inside made. Steps OPEN_THREAD_NET, UNSHARE_NET, SOCKET, LO_UP,
+ * STAT_NS, RESTORE_NET, VERIFY_NET and inside's. */
+static inline int nsf_new_net(int lo_up, unsigned long long *ino,
+                              int (*inside)(void *arg, int *step), void *arg,
+                              int *step)
+{
+    int saved, fd, rc, back_step = NSF_STEP_NONE;
+
+    *step = NSF_STEP_NONE;
+    saved = nsf_save_net(step);
+    if (saved < 0)
+        return saved;
+    if (unshare(CLONE_NEWNET) < 0) {
+        rc = nsf_fail(step, NSF_STEP_UNSHARE_NET);
+        close(saved);
+        return rc;
+    }
+    fd = nsf_hold_net(lo_up, ino, step);
+    if (fd >= 0 && inside) {
+        rc = inside(arg, step);
+        if (rc < 0) {
+            close(fd);
+            fd = rc;
+        }
+    }
+    rc = nsf_restore_net(saved, &back_step);
+    close(saved);
+    if (rc < 0) {
+        if (fd >= 0)
+            close(fd);
+        *step = back_step;
+        return rc;
+    }
+    return fd;
+}
+
 /* Return the calling thread to the network namespace saved (an fd of it)
  * and check that it is there: the (st_dev, st_ino) of saved against those
  * of /proc/thread-self/ns/net. saved stays open.

@@ -5,11 +5,12 @@ thread-safe, parallel API over a small C core.
 
 This module is the public API. The names below live in private modules,
 one per verb family (``_lifecycle``, ``_nsid``, ``_procs``, ``_spawn``,
-``_handle``, ``_pool``, and ``_gc``), next to the public ``exceptions``,
-``cli``, ``pytest_plugin`` and ``compat``. Each name's module is imported on
-first use, so that ``import netns_fast`` loads nothing and the CLI starts
-at the interpreter's floor (spawn imports subprocess, the pool starts
-threads, set_nsid and list_ids pull in pyroute2).
+``_handle``, ``_pool``, ``_wire``, and ``_gc``), next to the public
+``exceptions``, ``cli``, ``pytest_plugin`` and ``compat``. Each name's
+module is imported on first use, so that ``import netns_fast`` loads
+nothing and the CLI starts at the interpreter's floor (spawn imports
+subprocess, the pool starts threads, set_nsid and list_ids pull in
+pyroute2).
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ if TYPE_CHECKING:
     from ._spawn import Process as Process
     from ._spawn import run as run
     from ._spawn import spawn as spawn
+    from ._wire import Address as Address
+    from ._wire import Link as Link
+    from ._wire import Route as Route
     from .exceptions import InvalidNameError as InvalidNameError
     from .exceptions import NamespaceBusyError as NamespaceBusyError
     from .exceptions import NamespaceExistsError as NamespaceExistsError
@@ -114,6 +118,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "_spawn": ("Process", "run", "spawn"),
     "_handle": ("Netns", "enter", "run_in", "socket"),
     "_pool": ("Pool", "PoolStats"),
+    "_wire": ("Address", "Link", "Route"),
 }
 
 _LAZY = {name: module for module, names in _EXPORTS.items() for name in names}

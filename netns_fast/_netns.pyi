@@ -53,6 +53,20 @@ class _Lib:
     NSF_STEP_POOL_CONFIG: Final[int]
     NSF_STEP_POOL_CLOSED: Final[int]
     NSF_STEP_POOL_TIMEOUT: Final[int]
+    NSF_STEP_WIRE_REQUEST: Final[int]
+    NSF_STEP_RTM_NEWLINK: Final[int]
+    NSF_STEP_RTM_DELLINK: Final[int]
+    NSF_STEP_RTM_GETLINK: Final[int]
+    NSF_STEP_RTM_NEWADDR: Final[int]
+    NSF_STEP_RTM_DELADDR: Final[int]
+    NSF_STEP_RTM_GETADDR: Final[int]
+    NSF_STEP_RTM_NEWROUTE: Final[int]
+    NSF_STEP_RTM_DELROUTE: Final[int]
+    NSF_STEP_RTM_GETROUTE: Final[int]
+    NSF_STEP_OPEN_SYSCTL: Final[int]
+    NSF_STEP_READ_SYSCTL: Final[int]
+    NSF_STEP_WRITE_SYSCTL: Final[int]
+    NSF_STEP_WAIT_LINK: Final[int]
     # -- csrc/lifecycle.h (add, attach, delete, batches) --
     def nsf_prepare_run_dir(self, run_dir: bytes, step: Any, /) -> int: ...
     def nsf_flock_error(self, /) -> int: ...
@@ -133,6 +147,42 @@ class _Lib:
     def nsf_pool_drain(self, p: Any, timeout_ms: int, /) -> int: ...
     def nsf_pool_close(self, p: Any, step: Any, /) -> int: ...
     def nsf_pool_free(self, p: Any, /) -> None: ...
+    # -- csrc/wire.h (links, addresses, routes, sysctls) --
+    NSF_WIRE_NAME_MAX: Final[int]
+    NSF_WIRE_MAC_MAX: Final[int]
+    NSF_WIRE_MSG_MAX: Final[int]
+    NSF_WIRE_VETH: Final[int]
+    NSF_WIRE_DUMMY: Final[int]
+    NSF_WIRE_BRIDGE: Final[int]
+    NSF_WIRE_LINK_SET: Final[int]
+    NSF_WIRE_LINK_RENAME: Final[int]
+    NSF_WIRE_LINK_MOVE: Final[int]
+    NSF_WIRE_LINK_DEL: Final[int]
+    NSF_WIRE_LINK_GET: Final[int]
+    NSF_WIRE_ADDR_ADD: Final[int]
+    NSF_WIRE_ADDR_DEL: Final[int]
+    NSF_WIRE_ROUTE_ADD: Final[int]
+    NSF_WIRE_ROUTE_DEL: Final[int]
+    NSF_WIRE_SYSCTL: Final[int]
+    NSF_WIRE_WAIT_UP: Final[int]
+    NSF_WIRE_KEEP: Final[int]
+    NSF_WIRE_OWN_THREAD: Final[int]
+    def nsf_wire_run(self, plan: Any, step: Any, /) -> int: ...
+    def nsf_wire_run_many(
+        self, plans: Any, n: int, nthreads: int, step: Any, /
+    ) -> int: ...
+    def nsf_wire_links(
+        self, ns: Any, out: Any, cap: int, step: Any, /
+    ) -> int: ...
+    def nsf_wire_addrs(
+        self, ns: Any, family: int, out: Any, cap: int, step: Any, /
+    ) -> int: ...
+    def nsf_wire_routes(
+        self, ns: Any, family: int, out: Any, cap: int, step: Any, /
+    ) -> int: ...
+    def nsf_wire_anon_new(
+        self, flags: int, ino: Any, rtnl: Any, step: Any, /
+    ) -> int: ...
     # -- csrc/procs.h (pids, identify, monitor) --
     def nsf_ns_key(
         self, path: bytes, dev: Any, ino: Any, step: Any, /

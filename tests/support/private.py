@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from netns_fast import _gc, _leaks, _names, _owner, _sys, _vrf
 from netns_fast import _handle as handle
 from netns_fast import _procs as procs
+from netns_fast import _wire as wire
 from netns_fast._netns import ffi, lib
 from netns_fast._sys import probe_netns
 from netns_fast._vrf import unescape_mount_field
@@ -59,4 +60,5 @@ __all__ = [
     "procs",
     "rtnl_nsid",
     "unescape_mount_field",
+    "wire",
 ]
