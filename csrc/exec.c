@@ -28,8 +28,6 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -181,22 +179,6 @@ static int enter_netns(const char *ns_path, int *step)
     return 0;
 }
 
-/* A sysfs that shows the new namespace's devices. If /sys cannot be
- * unmounted, the new one is stacked on top, read-only if the old one is
- * (a read-only sysfs cannot be shadowed by a writable one). */
-static int remount_sys(const char *name, int *step)
-{
-    unsigned long flags = 0;
-    struct statfs sfs;
-
-    if (umount2("/sys", MNT_DETACH) < 0 && statfs("/sys", &sfs) == 0 &&
-        (sfs.f_flags & ST_RDONLY))
-        flags = MS_RDONLY;
-    if (mount(name, "/sys", "sysfs", flags, NULL) < 0)
-        return nsf_fail(step, NSF_STEP_MOUNT_SYSFS);
-    return 0;
-}
-
 /* fn(entry, arg, fd of the directory) for every entry of the directory at
  * path but . and .., in directory order (nsf_dir: no malloc). */
 static void for_each_entry(const char *path,
@@ -267,7 +249,7 @@ static int enter(const struct target *t, int *step)
     /* Don't let any mounts propagate back to the parent. */
     if (mount("", "/", "none", MS_SLAVE | MS_REC, NULL) < 0)
         return nsf_fail(step, NSF_STEP_MAKE_RSLAVE);
-    rc = remount_sys(t->name, step);
+    rc = nsf_remount_sys(t->name, step);
     if (rc < 0)
         return rc;
     bind_etc(t->name);

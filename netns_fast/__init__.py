@@ -5,11 +5,12 @@ thread-safe, parallel API over a small C core.
 
 This module is the public API. The names below live in private modules,
 one per verb family (``_lifecycle``, ``_nsid``, ``_procs``, ``_spawn``,
-``_handle``, ``_pool``, and ``_gc``), next to the public ``exceptions``,
-``cli``, ``pytest_plugin`` and ``compat``. Each name's module is imported on
-first use, so that ``import netns_fast`` loads nothing and the CLI starts
-at the interpreter's floor (spawn imports subprocess, the pool starts
-threads, set_nsid and list_ids pull in pyroute2).
+``_handle``, ``_pool``, ``_rootless`` and ``_gc``), next to the public
+``exceptions``, ``cli``, ``pytest_plugin`` and ``compat``. Each name's
+module is imported on first use, so that ``import netns_fast`` loads
+nothing and the CLI starts at the interpreter's floor (spawn imports
+subprocess, the pool starts threads, set_nsid and list_ids pull in
+pyroute2).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     from ._procs import monitor_async as monitor_async
     from ._procs import pids as pids
     from ._procs import pids_by_netns as pids_by_netns
+    from ._rootless import World as World
+    from ._rootless import unshare_rootless as unshare_rootless
     from ._spawn import Process as Process
     from ._spawn import run as run
     from ._spawn import spawn as spawn
@@ -111,6 +114,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "pids",
         "pids_by_netns",
     ),
+    "_rootless": ("World", "unshare_rootless"),
     "_spawn": ("Process", "run", "spawn"),
     "_handle": ("Netns", "enter", "run_in", "socket"),
     "_pool": ("Pool", "PoolStats"),
