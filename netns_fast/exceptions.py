@@ -112,7 +112,8 @@ class NamespaceBusyError(NetnsOSError):
 
 class NamespaceLimitError(NetnsOSError):
     """The namespace limit was hit: ENOSPC from unshare (e.g.
-    user.max_net_namespaces). ENOSPC at another step (a full run-directory
+    user.max_net_namespaces, or user.max_user_namespaces for
+    unshare_rootless). ENOSPC at another step (a full run-directory
     file system at "create_name") is a plain NetnsOSError naming the
     path."""
 
@@ -146,6 +147,8 @@ _BY_ERRNO: dict[int, type[NetnsOSError]] = {
 
 # Steps after which the thread may be in a foreign namespace.
 _RESTORE_STEPS = frozenset(("restore_net", "verify_net"))
+# Steps at which ENOSPC is a namespace limit (user.max_*_namespaces).
+_LIMIT_STEPS = frozenset(("unshare_net", "unshare_user"))
 # Steps at which EINVAL means that the file is no network namespace.
 _NOT_NS_STEPS = frozenset(("setns_net", "rtm_newnsid"))
 
@@ -159,7 +162,7 @@ def error_class(err: int, step: str) -> type[NetnsOSError]:
         return NamespaceRestoreError
     if step == "not_netns" or (err == _errno.EINVAL and step in _NOT_NS_STEPS):
         return NotANamespaceError
-    if err == _errno.ENOSPC and step != "unshare_net":
+    if err == _errno.ENOSPC and step not in _LIMIT_STEPS:
         return NetnsOSError
     return _BY_ERRNO.get(err, NetnsOSError)
 
