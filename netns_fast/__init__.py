@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from ._rootless import World as World
     from ._rootless import unshare_rootless as unshare_rootless
     from ._spawn import Process as Process
+    from ._spawn import create_subprocess_exec as create_subprocess_exec
     from ._spawn import run as run
     from ._spawn import spawn as spawn
     from .exceptions import InvalidNameError as InvalidNameError
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     from .exceptions import NamespaceNotFoundError as NamespaceNotFoundError
     from .exceptions import NamespaceRestoreError as NamespaceRestoreError
     from .exceptions import NetnsError as NetnsError
+    from .exceptions import NetnsFileNotFoundError as NetnsFileNotFoundError
     from .exceptions import NetnsOSError as NetnsOSError
     from .exceptions import NetnsPermissionError as NetnsPermissionError
     from .exceptions import NetnsTimeoutError as NetnsTimeoutError
@@ -80,6 +82,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "NamespaceRestoreError",
         "NetnsError",
         "NetnsOSError",
+        "NetnsFileNotFoundError",
         "NetnsPermissionError",
         "NetnsTimeoutError",
         "NotANamespaceError",
@@ -115,7 +118,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "pids_by_netns",
     ),
     "_rootless": ("World", "unshare_rootless"),
-    "_spawn": ("Process", "run", "spawn"),
+    "_spawn": ("Process", "create_subprocess_exec", "run", "spawn"),
     "_handle": ("Netns", "enter", "run_in", "socket"),
     "_pool": ("Pool", "PoolStats"),
 }

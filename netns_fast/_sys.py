@@ -297,6 +297,7 @@ SPAWN_CLOSE_FDS: int = lib.NSF_SPAWN_CLOSE_FDS
 SPAWN_RESTORE_SIGNALS: int = lib.NSF_SPAWN_RESTORE_SIGNALS
 SPAWN_NEW_SESSION: int = lib.NSF_SPAWN_NEW_SESSION
 SPAWN_FORK: int = lib.NSF_SPAWN_FORK
+SPAWN_NS_FD: int = lib.NSF_SPAWN_NS_FD
 
 
 def _c_str(keep: list[object], value: Optional[bytes]) -> object:
@@ -321,10 +322,13 @@ class SpawnRequest:
     def __init__(
         self,
         run_dir: bytes,
-        name: bytes,
+        name: Optional[bytes],
         argv: Sequence[bytes],
         flags: int,
         *,
+        ns_path: Optional[bytes] = None,
+        ns_fd: int = -1,
+        shown: Optional[bytes] = None,
         env: Optional[Sequence[bytes]] = None,
         path: Optional[bytes] = None,
         cwd: Optional[bytes] = None,
@@ -334,15 +338,19 @@ class SpawnRequest:
     ) -> None:
         if not argv:
             raise ValueError("argv must not be empty")
-        self.run_dir, self.name, self.program, self.cwd = (
-            run_dir,
-            name,
-            argv[0],
-            cwd,
-        )
+        # The namespace, as the errors name it: shown (e.g. a handle's
+        # path), else ns_path, else run_dir/name.
+        if shown is None:
+            shown = ns_path or _join(run_dir, name or b"")
+        self.run_dir, self.name, self.shown = run_dir, name, shown
+        self.program, self.cwd = argv[0], cwd
         keep: list[object] = []
         req = ffi.new("struct nsf_spawn_req *")
         req.run_dir = _c_str(keep, run_dir)
+        req.ns_path = _c_str(keep, ns_path)
+        req.ns_fd = ns_fd
+        if ns_fd >= 0:
+            flags |= lib.NSF_SPAWN_NS_FD
         req.name = _c_str(keep, name)
         req.file = _c_str(keep, argv[0])
         req.argv = _c_strv(keep, argv)
@@ -364,11 +372,7 @@ class SpawnRequest:
     def error(self, rc: int, step: int) -> NetnsOSError:
         """The exception for a failed spawn or exec of this request."""
         return _oserror(
-            rc,
-            step,
-            path=_join(self.run_dir, self.name),
-            path2=self.program,
-            cwd=self.cwd,
+            rc, step, path=self.shown, path2=self.program, cwd=self.cwd
         )
 
 

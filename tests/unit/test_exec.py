@@ -173,9 +173,11 @@ def test_fork_failure_ends_the_cli(
 
 
 def test_spawn_rejects_bad_arguments() -> None:
-    """Bad names, empty argv and NUL bytes fail before any clone."""
-    with pytest.raises(netns_fast.InvalidNameError):
-        netns_fast.spawn("a/b", ["true"])
+    """Bad names (a "/" makes a path, not a bad name), empty argv and NUL
+    bytes fail before any clone."""
+    for bad in ("..", "", "x" * 256):
+        with pytest.raises(netns_fast.InvalidNameError):
+            netns_fast.spawn(bad, ["true"])
     with pytest.raises(ValueError, match="empty"):
         netns_fast.spawn("x", [])
     with pytest.raises(ValueError, match="null byte"):
