@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -68,10 +69,7 @@ static int write_proc(const char *path, const char *text)
     return -err;
 }
 
-/* The caller's ids become 0 in the new user namespace: "0 ID 1". An
- * unprivileged writer may map its own ids only, once; setgroups must be
- * denied before the gid map (kernels before 3.19 have no such file). */
-static int map_ids(unsigned int uid, unsigned int gid, int *step)
+static int write_maps(unsigned int uid, unsigned int gid, int *step)
 {
     char line[64];
     int rc = write_proc(THREAD_SETGROUPS, "deny");
@@ -87,6 +85,26 @@ static int map_ids(unsigned int uid, unsigned int gid, int *step)
     if (rc < 0)
         return nsf_set_step(step, NSF_STEP_GID_MAP, rc);
     return 0;
+}
+
+/* The caller's ids become 0 in the new user namespace: "0 ID 1". An
+ * unprivileged writer may map its own ids only, once; setgroups must be
+ * denied before the gid map (kernels before 3.19 have no such file).
+ *
+ * A process that changed its ids (root that dropped to a user) is not
+ * dumpable, and then its /proc files belong to a root that the new user
+ * namespace does not map yet: the writes would fail with EACCES. Such a
+ * process is made dumpable for the writes only, and then not again. */
+static int map_ids(unsigned int uid, unsigned int gid, int *step)
+{
+    int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), rc;
+
+    if (dumpable == 0)
+        prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    rc = write_maps(uid, gid, step);
+    if (dumpable == 0)
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    return rc;
 }
 
 int nsf_rootless_unshare(int flags, int *step)
