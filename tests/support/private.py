@@ -15,6 +15,7 @@ from netns_fast import _gc, _leaks, _names, _owner, _sys, _vrf
 from netns_fast import _handle as handle
 from netns_fast import _procs as procs
 from netns_fast import _rootless as rootless
+from netns_fast import _spawn as spawn
 from netns_fast._netns import ffi, lib
 from netns_fast._sys import probe_netns
 from netns_fast._vrf import unescape_mount_field
@@ -62,5 +63,6 @@ __all__ = [
     "procs",
     "rootless",
     "rtnl_nsid",
+    "spawn",
     "unescape_mount_field",
 ]

@@ -9,7 +9,7 @@ import io
 import os
 import threading
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional, TypeVar
 
 import pytest
 
@@ -17,6 +17,9 @@ import netns_fast
 from netns_fast import cli
 from netns_fast.exceptions import NamespaceLimitError, error_for
 from support.private import _sys, cli_rootless, rootless
+from support.processes import in_child
+
+T = TypeVar("T")
 
 # -- explain: the cause and the setting to change -----------------------------
 
@@ -166,41 +169,50 @@ def test_enospc_at_unshare_user_is_a_limit_error() -> None:
 # -- the single-threaded check ------------------------------------------------
 
 
-def test_refused_with_other_threads() -> None:
-    """With a second thread running, unshare_rootless raises EINVAL at
-    step "threads" naming the count, and changes nothing."""
-    user_ns = os.stat("/proc/thread-self/ns/user").st_ino
+def _with_a_thread(func: Callable[[], T]) -> T:
+    """func() while a second thread waits."""
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
-        count = _sys.thread_count()
-        with pytest.raises(netns_fast.NetnsOSError) as info:
-            netns_fast.unshare_rootless()
+        return func()
     finally:
         stop.set()
         thread.join()
-    exc = info.value
-    assert exc.errno == errno.EINVAL
-    assert exc.step == "threads"
-    assert f"has {count} threads" in str(exc)
-    assert "single-threaded" in str(exc)
-    assert os.stat("/proc/thread-self/ns/user").st_ino == user_ns
+
+
+def test_refused_with_other_threads() -> None:
+    """With a second thread running (in a forked child: exactly two),
+    unshare_rootless raises EINVAL at step "threads" naming the count,
+    and changes nothing."""
+
+    def child() -> list[object]:
+        user_ns = os.stat("/proc/thread-self/ns/user").st_ino
+        try:
+            _with_a_thread(netns_fast.unshare_rootless)
+        except netns_fast.NetnsOSError as exc:
+            same = os.stat("/proc/thread-self/ns/user").st_ino == user_ns
+            return [exc.errno, exc.step, str(exc), same]
+        return ["made"]
+
+    err, step, text, same = in_child(child)
+    assert (err, step, same) == (errno.EINVAL, "threads", True)
+    assert "the process has 2 threads" in text
+    assert "single-threaded" in text
 
 
 def test_thread_count_counts_threads() -> None:
     """The C count of /proc/thread-self/.. follows threads coming and
-    going."""
-    before = _sys.thread_count()
-    stop = threading.Event()
-    thread = threading.Thread(target=stop.wait)
-    thread.start()
-    try:
-        assert _sys.thread_count() == before + 1
-    finally:
-        stop.set()
-        thread.join()
-    assert _sys.thread_count() == before
+    going (in a forked child, which starts with one)."""
+
+    def child() -> list[int]:
+        return [
+            _sys.thread_count(),
+            _with_a_thread(_sys.thread_count),
+            _sys.thread_count(),
+        ]
+
+    assert in_child(child) == [1, 2, 1]
 
 
 # -- the CLI verb -------------------------------------------------------------
