@@ -64,13 +64,17 @@ def test_full_path_remounts_sys(netns_name: str) -> None:
     cheap = netns_fast.run(
         netns_name, ["ls", "/sys/class/net"], full=False, capture_output=True
     )
-    assert cheap.stdout != b"lo\n"  # the caller's sysfs
+    # the caller's sysfs (in a rootless world the home has only lo too)
+    here = sorted(os.listdir("/sys/class/net"))
+    assert cheap.stdout.decode().split() == here
 
 
 def test_etc_netns_binds(netns_name: str) -> None:
     """/etc/netns/NAME entries show through /etc in the child (full only),
     spawned by name or through a named handle, not through an anonymous
     one; the host's file is unchanged."""
+    if not os.access("/etc", os.W_OK):
+        pytest.skip("writes /etc, which is the host root's (a rootless world)")
     token = unique_name("nsft-etc") + ".conf"
     made = not os.path.isdir("/etc/netns")
     etc_dir = Path("/etc/netns", netns_name)
