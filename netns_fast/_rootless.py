@@ -41,6 +41,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import time
 
 from . import _sys
 from ._names import run_dir_bytes
@@ -285,23 +286,29 @@ def _carry_over(src: int, dst: int, parent: bytes, skip: bytes) -> None:
         if entry == skip:
             continue
         shown = parent + b"/" + entry
-        st = os.stat(entry, dir_fd=src, follow_symlinks=False)
-        if stat.S_ISLNK(st.st_mode):
-            target = os.readlink(entry, dir_fd=src)
-            os.symlink(target, entry, dir_fd=dst)
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            os.mkdir(entry, 0o755, dir_fd=dst)
-        else:
-            os.close(
-                os.open(
-                    entry,
-                    os.O_CREAT | os.O_EXCL | os.O_WRONLY,
-                    0o600,
-                    dir_fd=dst,
-                )
-            )
-        _graft(src, dst, entry, shown)
+        try:
+            _stand_in(src, dst, entry, shown)
+        except NetnsOSError:
+            raise
+        except OSError as exc:
+            raise error_for(
+                exc.errno or 0, "move_mount", os.fsdecode(shown)
+            ) from exc
+
+
+def _stand_in(src: int, dst: int, entry: bytes, shown: bytes) -> None:
+    """One entry of ``src`` in ``dst``: a symlink copied, anything else
+    an empty stand-in with the entry bound onto it."""
+    st = os.stat(entry, dir_fd=src, follow_symlinks=False)
+    if stat.S_ISLNK(st.st_mode):
+        os.symlink(os.readlink(entry, dir_fd=src), entry, dir_fd=dst)
+        return
+    if stat.S_ISDIR(st.st_mode):
+        os.mkdir(entry, 0o755, dir_fd=dst)
+    else:
+        flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY
+        os.close(os.open(entry, flags, 0o600, dir_fd=dst))
+    _graft(src, dst, entry, shown)
 
 
 def _overlay(parent: bytes, skip: bytes) -> None:
@@ -422,11 +429,24 @@ def _try_in_child(rd: bytes, lo_up: bool, sysfs: bool) -> None:
     with os.fdopen(read_end, "rb") as inp:
         data = inp.read()
     os.waitpid(pid, 0)
-    outcome = pickle.loads(data) if data else None
+    if not data:  # the child died before it could report
+        raise error_for(errno.ECHILD, "wait", None) from None
+    outcome = pickle.loads(data)
     if isinstance(outcome, NetnsOSError):
         raise _explained(outcome)
     if isinstance(outcome, BaseException):
         raise outcome
+
+
+def _single_threaded(settle: float = 0.1) -> int:
+    """The thread count, given a thread that was just joined up to
+    ``settle`` seconds to leave /proc (its task lingers a moment)."""
+    count = _sys.thread_count()
+    deadline = time.monotonic() + settle
+    while count != 1 and time.monotonic() < deadline:
+        time.sleep(0.002)
+        count = _sys.thread_count()
+    return count
 
 
 def unshare_rootless(
@@ -461,7 +481,7 @@ def unshare_rootless(
             filter), ``uid_map``, ``mount_tmpfs``, ...
     """
     rd = run_dir_bytes(run_dir)
-    count = _sys.thread_count()
+    count = _single_threaded()
     if count != 1:
         raise _threads_error(count)
     if check:

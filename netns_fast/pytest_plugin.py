@@ -461,11 +461,10 @@ def _rootless_note(early_config: pytest.Config) -> str:
         # not make one): it has threads, it must not try.
         return os.environ.get(_ROOTLESS_ENV, "")
     from ._rootless import unshare_rootless
-    from .exceptions import NetnsOSError
 
     try:
         unshare_rootless()
-    except NetnsOSError as exc:
+    except OSError as exc:  # a NetnsOSError naming the step and the cause
         return f"rootless (a private user namespace) failed: {exc}"
     return "world"
 
