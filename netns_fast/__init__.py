@@ -6,11 +6,11 @@ thread-safe, parallel API over a small C core.
 This module is the public API. The names below live in private modules,
 one per verb family (``_lifecycle``, ``_nsid``, ``_procs``, ``_spawn``,
 ``_handle``, ``_pool``, ``_wire``, ``_rootless`` and ``_gc``), next to
-the public ``exceptions``, ``cli``, ``pytest_plugin`` and ``compat``. Each name's
-module is imported on first use, so that ``import netns_fast`` loads
-nothing and the CLI starts at the interpreter's floor (spawn imports
-subprocess, the pool starts threads, set_nsid and list_ids pull in
-pyroute2).
+the public ``exceptions``, ``cli``, ``pytest_plugin`` and ``compat``.
+Each name's module is imported on first use, so that ``import
+netns_fast`` loads nothing and the CLI starts at the interpreter's floor
+(spawn imports subprocess, the pool starts threads, set_nsid and list_ids
+pull in pyroute2).
 """
 
 from __future__ import annotations
