@@ -79,6 +79,17 @@ enum nsf_step {
     NSF_STEP_KEEP_FD,        /* fcntl(F_SETFD): a pass_fds entry kept open */
     NSF_STEP_EXEC,           /* execve / execvp of the command */
 
+    /* The private world of rootless (user + mount + network namespace). */
+    NSF_STEP_THREADS,        /* the process has other threads: counted in
+                                /proc/thread-self/.. (EINVAL) */
+    NSF_STEP_UNSHARE_USER,   /* unshare(CLONE_NEWUSER) */
+    NSF_STEP_SETGROUPS,      /* write "deny" to /proc/thread-self/setgroups */
+    NSF_STEP_UID_MAP,        /* write /proc/thread-self/uid_map */
+    NSF_STEP_GID_MAP,        /* write /proc/thread-self/gid_map */
+    NSF_STEP_MOUNT_TMPFS,    /* mount("tmpfs", dir, "tmpfs") */
+    NSF_STEP_OPEN_TREE,      /* open_tree(OPEN_TREE_CLONE | AT_RECURSIVE) */
+    NSF_STEP_MOVE_MOUNT,     /* move_mount of such a clone */
+
     /* Memory, threads, the pool. */
     NSF_STEP_MALLOC,         /* malloc, calloc or realloc (ENOMEM) */
     NSF_STEP_PTHREAD_CREATE, /* pthread_create (its error, e.g. EAGAIN) */

@@ -18,10 +18,10 @@ from __future__ import annotations
 import os
 import socket as _socket
 import threading
-from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union, cast
 
 from . import _sys, _wire
-from ._names import check_pid, encode_name, run_dir_bytes
+from ._names import check_pid, encode_name, is_path, run_dir_bytes
 from ._owner import proc_pid
 from ._procs import kill_all
 from ._resource import Resource
@@ -36,8 +36,12 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-NsLike = Union["Netns", str, bytes, int]
-"""A namespace argument: a handle, a name in the run directory, or an fd."""
+NsLike = Union[
+    "Netns", str, bytes, "os.PathLike[str]", "os.PathLike[bytes]", int
+]
+"""A namespace argument: a handle, a name in the run directory, the path
+of a namespace file (a str or bytes with a "/", or a path object), or an
+fd."""
 
 PeerLike = Union["Netns", str, bytes, int, None]
 """The other namespace of a veth or a move: a handle, a name in the run
@@ -400,7 +404,7 @@ class Netns(Resource):
         _wire.one(lambda p: p.link_set(ep, name, mac=mac))
 
     def link_rename(self, name: str, new_name: str) -> None:
-        """Rename link ``name`` (it must be down: EBUSY otherwise)."""
+        """Rename link ``name``."""
         ep = self._endpoint()
         _wire.one(lambda p: p.link_rename(ep, name, new_name))
 
@@ -601,12 +605,15 @@ def _resolve(ns: NsLike) -> tuple[int, Optional[Netns]]:
     """(fd, temporary handle to close after use) for a namespace argument."""
     if isinstance(ns, Netns):
         return ns.fileno(), None
+    if is_path(ns):
+        tmp = Netns.from_path(cast("Name", os.fsencode(cast(Any, ns))))
+        return tmp.fileno(), tmp
     if isinstance(ns, (str, bytes)):
         tmp = Netns.open(ns)
         return tmp.fileno(), tmp
     if isinstance(ns, int) and not isinstance(ns, bool):
         return ns, None
-    raise TypeError(f"expected a Netns, a name or an fd, not {ns!r}")
+    raise TypeError(f"expected a Netns, a name, a path or an fd, not {ns!r}")
 
 
 class _Enter:
@@ -673,7 +680,9 @@ def enter(ns: NsLike) -> _Enter:
     return raises NamespaceRestoreError, and until an outer ``enter``
     block has returned the thread to its own namespace every new enter()
     on this thread raises NamespaceRestoreError too. ``ns`` is a
-    :class:`Netns`, a name in the default run directory, or an fd.
+    :class:`Netns`, a name in the default run directory, the path of a
+    namespace file (a str or bytes with a "/", or a path object), or an
+    fd.
     """
     return _Enter(ns)
 

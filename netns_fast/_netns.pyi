@@ -48,6 +48,14 @@ class _Lib:
     NSF_STEP_CHDIR: Final[int]
     NSF_STEP_KEEP_FD: Final[int]
     NSF_STEP_EXEC: Final[int]
+    NSF_STEP_THREADS: Final[int]
+    NSF_STEP_UNSHARE_USER: Final[int]
+    NSF_STEP_SETGROUPS: Final[int]
+    NSF_STEP_UID_MAP: Final[int]
+    NSF_STEP_GID_MAP: Final[int]
+    NSF_STEP_MOUNT_TMPFS: Final[int]
+    NSF_STEP_OPEN_TREE: Final[int]
+    NSF_STEP_MOVE_MOUNT: Final[int]
     NSF_STEP_MALLOC: Final[int]
     NSF_STEP_PTHREAD_CREATE: Final[int]
     NSF_STEP_POOL_CONFIG: Final[int]
@@ -120,6 +128,7 @@ class _Lib:
     NSF_SPAWN_RESTORE_SIGNALS: Final[int]
     NSF_SPAWN_NEW_SESSION: Final[int]
     NSF_SPAWN_FORK: Final[int]
+    NSF_SPAWN_NS_FD: Final[int]
     def nsf_spawn(self, req: Any, step: Any, /) -> int: ...
     def nsf_exec(self, req: Any, step: Any, /) -> int: ...
     def nsf_switch(self, run_dir: bytes, name: bytes, step: Any, /) -> int: ...
@@ -230,6 +239,18 @@ class _Lib:
     def nsf_netns_ready(
         self, run_dir: bytes, name: bytes, step: Any, /
     ) -> int: ...
+    # -- csrc/rootless.h (the private world) --
+    NSF_ROOTLESS_LO_UP: Final[int]
+    def nsf_rootless_unshare(self, flags: int, step: Any, /) -> int: ...
+    def nsf_thread_count(self, step: Any, /) -> int: ...
+    def nsf_mount_tmpfs(self, path: bytes, step: Any, /) -> int: ...
+    def nsf_clone_tree(
+        self, dir_fd: int, path: bytes, step: Any, /
+    ) -> int: ...
+    def nsf_move_tree(
+        self, tree_fd: int, dir_fd: int, path: bytes, step: Any, /
+    ) -> int: ...
+    def nsf_mount_sysfs(self, step: Any, /) -> int: ...
 
 lib: _Lib
 ffi: Any

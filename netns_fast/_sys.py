@@ -93,6 +93,15 @@ _STEP_PATHS: dict[int, tuple[str, str]] = {
     lib.NSF_STEP_CHDIR: ("cwd", ""),
     lib.NSF_STEP_KEEP_FD: ("", ""),
     lib.NSF_STEP_EXEC: ("path2", ""),
+    # the private world of rootless (the wrappers name the /proc files)
+    lib.NSF_STEP_THREADS: ("path", ""),
+    lib.NSF_STEP_UNSHARE_USER: ("", ""),
+    lib.NSF_STEP_SETGROUPS: ("path", ""),
+    lib.NSF_STEP_UID_MAP: ("path", ""),
+    lib.NSF_STEP_GID_MAP: ("path", ""),
+    lib.NSF_STEP_MOUNT_TMPFS: ("path", ""),
+    lib.NSF_STEP_OPEN_TREE: ("path", ""),
+    lib.NSF_STEP_MOVE_MOUNT: ("path", ""),
     # memory, threads, the pool
     lib.NSF_STEP_MALLOC: ("path", ""),
     lib.NSF_STEP_PTHREAD_CREATE: ("path", ""),
@@ -306,6 +315,7 @@ SPAWN_CLOSE_FDS: int = lib.NSF_SPAWN_CLOSE_FDS
 SPAWN_RESTORE_SIGNALS: int = lib.NSF_SPAWN_RESTORE_SIGNALS
 SPAWN_NEW_SESSION: int = lib.NSF_SPAWN_NEW_SESSION
 SPAWN_FORK: int = lib.NSF_SPAWN_FORK
+SPAWN_NS_FD: int = lib.NSF_SPAWN_NS_FD
 
 
 def _c_str(keep: list[object], value: Optional[bytes]) -> object:
@@ -330,10 +340,13 @@ class SpawnRequest:
     def __init__(
         self,
         run_dir: bytes,
-        name: bytes,
+        name: Optional[bytes],
         argv: Sequence[bytes],
         flags: int,
         *,
+        ns_path: Optional[bytes] = None,
+        ns_fd: int = -1,
+        shown: Optional[bytes] = None,
         env: Optional[Sequence[bytes]] = None,
         path: Optional[bytes] = None,
         cwd: Optional[bytes] = None,
@@ -343,15 +356,19 @@ class SpawnRequest:
     ) -> None:
         if not argv:
             raise ValueError("argv must not be empty")
-        self.run_dir, self.name, self.program, self.cwd = (
-            run_dir,
-            name,
-            argv[0],
-            cwd,
-        )
+        # The namespace, as the errors name it: shown (e.g. a handle's
+        # path), else ns_path, else run_dir/name.
+        if shown is None:
+            shown = ns_path or _join(run_dir, name or b"")
+        self.run_dir, self.name, self.shown = run_dir, name, shown
+        self.program, self.cwd = argv[0], cwd
         keep: list[object] = []
         req = ffi.new("struct nsf_spawn_req *")
         req.run_dir = _c_str(keep, run_dir)
+        req.ns_path = _c_str(keep, ns_path)
+        req.ns_fd = ns_fd
+        if ns_fd >= 0:
+            flags |= lib.NSF_SPAWN_NS_FD
         req.name = _c_str(keep, name)
         req.file = _c_str(keep, argv[0])
         req.argv = _c_strv(keep, argv)
@@ -373,11 +390,7 @@ class SpawnRequest:
     def error(self, rc: int, step: int) -> NetnsOSError:
         """The exception for a failed spawn or exec of this request."""
         return _oserror(
-            rc,
-            step,
-            path=_join(self.run_dir, self.name),
-            path2=self.program,
-            cwd=self.cwd,
+            rc, step, path=self.shown, path2=self.program, cwd=self.cwd
         )
 
 
@@ -487,6 +500,73 @@ def thread_ns_ino() -> int:
     if rc < 0:
         raise _oserror(rc, step[0], path=THREAD_NS_NET)
     return int(ino[0])
+
+
+# == rootless: the private world (csrc/rootless.h) ============================
+
+THREAD_TASKS = "/proc/thread-self/.."
+"""The calling process's tasks (one entry per thread)."""
+
+# The /proc file each step of nsf_rootless_unshare writes or reads.
+_ROOTLESS_FILES = {
+    lib.NSF_STEP_THREADS: THREAD_TASKS,
+    lib.NSF_STEP_SETGROUPS: "/proc/thread-self/setgroups",
+    lib.NSF_STEP_UID_MAP: "/proc/thread-self/uid_map",
+    lib.NSF_STEP_GID_MAP: "/proc/thread-self/gid_map",
+}
+
+
+def rootless_unshare(lo_up: bool) -> None:
+    """This (single-threaded) process into a new user namespace (its ids
+    mapped to 0), mount namespace (/ rslave) and network namespace."""
+    step = ffi.new("int *")
+    rc = lib.nsf_rootless_unshare(lib.NSF_ROOTLESS_LO_UP if lo_up else 0, step)
+    if rc < 0:
+        raise _oserror(rc, step[0], path=_ROOTLESS_FILES.get(step[0]))
+
+
+def thread_count() -> int:
+    """How many threads this process has."""
+    step = ffi.new("int *")
+    rc = lib.nsf_thread_count(step)
+    if rc < 0:
+        raise _oserror(rc, step[0], path=THREAD_TASKS)
+    return int(rc)
+
+
+def mount_tmpfs(path: bytes) -> None:
+    """A fresh tmpfs (0755) on the directory ``path``."""
+    step = ffi.new("int *")
+    rc = lib.nsf_mount_tmpfs(path, step)
+    if rc < 0:
+        raise _oserror(rc, step[0], path=path)
+
+
+def clone_tree(dir_fd: int, path: bytes) -> int:
+    """A detached recursive copy of the mount tree at ``path`` (relative
+    to ``dir_fd``, -1: the working directory); its fd."""
+    step = ffi.new("int *")
+    fd = lib.nsf_clone_tree(dir_fd, path, step)
+    if fd < 0:
+        raise _oserror(fd, step[0], path=path)
+    return int(fd)
+
+
+def move_tree(tree_fd: int, dir_fd: int, path: bytes) -> None:
+    """Attach the detached tree ``tree_fd`` on ``path`` (relative to
+    ``dir_fd``, -1: the working directory)."""
+    step = ffi.new("int *")
+    rc = lib.nsf_move_tree(tree_fd, dir_fd, path, step)
+    if rc < 0:
+        raise _oserror(rc, step[0], path=path)
+
+
+def mount_sysfs() -> None:
+    """A fresh sysfs on /sys for the calling thread's network namespace."""
+    step = ffi.new("int *")
+    rc = lib.nsf_mount_sysfs(step)
+    if rc < 0:
+        raise _oserror(rc, step[0])
 
 
 # == pool: the pool of fresh namespaces (csrc/pool.h) =========================
@@ -1293,11 +1373,17 @@ class _CPlan:
     ) -> NetnsOSError:
         req = self.reqs[failed] if 0 <= failed < len(self.reqs) else None
         ns = self.nss[req.ns].path if req is not None else None
+        what = None
+        if req is not None:
+            # A link not found is named, not the address or route on it.
+            name = req.name
+            lookup = step == lib.NSF_STEP_RTM_GETLINK and name is not None
+            what = os.fsdecode(name) if lookup and name else req.what
         return _oserror(
             rc,
             step,
             path=ns,
-            path2=req.what if req is not None else None,
+            path2=what,
             text=msg.decode("utf-8", "replace") or None,
         )
 

@@ -591,7 +591,7 @@ class Plan:
         return self._add(q)
 
     def link_rename(self, ep: Endpoint, name: str, new_name: str) -> int:
-        """Rename a link (the kernel refuses while it is up: EBUSY)."""
+        """Rename a link."""
         q = self._link_req(_sys.WIRE_LINK_RENAME, ep, name)
         q.peer_name = check_ifname(new_name)
         return self._add(q)
