@@ -342,29 +342,32 @@ class Pool(Resource, Generic[H]):
             self._busy += 1
         try:
             item = core.acquire(ms)
-        except BaseException:
-            self._done()
-            raise
-        with self._lock:
-            if self._closing:
-                _close_sockets(item)
-                core.release(item)
-                self._done()
-                raise RuntimeError("the pool is closed")
-            if item.nodes:
-                handle: Union[Netns, Network] = self._network(item)
-                key = item.nodes[0].fd
-            else:
-                handle = self._handle(
-                    item.fd,
-                    item.name,
-                    item.ino,
-                    functools.partial(self._give_back, item),
-                )
-                key = item.fd
-            self._out[key] = handle
+            with self._lock:
+                if self._closing:
+                    _close_sockets(item)
+                    core.release(item)
+                    raise RuntimeError("the pool is closed")
+                try:
+                    handle = self._wrap(item)
+                    self._out[item.key] = handle
+                except BaseException:
+                    _close_sockets(item)
+                    core.release(item)
+                    raise
+        finally:
             self._done()
         return handle  # type: ignore[return-value]
+
+    def _wrap(self, item: _sys.PoolItem) -> Union[Netns, Network]:
+        """The handle (or Network) of a taken item."""
+        if item.nodes:
+            return self._network(item)
+        return self._handle(
+            item.fd,
+            item.name,
+            item.ino,
+            functools.partial(self._give_back, item),
+        )
 
     def _handle(
         self,
@@ -415,10 +418,9 @@ class Pool(Resource, Generic[H]):
         """The release of a handle or network acquire() made (its close()
         calls it): the namespaces go to the deleter, or are deleted here
         once the C pool is gone."""
-        key = item.nodes[0].fd if item.nodes else item.fd
         with self._lock:
-            if self._out.get(key) is ns:
-                del self._out[key]
+            if self._out.get(item.key) is ns:
+                del self._out[item.key]
             if self._core is not None:
                 self._core.release(item)
                 return

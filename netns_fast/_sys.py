@@ -611,7 +611,16 @@ class PoolItem:
     and each wiring request's (index, peer index) in ``indexes``) taken
     from a C pool; ``cdata`` goes back on release."""
 
-    __slots__ = ("cdata", "fd", "indexes", "ino", "name", "nodes", "nsid")
+    __slots__ = (
+        "cdata",
+        "fd",
+        "indexes",
+        "ino",
+        "key",
+        "name",
+        "nodes",
+        "nsid",
+    )
 
     def __init__(
         self, fd: int, ino: int, nsid: int, name: bytes, cdata: Any
@@ -621,6 +630,9 @@ class PoolItem:
         self.nsid = nsid
         self.name = name
         self.cdata = cdata
+        self.key = fd
+        """The fd that names the item among those taken (the first
+        node's for a topology)."""
         self.nodes: list[PoolNode] = []
         self.indexes: list[tuple[int, int]] = []
         net = cdata.net
@@ -637,6 +649,7 @@ class PoolItem:
                 )
             )
             ns.rtnl = -1  # the taker's now (Netns handles close it)
+        self.key = self.nodes[0].fd
         reqs = net.reqs
         self.indexes = [
             (int(reqs[i].index), int(reqs[i].peer_index))

@@ -1080,6 +1080,7 @@ class Network(Resource):
     """
 
     __slots__ = (
+        "__weakref__",
         "_closed",
         "_compiled",
         "_ifaces",
