@@ -268,7 +268,27 @@ static void free_net(struct nsf_pool_net *net)
     free(net->node);
     free(net->ns);
     free(net->reqs);
+    free(net->taken);
+    free(net->inos);
     free(net);
+}
+
+/* Hand a topology to its taker: its fds, sockets, indexes and inodes in
+ * flat arrays (see struct nsf_pool_net); the sockets are the taker's. */
+static void take_net(struct nsf_pool_net *net)
+{
+    int k, *t = net->taken;
+
+    for (k = 0; k < net->nodes; k++) {
+        *t++ = net->node[k].fd;
+        *t++ = net->ns[k].rtnl;
+        net->ns[k].rtnl = -1;
+        net->inos[k] = net->node[k].ino;
+    }
+    for (k = 0; k < net->nreqs; k++) {
+        *t++ = net->reqs[k].index;
+        *t++ = net->reqs[k].peer_index;
+    }
 }
 
 /* Remove a namespace the pool made: its name (if any), then its fd; for
@@ -430,7 +450,9 @@ static int alloc_net(struct nsf_pool *p, struct nsf_pool_item *it)
     net->node = calloc((size_t)n, sizeof(*net->node));
     net->ns = calloc((size_t)n, sizeof(*net->ns));
     net->reqs = calloc((size_t)p->cfg.nwiring + 1, sizeof(*net->reqs));
-    if (!net->node || !net->ns || !net->reqs) {
+    net->taken = calloc((size_t)(n + p->cfg.nwiring), 2 * sizeof(int));
+    net->inos = calloc((size_t)n, sizeof(*net->inos));
+    if (!net->node || !net->ns || !net->reqs || !net->taken || !net->inos) {
         free_net(net);
         return -ENOMEM;
     }
@@ -1098,6 +1120,8 @@ int nsf_pool_acquire(struct nsf_pool *p, int timeout_ms,
         }
         if (p->nready > 0) {
             *item = p->ready[p->head];
+            if (item->net)
+                take_net(item->net);
             p->head = (p->head + 1) % p->cfg.size;
             p->nready--;
             p->st.acquired++;

@@ -58,6 +58,12 @@ struct nsf_pool_net {
     struct nsf_wire_req *reqs;  /* the wiring as it ran: each request's
                                    index and peer_index */
     int nreqs;
+    /* Written by nsf_pool_acquire, for a taker that reads arrays at
+     * once: per node its fd and its socket (which is the taker's from
+     * then on: ns[k].rtnl becomes -1), then per request its index and
+     * peer_index (2 * (nodes + nreqs) ints); and per node its inode. */
+    int *taken;
+    unsigned long long *inos;
 };
 
 struct nsf_pool_item {

@@ -592,6 +592,12 @@ POOL_STAT_FIELDS = (
 )
 
 
+def _cstr(chars: Any) -> bytes:
+    """The text of a char[] (an empty one without ffi.string, which costs
+    microseconds on the pool's hot path)."""
+    return ffi.string(chars) if chars[0] != b"\0" else b""
+
+
 class PoolNode:
     """One namespace of a pre-wired topology taken from a C pool: its fd,
     inode and name (b"": anonymous), and its rtnetlink socket (-1: none),
@@ -635,26 +641,26 @@ class PoolItem:
         node's for a topology)."""
         self.nodes: list[PoolNode] = []
         self.indexes: list[tuple[int, int]] = []
-        net = cdata.net
-        if net == ffi.NULL:
-            return
-        for k in range(net.nodes):
-            node, ns = net.node[k], net.ns[k]
-            self.nodes.append(
-                PoolNode(
-                    int(node.fd),
-                    int(node.ino),
-                    ffi.string(node.name),
-                    int(ns.rtnl),
-                )
+
+    def take_net(self, net: Any, named: Sequence[bool]) -> None:
+        """Read a topology item's nodes and indexes (struct nsf_pool_net,
+        written by nsf_pool_acquire: a few array reads, no per-field
+        cdata on this hot path); ``named``: which nodes have names."""
+        n = len(named)
+        flat = ffi.unpack(net.taken, 2 * (n + net.nreqs))
+        inos = ffi.unpack(net.inos, n)
+        self.nodes = [
+            PoolNode(
+                flat[2 * k],
+                inos[k],
+                _cstr(net.node[k].name) if named[k] else b"",
+                flat[2 * k + 1],
             )
-            ns.rtnl = -1  # the taker's now (Netns handles close it)
-        self.key = self.nodes[0].fd
-        reqs = net.reqs
-        self.indexes = [
-            (int(reqs[i].index), int(reqs[i].peer_index))
-            for i in range(net.nreqs)
+            for k in range(n)
         ]
+        self.key = flat[0]
+        rest = flat[2 * n :]
+        self.indexes = list(zip(rest[0::2], rest[1::2]))
 
 
 class PoolCore:
@@ -693,6 +699,7 @@ class PoolCore:
         cfg.stuck_ms = stuck_ms
         cfg.fail_ms = fail_ms
         self._labels = [label for label, _ in nodes]
+        self._named = [flag for _, flag in nodes]
         self._wiring = list(wiring)
         if nodes:
             flags = ffi.new(
@@ -727,9 +734,10 @@ class PoolCore:
                 int(item.request),
                 ffi.string(item.msg),
             )
-        return PoolItem(
-            item.fd, item.ino, item.nsid, ffi.string(item.name), item
-        )
+        got = PoolItem(item.fd, item.ino, item.nsid, _cstr(item.name), item)
+        if self._named:
+            got.take_net(item.net, self._named)
+        return got
 
     def release(self, item: PoolItem) -> None:
         """Hand a taken namespace back for deletion."""

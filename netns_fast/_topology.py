@@ -789,6 +789,7 @@ class _Compiled:
         self.made = self.fill(self.template, self.placeholders)
         """The numbers of the creation requests (bridges, then links) in
         every plan fill() makes."""
+        self._shapes = self._record_shapes()
 
     # names: every interface of every node, unique
 
@@ -1026,29 +1027,45 @@ class _Compiled:
     ) -> tuple[dict[str, WiredLink], dict[str, Interface]]:
         """The links and bridges of a build, from the (index, peer index)
         of each of its plan's requests (none: indexes unknown, 0)."""
-        made = self.made
-
-        def rec(key: str, ifindex: int) -> Interface:
-            i = self.interfaces[key]
-            return Interface(
-                i.node, i.name, ifindex, i.kind, i.addrs, i.master
-            )
+        bridge_shapes, link_shapes = self._shapes
+        new = tuple.__new__
+        none = (0, 0)
 
         def at(k: int) -> tuple[int, int]:
-            return indexes[made[k]] if indexes else (0, 0)
+            return indexes[k] if indexes else none
 
         bridges = {
-            bkey: rec(bkey, at(k)[0])
-            for k, (bkey, _) in enumerate(self.bridges)
+            bkey: new(Interface, (node, name, at(k)[0], *rest))
+            for bkey, k, node, name, rest in bridge_shapes
         }
         links: dict[str, WiredLink] = {}
-        for k, wired in enumerate(self.links, start=len(self.bridges)):
+        for name, k, (na, ia, ra), (nb, ib, rb), swapped in link_shapes:
             index, peer = at(k)
-            a, b = rec(wired.a, index), rec(wired.b, peer)
-            if wired.swapped:
+            a = new(Interface, (na, ia, index, *ra))
+            b = new(Interface, (nb, ib, peer, *rb))
+            if swapped:
                 a, b = b, a
-            links[wired.name] = WiredLink(wired.name, a, b)
+            links[name] = new(WiredLink, (name, a, b))
         return links, bridges
+
+    def _record_shapes(self) -> tuple[list[Any], list[Any]]:
+        """What records() fills in, per bridge and link: everything but
+        the interface indexes, and the plan request that gives them."""
+        made = self.made
+
+        def shape(key: str) -> tuple[str, str, tuple[Any, ...]]:
+            i = self.interfaces[key]
+            return i.node, i.name, (i.kind, i.addrs, i.master)
+
+        bridges = [
+            (bkey, made[k], *shape(bkey))
+            for k, (bkey, _) in enumerate(self.bridges)
+        ]
+        links = [
+            (w.name, made[k], shape(w.a), shape(w.b), w.swapped)
+            for k, w in enumerate(self.links, start=len(self.bridges))
+        ]
+        return bridges, links
 
 
 def _family(version: int) -> int:
@@ -1104,10 +1121,7 @@ class Network(Resource):
         self._compiled = compiled
         self.nodes: Mapping[str, Netns] = nodes
         self.links, self.bridges = compiled.records(indexes)
-        self._ifaces = dict(self.bridges)
-        for link in self.links.values():
-            for end in (link.a, link.b):
-                self._ifaces[f"{end.node}:{end.name}"] = end
+        self._ifaces: Optional[dict[str, Interface]] = None  # on first use
         self._release: Optional[Callable[[], None]] = None
         self._pid = os.getpid()
         self._closed = False
@@ -1131,7 +1145,14 @@ class Network(Resource):
     def interface(self, end: str) -> Interface:
         """The record of interface "NODE:IFNAME" (a veth end or a
         bridge)."""
-        return self._ifaces[end]
+        ifaces = self._ifaces
+        if ifaces is None:
+            ifaces = dict(self.bridges)
+            for link in self.links.values():
+                for one in (link.a, link.b):
+                    ifaces[f"{one.node}:{one.name}"] = one
+            self._ifaces = ifaces
+        return ifaces[end]
 
     def address(self, end: str, family: Optional[int] = None) -> str:
         """The first address (no prefix) of interface "NODE:IFNAME", of
