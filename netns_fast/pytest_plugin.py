@@ -115,6 +115,7 @@ class _Session:
         self._why: Optional[str] = None
         self._probed = False
         self.pools: dict[bool, Pool[Netns]] = {}
+        self.holders: list[_Holds] = []  # the topology fixtures' (below)
         self.leaks: list[tuple[str, str]] = []
         self.reclaimed: list[str] = []
 
@@ -194,22 +195,23 @@ class _Session:
     def held_fds(self) -> frozenset[int]:
         """Fds held by this session's pools (not leaks)."""
         held: frozenset[int] = frozenset()
-        for pool in self.pools.values():
+        for pool in [*self.pools.values(), *self.holders]:
             held |= pool.held_fds()
         return held
 
     def held_paths(self) -> frozenset[str]:
         """Names held by this session's pools (not leaks)."""
         held: frozenset[str] = frozenset()
-        for pool in self.pools.values():
+        for pool in [*self.pools.values(), *self.holders]:
             held |= pool.held_paths()
         return held
 
     def close(self) -> None:
         """Close the session's pools."""
-        for pool in self.pools.values():
+        for pool in [*self.pools.values(), *self.holders]:
             pool.close()
         self.pools.clear()
+        self.holders.clear()
 
 
 _STATE = pytest.StashKey[_Session]()
@@ -296,6 +298,224 @@ def netns(netns_factory: NetnsFactory) -> Netns:
     the test, its processes killed first.
     """
     return netns_factory()
+
+
+# -- topology fixtures -------------------------------------------------------
+#
+# netns_topology(spec) -> Network (function scope), netns_topology_module
+# and netns_topology_session: spec is a netns_fast.Topology or its dict
+# form. Each call of the function-scoped factory builds a fresh network
+# (from a pre-wired Pool(topology=...) per topology when --netns-pool is
+# on); the module- and session-scoped ones build one network per spec
+# and hand the same one to every test of their scope. Afterwards every
+# process in the nodes is killed, then the network is removed. The leak
+# check covers the tests that use them; the networks of the wider scopes
+# and the pre-wired pools' own fds and names count as held, not leaked.
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any, Protocol, Union
+
+    from ._topology import Network, Topology
+
+    TopologySpec = Union[Topology, Mapping[str, Any]]
+
+    class _Holds(Protocol):
+        """What the session keeps: a pool, or the topology fixtures'."""
+
+        def held_fds(self) -> frozenset[int]: ...
+        def held_paths(self) -> frozenset[str]: ...
+        def close(self) -> None: ...
+
+
+_TOPOLOGY_FIXTURES = frozenset(
+    ("netns_topology", "netns_topology_module", "netns_topology_session")
+)
+_FIXTURES = _FIXTURES | _TOPOLOGY_FIXTURES
+
+
+class _Topologies:
+    """The session's topology pools and its networks of wider scopes
+    (kept in the session's pools, so the leak check counts what they
+    hold as held)."""
+
+    def __init__(self, state: _Session) -> None:
+        self._state = state
+        self.pools: dict[str, Pool[Network]] = {}
+        self.kept: list[Network] = []
+
+    def build(self, spec: TopologySpec) -> Network:
+        """A fresh network of spec, from its pre-wired pool when enabled."""
+        from ._owner import owner_name
+        from ._topology import Topology
+
+        topo = spec if isinstance(spec, Topology) else Topology.from_dict(spec)
+        prefix = owner_name(_KIND, f"t{next(_serials)}-")
+        if not self._state.use_pool:
+            return topo.build(prefix=prefix)
+        key = topo.key()
+        pool = self.pools.get(key)
+        if pool is None:
+            from ._pool import Pool
+
+            pool = Pool(self._state.pool_size, topology=topo, prefix=prefix)
+            self.pools[key] = pool
+        return pool.acquire()
+
+    def held_fds(self) -> frozenset[int]:
+        held: set[int] = set()
+        for pool in self.pools.values():
+            held |= pool.held_fds()
+        for net in self.kept:
+            if not net.closed:
+                held.update(_fds_of(net))
+        return frozenset(held)
+
+    def held_paths(self) -> frozenset[str]:
+        held: set[str] = set()
+        for pool in self.pools.values():
+            held |= pool.held_paths()
+        for net in self.kept:
+            if not net.closed:
+                held.update(ns.path for ns in net.nodes.values() if ns.name)
+        return frozenset(held)
+
+    def close(self) -> None:
+        for pool in self.pools.values():
+            pool.close()
+        self.pools.clear()
+
+
+def _fds_of(net: Network) -> Iterator[int]:
+    """The fds a network holds: its nodes' and their sockets'."""
+    for ns in net.nodes.values():
+        yield ns.fileno()
+        if ns._wire is not None and ns._wire.sock.fd >= 0:
+            yield ns._wire.sock.fd
+
+
+def _topologies(state: _Session) -> _Topologies:
+    for held in state.holders:
+        if isinstance(held, _Topologies):
+            return held
+    made = _Topologies(state)
+    state.holders.append(made)
+    return made
+
+
+def _dispose_network(net: Network) -> None:
+    """Kill the processes in every node of net, then remove it."""
+    from ._handle import kill_all_in
+
+    if net.closed:
+        return
+    try:
+        for ns in net.nodes.values():
+            if not ns.closed:
+                kill_all_in(ns)
+    finally:
+        net.close()
+
+
+class NetnsTopology:
+    """The value of the topology fixtures: call it with a spec (a
+    :class:`~netns_fast.Topology` or its dict) for a
+    :class:`~netns_fast.Network`."""
+
+    def __init__(self, state: _Session, *, shared: bool) -> None:
+        self._state = state
+        self._shared = shared
+        self._by_key: dict[str, Network] = {}
+        self.made: list[Network] = []
+
+    def __call__(self, spec: TopologySpec) -> Network:
+        """A network of spec: fresh for the function-scoped fixture, the
+        scope's one network of spec for the others."""
+        topologies = _topologies(self._state)
+        if not self._shared:
+            fresh = topologies.build(spec)
+            self.made.append(fresh)
+            return fresh
+        from ._topology import Topology
+
+        topo = spec if isinstance(spec, Topology) else Topology.from_dict(spec)
+        key = topo.key()
+        net = self._by_key.get(key)
+        if net is None or net.closed:
+            net = topologies.build(topo)
+            self._by_key[key] = net
+            self.made.append(net)
+            topologies.kept.append(net)
+        return net
+
+    def cleanup(self) -> None:
+        """Kill the processes of every network made, then remove them."""
+        kept = _topologies(self._state).kept
+        errors: list[BaseException] = []
+        while self.made:
+            net = self.made.pop()
+            try:
+                _dispose_network(net)
+            except Exception as exc:
+                errors.append(exc)
+            if net in kept:
+                kept.remove(net)
+        self._by_key.clear()
+        if errors:
+            raise errors[0]
+
+
+def _topology_fixture(
+    request: pytest.FixtureRequest, *, shared: bool
+) -> Iterator[NetnsTopology]:
+    state = _session_state(request.config)
+    why = state.unavailable()
+    if why is not None:
+        pytest.skip(why)
+    factory = NetnsTopology(state, shared=shared)
+    yield factory
+    factory.cleanup()
+
+
+@pytest.fixture
+def netns_topology(request: pytest.FixtureRequest) -> Iterator[NetnsTopology]:
+    """Wired networks on demand.
+
+    Name: netns_topology. Scope: function. Depends: the privilege probe.
+    ``netns_topology(spec) -> Network`` (spec: a Topology or its dict), a
+    fresh one per call (from the pre-wired pool with ``--netns-pool``);
+    removed at teardown, its processes killed first.
+    """
+    yield from _topology_fixture(request, shared=False)
+
+
+@pytest.fixture(scope="module")
+def netns_topology_module(
+    request: pytest.FixtureRequest,
+) -> Iterator[NetnsTopology]:
+    """One wired network per spec for a module's tests.
+
+    Name: netns_topology_module. Scope: module. ``(spec) -> Network``,
+    the same network for the same spec in every test of the module;
+    removed after the module, its processes killed first.
+    """
+    yield from _topology_fixture(request, shared=True)
+
+
+@pytest.fixture(scope="session")
+def netns_topology_session(
+    request: pytest.FixtureRequest,
+) -> Iterator[NetnsTopology]:
+    """One wired network per spec for the whole session.
+
+    Name: netns_topology_session. Scope: session. ``(spec) -> Network``,
+    the same network for the same spec everywhere; removed at the end of
+    the session, its processes killed first.
+    """
+    yield from _topology_fixture(request, shared=True)
+
+
+# -- end of the topology fixtures --------------------------------------------
 
 
 # -- leak check ------------------------------------------------------------
