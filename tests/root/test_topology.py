@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -21,14 +19,6 @@ from support.kernel import RUN_DIR, fd_count, run_threads, thread_netns
 from support.net import ping, state
 
 pytestmark = pytest.mark.root
-
-
-@pytest.fixture
-def host_links() -> Iterator[None]:
-    """The pytest process's own namespace (the host's) keeps its links."""
-    before = socket.if_nameindex()
-    yield
-    assert socket.if_nameindex() == before
 
 
 @pytest.fixture
