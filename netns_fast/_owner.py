@@ -148,6 +148,18 @@ def owner_name(kind: str, rest: str) -> str:
     return f"nsf-{kind}-{owner_token()}-{rest}"
 
 
+def is_mine(name: bytes) -> Optional[bool]:
+    """True if ``name`` carries this process as its owner, False if it
+    carries another one, None if it is not of the owner form."""
+    if parse(name) is None:
+        return None
+    try:
+        token = owner_token()
+    except OSError:
+        return False  # no /proc: this process cannot have made it
+    return name.split(b"-", 3)[2] == token.encode()
+
+
 def parse(name: bytes) -> Optional[Owner]:
     """The owner recorded in ``name``, or None if it is not of the form."""
     parts = name.split(b"-", 3)

@@ -1,48 +1,66 @@
-"""pytest plugin: ``netns`` and ``netns_factory`` fixtures and a leak check.
+"""pytest plugin: namespace fixtures, the session pool and a leak check.
 
 Registered through the ``pytest11`` entry point ``netns_fast`` (or load it
 with ``-p netns_fast.pytest_plugin``). Importing it has no side effects:
 nothing of netns_fast is loaded, nothing forked, no thread started, until a
 fixture or the leak check first runs.
 
-Fixtures (function scope):
+Fixtures (each namespace is fresh, its loopback up; at the end of its
+scope every process in it is killed, then it is removed):
 
-- ``netns``: a fresh network namespace (a :class:`~netns_fast.Netns`) with
-  its loopback up; afterwards every process in it is killed, then it is
-  removed.
-- ``netns_factory``: ``netns_factory(named=None)`` makes more of them, all
-  removed the same way.
+- ``netns``, ``module_netns``, ``session_netns``: one namespace (a
+  :class:`~netns_fast.Netns`) per test, per module, per session;
+- ``netns_factory``, ``module_netns_factory``, ``session_netns_factory``:
+  ``factory(named=None, prefix=None)`` makes more, removed at the end of
+  the factory's scope;
+- ``netns_pool``: the session's :class:`~netns_fast.Pool` (the one the
+  fixtures take from with ``--netns-pool``), e.g. for ``stats()``.
 
-Both take namespaces from a session-wide :class:`~netns_fast.Pool` when it
-is enabled (``--netns-pool`` or ini ``netns_pool = true``). They are
+The fixtures take their namespaces from the session pool when it is
+enabled (``--netns-pool`` or ini ``netns_pool = true``). They are
 anonymous unless ``--netns-named`` / ini ``netns_named = true`` (or
 ``named=True``), which gives them a name in the run directory, usable with
 ``ip netns exec``.
+
+Names carry their owner (netns_fast._owner), the xdist worker and a prefix
+of the user's choice (``--netns-prefix`` / ini ``netns_prefix``, or the
+factory's ``prefix=``; letters, digits, ``_``, ``.`` and ``-``, at most 32
+bytes)::
+
+    nsf-pytest-OWNER-[WORKER-]PREFIXxxxxxxxx   a fixture's (8 hex digits)
+    nsf-pytest-OWNER-[WORKER-]PREFIX@N         the session pool's
+
+(the pool's names drop the prefix, then the worker, where they would pass
+the pool's 40-byte prefix limit). At session start the plugin unmounts
+and removes the names of that form whose owner process is gone (a session
+killed by SIGKILL, SIGTERM or SIGHUP), as ``netns-fast gc dead-owners``
+does, and lists them in the summary; ``netns-fast owners`` lists the names
+of running sessions with their owner.
 
 Without the privilege (probed once by a forked child that tries
 ``unshare(CLONE_NEWNET)``, not by looking at the uid) tests that use them
 are skipped with the real reason.
 
-Named namespaces (fixtures and the plugin's pools) are called
-``nsf-pytest-<owner>-...`` (netns_fast._owner): at session start the plugin
-unmounts and removes the names of that form whose owner process is gone
-(a session killed by SIGKILL, SIGTERM or SIGHUP), as ``netns-fast gc
-dead-owners`` does, and lists them in the summary. It never touches a name
-of a live session or of another form.
-
 Leak check (``--netns-leak-check=auto|all|off``, ini ``netns_leak_check``,
-default ``auto``: only tests that use these fixtures): a test that leaves a
-new name in the run directory, a new nsfs mount, a new open fd, or a new
-child process in another network namespace fails at teardown, and the run
-fails, with a summary of every leak at the end. After reporting them, the
-check kills the leaked processes and deletes the leaked names (killing
-the processes inside them), so no work of a failing test keeps running.
+default ``auto``: only tests that use these fixtures): a test that leaves
+a name, an nsfs mount, an open fd, or a child process in another network
+namespace behind fails at teardown, and the run fails, with a summary of
+every leak at the end (under xdist, the controller's summary lists every
+worker's). Only what this process made counts (netns_fast._leaks): other
+workers' names, the session's pools and other tools on a shared run
+directory are never blamed. After reporting them, the check kills the
+leaked processes and deletes the leaked names (killing the processes
+inside them), so no work of a failing test keeps running. An interrupted
+run (Ctrl-C, ``pytest.exit``) reports nothing: it only reclaims.
+
+A bad setting (an unknown leak-check mode, a pool size that is not an int
+>= 1, a bad prefix) is a ``pytest.UsageError`` at start-up.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Optional
@@ -51,13 +69,30 @@ import pytest
 
 if TYPE_CHECKING:
     from ._handle import Netns
+    from ._leaks import Exempt
     from ._pool import Pool
 
 _MODES = ("auto", "all", "off")
-_FIXTURES = frozenset(("netns", "netns_factory"))
+_FIXTURES = frozenset(
+    (
+        "netns",
+        "netns_factory",
+        "module_netns",
+        "module_netns_factory",
+        "session_netns",
+        "session_netns_factory",
+        "netns_pool",
+    )
+)
 _KIND = "pytest"
 """The owner kind of the plugin's names: nsf-pytest-<owner>-..."""
-_serials = itertools.count(1)
+_POOL_MARK = "@"
+"""Ends the session pool's prefix: never in a fixture's name."""
+_PREFIX_RE = re.compile(r"[A-Za-z0-9_.-]{0,32}")
+_POOL_PREFIX_MAX = 40
+"""netns_fast.Pool's limit for a prefix."""
+_LEAK_KEY = "netns_fast_leak"
+"""The user property that carries a leak from a worker to the summary."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -71,15 +106,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--netns-pool-size",
-        type=int,
         default=None,
-        help="namespaces the pool keeps ready (default 8)",
+        metavar="N",
+        help="namespaces the pool keeps ready (an int >= 1; default 8)",
     )
     group.addoption(
         "--netns-named",
         action="store_true",
         default=None,
         help="give the fixtures' namespaces a name in the run directory",
+    )
+    group.addoption(
+        "--netns-prefix",
+        default=None,
+        metavar="PREFIX",
+        help="put PREFIX in the names of named fixtures (after the owner)",
     )
     group.addoption(
         "--netns-leak-check",
@@ -91,28 +132,66 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("netns_pool", "use a namespace pool", type="bool")
     parser.addini("netns_pool_size", "pool size", default="8")
     parser.addini("netns_named", "named fixture namespaces", type="bool")
+    parser.addini("netns_prefix", "a prefix for named fixtures", default="")
     parser.addini("netns_leak_check", "auto, all or off", default="auto")
     _addoption_pyroute2(group, parser)
+
+
+def _setting(config: pytest.Config, name: str) -> object:
+    """The command-line option, else the ini value."""
+    value = config.getoption(name)
+    return config.getini(name) if value is None else value
+
+
+def _pool_size(value: object) -> int:
+    text = str(value).strip()
+    if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
+        raise pytest.UsageError(
+            f"netns_pool_size must be an int >= 1, not {value!r}"
+        )
+    return int(text)
+
+
+def _prefix(value: object) -> str:
+    text = str(value)
+    if not _PREFIX_RE.fullmatch(text):
+        raise pytest.UsageError(
+            "netns_prefix must be at most 32 letters, digits, '_', '.' or "
+            f"'-', not {text!r}"
+        )
+    return text
+
+
+def _worker(config: pytest.Config) -> str:
+    """This process's xdist worker id ("" outside xdist)."""
+    workerinput = getattr(config, "workerinput", None)
+    if isinstance(workerinput, dict):
+        return str(workerinput.get("workerid", ""))
+    return os.environ.get("PYTEST_XDIST_WORKER", "")
 
 
 class _Session:
     """Per-session state, kept in the config's stash."""
 
     def __init__(self, config: pytest.Config) -> None:
-        opt = config.getoption
-        self.use_pool = bool(opt("netns_pool") or config.getini("netns_pool"))
-        size = opt("netns_pool_size") or config.getini("netns_pool_size")
-        self.pool_size = int(size)
-        self.named = bool(opt("netns_named") or config.getini("netns_named"))
-        mode = opt("netns_leak_check") or config.getini("netns_leak_check")
+        self.use_pool = bool(_setting(config, "netns_pool"))
+        self.pool_size = _pool_size(_setting(config, "netns_pool_size"))
+        self.named = bool(_setting(config, "netns_named"))
+        self.prefix = _prefix(_setting(config, "netns_prefix"))
+        mode = _setting(config, "netns_leak_check")
         if mode not in _MODES:
             raise pytest.UsageError(
-                f"netns_leak_check must be one of {_MODES}"
+                f"netns_leak_check must be one of {', '.join(_MODES)}, "
+                f"not {mode!r}"
             )
         self.leak_mode = str(mode)
+        worker = _worker(config)
+        self.worker = f"{worker}-" if worker else ""
+        self.interrupted = False
         self._why: Optional[str] = None
         self._probed = False
         self.pools: dict[bool, Pool] = {}
+        self.pool_prefixes: frozenset[bytes] = frozenset()
         self.leaks: list[tuple[str, str]] = []
         self.reclaimed: list[str] = []
 
@@ -130,26 +209,48 @@ class _Session:
                 )
         return self._why
 
-    def make(self, named: bool) -> Netns:
-        """A fresh namespace, loopback up, from the pool when enabled."""
-        if self.use_pool:
-            pool = self.pools.get(named)
-            if pool is None:
-                from ._owner import owner_name
-                from ._pool import Pool
+    def name(self, prefix: Optional[str] = None) -> str:
+        """A fresh name for a named fixture namespace."""
+        from ._owner import owner_name
 
-                prefix = owner_name(_KIND, f"p{next(_serials)}-")
-                pool = Pool(self.pool_size, named=named, prefix=prefix)
-                self.pools[named] = pool
-            return pool.acquire()
+        tag = self.prefix if prefix is None else _check_prefix(prefix)
+        return owner_name(_KIND, f"{self.worker}{tag}{os.urandom(4).hex()}")
+
+    def _pool_prefix(self) -> str:
+        """The session pool's prefix: the longest form that fits."""
+        from ._owner import owner_name
+
+        for rest in (self.worker + self.prefix, self.worker, ""):
+            prefix = owner_name(_KIND, rest + _POOL_MARK)
+            if len(os.fsencode(prefix)) <= _POOL_PREFIX_MAX:
+                break
+        return prefix
+
+    def pool(self, named: bool) -> Pool:
+        """The session's pool of named or anonymous namespaces."""
+        pool = self.pools.get(named)
+        if pool is None:
+            from ._names import run_dir_bytes
+            from ._pool import Pool
+
+            prefix = self._pool_prefix()
+            pool = Pool(self.pool_size, named=named, prefix=prefix)
+            self.pools[named] = pool
+            if named:
+                path = run_dir_bytes() + b"/" + os.fsencode(prefix)
+                self.pool_prefixes |= {path}
+        return pool
+
+    def make(self, named: bool, prefix: Optional[str] = None) -> Netns:
+        """A fresh namespace, loopback up, from the pool when enabled."""
+        if self.use_pool and prefix is None:
+            return self.pool(named).acquire()
         from ._handle import Netns
 
         if named:
             from ._names import run_dir_bytes
-            from ._owner import owner_name
 
-            name = owner_name(_KIND, os.urandom(4).hex())
-            return Netns.create(name, run_dir=run_dir_bytes())
+            return Netns.create(self.name(prefix), run_dir=run_dir_bytes())
         return Netns.new()
 
     def reclaim(self) -> None:
@@ -195,18 +296,31 @@ class _Session:
             held |= pool.held_fds()
         return held
 
-    def held_paths(self) -> frozenset[str]:
-        """Names held by this session's pools (not leaks)."""
-        held: frozenset[str] = frozenset()
-        for pool in self.pools.values():
-            held |= pool.held_paths()
-        return held
+    def held_prefixes(self) -> frozenset[bytes]:
+        """RUN_DIR/PREFIX of this session's named pool (not leaks)."""
+        return self.pool_prefixes
+
+    def exempt(self) -> Exempt:
+        """What the leak check never blames a test for."""
+        from ._leaks import Exempt
+
+        return Exempt(self.held_fds, self.held_prefixes)
 
     def close(self) -> None:
         """Close the session's pools."""
         for pool in self.pools.values():
             pool.close()
         self.pools.clear()
+
+
+def _check_prefix(prefix: str) -> str:
+    """A factory's ``prefix=``: the rules of ini netns_prefix."""
+    if not isinstance(prefix, str) or not _PREFIX_RE.fullmatch(prefix):
+        raise ValueError(
+            "prefix must be at most 32 letters, digits, '_', '.' or '-', "
+            f"not {prefix!r}"
+        )
+    return prefix
 
 
 _STATE = pytest.StashKey[_Session]()
@@ -217,6 +331,36 @@ def _session_state(config: pytest.Config) -> _Session:
     if state is None:
         state = config.stash[_STATE] = _Session(config)
     return state
+
+
+class _Hooks:
+    """The hooks that get no config: registered per session."""
+
+    def __init__(self, state: _Session) -> None:
+        self._state = state
+
+    def pytest_keyboard_interrupt(self) -> None:
+        """Ctrl-C or pytest.exit(): the leak check stops reporting."""
+        self._state.interrupted = True
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Collect the leaks reported, also those of xdist workers (here
+        in the controller)."""
+        if report.when != "teardown":
+            return
+        found = [v for k, v in report.user_properties if k == _LEAK_KEY]
+        node = getattr(report, "node", None)
+        info = getattr(node, "workerinput", None)
+        worker = info.get("workerid") if isinstance(info, dict) else None
+        where = f"[{worker}] " if worker else ""
+        for what in found:
+            self._state.leaks.append((report.nodeid, f"{where}{what}"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Check the settings at start-up: one UsageError, not one per test."""
+    state = _session_state(config)
+    config.pluginmanager.register(_Hooks(state), "netns_fast-session")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -244,15 +388,28 @@ def _dispose(ns: Netns) -> None:
 
 
 class NetnsFactory:
-    """The ``netns_factory`` fixture's value: call it for a namespace."""
+    """The value of the ``*netns_factory`` fixtures: call it for a
+    namespace."""
 
     def __init__(self, state: _Session) -> None:
         self._state = state
         self.made: list[Netns] = []
 
-    def __call__(self, *, named: Optional[bool] = None) -> Netns:
-        """A fresh namespace (loopback up); ``named`` overrides the ini."""
-        ns = self._state.make(self._state.named if named is None else named)
+    def __call__(
+        self, *, named: Optional[bool] = None, prefix: Optional[str] = None
+    ) -> Netns:
+        """A fresh namespace (loopback up).
+
+        ``named`` overrides ini ``netns_named``; ``prefix`` (implies
+        ``named=True`` unless given as False, and a namespace of its own
+        rather than the pool's) overrides ini ``netns_prefix``.
+        """
+        if prefix is not None:
+            _check_prefix(prefix)
+            if named is None:
+                named = True
+        use_named = self._state.named if named is None else named
+        ns = self._state.make(use_named, prefix if use_named else None)
         self.made.append(ns)
         return ns
 
@@ -268,14 +425,7 @@ class NetnsFactory:
             raise errors[0]
 
 
-@pytest.fixture
-def netns_factory(request: pytest.FixtureRequest) -> Iterator[NetnsFactory]:
-    """Fresh network namespaces on demand.
-
-    Name: netns_factory. Scope: function. Depends: the privilege probe.
-    ``netns_factory(named=None) -> Netns``; everything made is removed at
-    teardown, its processes killed first.
-    """
+def _factory(request: pytest.FixtureRequest) -> Iterator[NetnsFactory]:
     state = _session_state(request.config)
     why = state.unavailable()
     if why is not None:
@@ -286,6 +436,41 @@ def netns_factory(request: pytest.FixtureRequest) -> Iterator[NetnsFactory]:
 
 
 @pytest.fixture
+def netns_factory(request: pytest.FixtureRequest) -> Iterator[NetnsFactory]:
+    """Fresh network namespaces on demand.
+
+    Name: netns_factory. Scope: function. Depends: the privilege probe.
+    ``netns_factory(named=None, prefix=None) -> Netns``; everything made
+    is removed at teardown, its processes killed first.
+    """
+    yield from _factory(request)
+
+
+@pytest.fixture(scope="module")
+def module_netns_factory(
+    request: pytest.FixtureRequest,
+) -> Iterator[NetnsFactory]:
+    """Fresh network namespaces on demand, kept for the module.
+
+    Name: module_netns_factory. Scope: module. Depends: the privilege
+    probe. As ``netns_factory``; removed after the module's last test.
+    """
+    yield from _factory(request)
+
+
+@pytest.fixture(scope="session")
+def session_netns_factory(
+    request: pytest.FixtureRequest,
+) -> Iterator[NetnsFactory]:
+    """Fresh network namespaces on demand, kept for the session.
+
+    Name: session_netns_factory. Scope: session. Depends: the privilege
+    probe. As ``netns_factory``; removed at the end of the session.
+    """
+    yield from _factory(request)
+
+
+@pytest.fixture
 def netns(netns_factory: NetnsFactory) -> Netns:
     """A fresh network namespace with its loopback up.
 
@@ -293,6 +478,42 @@ def netns(netns_factory: NetnsFactory) -> Netns:
     the test, its processes killed first.
     """
     return netns_factory()
+
+
+@pytest.fixture(scope="module")
+def module_netns(module_netns_factory: NetnsFactory) -> Netns:
+    """A fresh network namespace shared by the tests of a module.
+
+    Name: module_netns. Scope: module. Depends: module_netns_factory.
+    Removed after the module's last test, its processes killed first.
+    """
+    return module_netns_factory()
+
+
+@pytest.fixture(scope="session")
+def session_netns(session_netns_factory: NetnsFactory) -> Netns:
+    """A fresh network namespace shared by every test of the session.
+
+    Name: session_netns. Scope: session. Depends: session_netns_factory.
+    Removed at the end of the session, its processes killed first.
+    """
+    return session_netns_factory()
+
+
+@pytest.fixture(scope="session")
+def netns_pool(request: pytest.FixtureRequest) -> Pool:
+    """The session's pool (named per ini ``netns_named``).
+
+    Name: netns_pool. Scope: session. Depends: the privilege probe. The
+    pool the fixtures take from with ``--netns-pool`` (made now if they
+    do not use one): ``netns_pool.stats()``, ``netns_pool.acquire()``
+    (close what you acquire). Closed at the end of the session.
+    """
+    state = _session_state(request.config)
+    why = state.unavailable()
+    if why is not None:
+        pytest.skip(why)
+    return state.pool(state.named)
 
 
 # -- leak check ------------------------------------------------------------
@@ -311,15 +532,19 @@ def _netns_leak_check(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     from . import _leaks
 
-    before = _leaks.snapshot(state.held_fds, state.held_paths)
+    before = _leaks.baseline(state.exempt())
     yield
-    extra = _leaks.leaked(before, state.held_fds, state.held_paths)
+    extra = _leaks.leaked(before, state.exempt())
+    if state.interrupted:
+        # Ctrl-C: pytest's own short report; only stop the test's work.
+        _leaks.reclaim(extra._replace(fds=frozenset(), mounts=frozenset()))
+        return
     leaked = _leaks.describe(extra)
     if leaked:
-        state.leaks.append((request.node.nodeid, leaked))
         left = _leaks.reclaim(extra)
         if left:
-            state.leaks.append((request.node.nodeid, f"not reclaimed: {left}"))
+            leaked += f"; not reclaimed: {left}"
+        request.node.user_properties.append((_LEAK_KEY, leaked))
         pytest.fail(f"leaked: {leaked}", pytrace=False)
 
 

@@ -39,12 +39,13 @@ def test_pytest11_entry_point_declared() -> None:
 
 def test_leak_snapshot_sees_new_fds_but_not_held_ones() -> None:
     """A new fd is reported; one the pool holds is not."""
-    before = _leaks.snapshot(frozenset, frozenset)
+    before = _leaks.baseline()
     fd = os.open("/dev/null", os.O_RDONLY)
     try:
-        found = _leaks.compare(before, frozenset, frozenset)
+        found = _leaks.compare(before)
         assert f"{fd} -> /dev/null" in found
-        assert _leaks.compare(before, lambda: frozenset([fd]), frozenset) == ""
+        held = _leaks.Exempt(fds=lambda: frozenset([fd]))
+        assert _leaks.compare(before, held) == ""
     finally:
         os.close(fd)
-    assert _leaks.compare(before, frozenset, frozenset) == ""
+    assert _leaks.compare(before) == ""
