@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 PROG = b"netns-fast"
 
-USAGE = (
+IP_USAGE = (
     b"Usage:\tnetns-fast list\n"
     b"\tnetns-fast add NAME\n"
     b"\tnetns-fast attach NAME PID\n"
@@ -34,6 +34,22 @@ USAGE = (
     b"\tnetns-fast list-id [target-nsid POSITIVE-INT] [nsid POSITIVE-INT]\n"
     b"NETNSID := auto | POSITIVE-INT\n"
 )
+"""ip netns's usage text, byte for byte, with its own name in it."""
+
+EXTENSIONS = (
+    b"\n"
+    b"Extensions (not in ip):\n"
+    b"\tnetns-fast gc [dead-owners] [min-age SECONDS]\n"
+    b"\tnetns-fast owners\n"
+    # The rootless verb's line goes here.
+    b"\tnetns-fast -j { identify [PID] | pids NAME | monitor }\n"
+    b"\tnetns-fast --version\n"
+    b"\tnetns-fast --help\n"
+)
+"""What netns-fast adds to ip, printed after ip's usage."""
+
+USAGE = IP_USAGE + EXTENSIONS
+"""The usage text: ip's, then the extensions."""
 
 
 class CliExit(Exception):  # noqa: N818 (ip's exit(), not an error)
@@ -94,10 +110,16 @@ def matches(word: bytes, full: bytes) -> bool:
 
 
 def usage(ctx: Ctx) -> NoReturn:
-    """The usage text on stderr, exit 255."""
+    """The usage text on stderr, exit 255 (as ip's usage())."""
     ctx.err.write(USAGE)
     ctx.err.flush()
     raise CliExit(255)
+
+
+def print_help(ctx: Ctx) -> NoReturn:
+    """--help: the usage text on stdout, exit 0."""
+    ctx.out.write(USAGE)
+    raise CliExit(0)
 
 
 def invarg(ctx: Ctx, msg: bytes, arg: Optional[bytes]) -> NoReturn:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from netns_fast.cli import USAGE
 from support.oracle import Arg, Case, StateStep, assert_same, both, name
 from support.tools import requires_ip
 
@@ -298,7 +299,7 @@ OUTCOMES = [
         b"netns add A\nnetns help\nnetns add B\n",
         ["-force"],
         255,
-        b"NETNSID := auto | POSITIVE-INT\n",
+        USAGE,
         1,
     ),
     (

@@ -23,6 +23,7 @@ import pytest
 
 import netns_fast
 from support.kernel import RUN_DIR
+from support.private import cli_ctx
 
 Arg = Union[str, bytes]
 Completed = subprocess.CompletedProcess[bytes]
@@ -162,13 +163,19 @@ def netns_args(args: Sequence[Arg]) -> tuple[list[Arg], list[Arg]]:
 
 
 def ip_to_cli(data: bytes) -> bytes:
-    """ip's self-references as netns-fast words them."""
+    """ip's self-references as netns-fast words them, and its netns usage
+    followed by netns-fast's extensions (the only text netns-fast adds)."""
     return (
         data.replace(b"ip [-all] netns ", b"netns-fast [-all] ")
         .replace(b"ip netns help", b"netns-fast help")
         .replace(b"ip netns ", b"netns-fast ")
         .replace(b'try "ip -help"', b'try "netns-fast -help"')
+        .replace(_USAGE_END, _USAGE_END + cli_ctx.EXTENSIONS)
     )
+
+
+_USAGE_END = b"NETNSID := auto | POSITIVE-INT\n"
+"""The last line of ip's netns usage."""
 
 
 def run_python(

@@ -14,7 +14,7 @@ import pytest
 import netns_fast
 from netns_fast import cli
 from support.kernel import libc
-from support.private import cli_batch, cli_json, cli_options
+from support.private import cli_batch, cli_ctx, cli_json, cli_options
 
 # -- strtol / get_integer / get_unsigned --------------------------------------
 
@@ -417,7 +417,6 @@ def test_unknown_option(opt: str, shown: bytes) -> None:
     [
         ["-help"],
         ["-h", "-help"],
-        ["--help"],
         ["-batch"],
         ["-b"],
         ["-loops"],
@@ -464,6 +463,58 @@ def test_bad_rcvbuf() -> None:
 def test_help_verb() -> None:
     """netns-fast help prints the usage to stderr and exits 255."""
     assert _run("help") == (255, b"", cli.USAGE)
+
+
+def test_usage_is_ips_then_the_extensions() -> None:
+    """The usage is ip's text unchanged, then a paragraph that lists every
+    extension: gc, owners, -j for identify/pids/monitor, --version and
+    --help."""
+    assert cli.USAGE == cli_ctx.IP_USAGE + cli_ctx.EXTENSIONS
+    assert cli_ctx.IP_USAGE.endswith(b"NETNSID := auto | POSITIVE-INT\n")
+    extensions = cli_ctx.EXTENSIONS.decode()
+    assert extensions.startswith("\nExtensions (not in ip):\n")
+    for text in ("gc [dead-owners]", "owners", "-j {", "--version", "--help"):
+        assert f"\tnetns-fast {text}" in extensions
+    # Every verb of netns-fast's own (after ip's last, attach) is listed.
+    words = [word for word, _ in cli.VERBS]
+    for word in words[words.index(b"attach") + 1 :]:
+        assert b"\tnetns-fast " + word + b" " in cli_ctx.EXTENSIONS.replace(
+            b"\n", b" \n"
+        )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["-j", "--help", "list"],
+        ["list", "--help"],
+        ["add", "--help"],
+        ["add", "x", "--help"],
+        ["delete", "--help"],
+        ["exec", "--help"],
+        ["exec", "--help", "true"],
+        ["gc", "--help"],
+        ["help", "--help"],
+        ["bogus", "--help"],
+        ["--", "--help"],
+    ],
+)
+def test_double_dash_help_anywhere(argv: list[str]) -> None:
+    """--help as an option or among a verb's words prints the usage on
+    stdout and exits 0, doing nothing else (ip takes it for a name)."""
+    assert _run(*argv) == (0, cli.USAGE, b"")
+
+
+def test_double_dash_help_of_execs_command_is_the_commands() -> None:
+    """After exec's NAME, --help belongs to the command: exec runs as
+    without it (here: no such name)."""
+    assert _run("exec", "nsft-none", "--help") == (
+        255,
+        b"",
+        b'Cannot open network namespace "nsft-none": '
+        b"No such file or directory\n",
+    )
 
 
 def test_unknown_verb() -> None:
