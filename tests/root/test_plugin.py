@@ -12,7 +12,7 @@ import time
 import pytest
 
 import netns_fast
-from support.tools import PLUGIN_ARGS, requires_ip
+from support.tools import PLUGIN_ARGS, PRIVATE_RUN_DIR, requires_ip
 
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.root
@@ -340,14 +340,7 @@ def test_a_childs_name_is_blamed_in_a_private_world(
     assert fresh_name in os.listdir("/run/netns")
     netns_fast.delete(fresh_name)
     private = pytester.run(
-        "unshare",
-        "-m",
-        "--propagation",
-        "slave",
-        "sh",
-        "-c",
-        'mount -t tmpfs none /run/netns && exec "$@"; exit 99',
-        "sh",
+        *PRIVATE_RUN_DIR,
         sys.executable,
         "-m",
         "pytest",

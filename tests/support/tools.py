@@ -162,6 +162,28 @@ def netns_args(args: Sequence[Arg]) -> tuple[list[Arg], list[Arg]]:
     return ip_args, cli_args
 
 
+def unshare_mount(script: str) -> list[str]:
+    """The argv prefix that runs sh ``script`` ("$@": the command) in a
+    mount namespace of its own, with / made rslave."""
+    return [
+        "unshare",
+        "-m",
+        "--propagation",
+        "slave",
+        "sh",
+        "-c",
+        script,
+        "sh",
+    ]
+
+
+PRIVATE_RUN_DIR = unshare_mount(
+    f'mount -t tmpfs -o mode=755 tmpfs {RUN_DIR} && exec "$@"'
+)
+"""The argv prefix of a command that has a mount namespace and a run
+directory (a fresh tmpfs) to itself."""
+
+
 def ip_to_cli(data: bytes) -> bytes:
     """ip's self-references as netns-fast words them, and its netns usage
     followed by netns-fast's extensions (the only text netns-fast adds)."""
