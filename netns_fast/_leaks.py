@@ -16,8 +16,9 @@ docker) working on a shared run directory or mount table.
   during the test: netns_fast._names notes them), or when it carries this
   process as its owner (netns_fast._owner). A name that carries another
   owner (another worker, another session), a name of a pool that was
-  already open when the test began, and a name under one of ``exempt``'s
-  prefixes (the session's pools) never count.
+  already open when the test began, and what the session holds
+  (``Exempt``: its pools, its module- and session-scoped namespaces)
+  never count.
 - Any other new name or mount (made by a child such as ``ip netns add``,
   or by anyone else) counts only where nothing outside this process's
   tree could have made it: no process outside that tree shares this mount
@@ -57,9 +58,17 @@ class Exempt(NamedTuple):
     """What a session holds across tests: never a test's leak."""
 
     fds: Callable[[], frozenset[int]] = frozenset
-    """The fds the session's pools hold now."""
+    """The fds the session holds now (its pools, its longer-lived
+    namespaces)."""
     prefixes: Callable[[], frozenset[bytes]] = frozenset
     """RUN_DIR/PREFIX of the session's named pools."""
+    paths: Callable[[], frozenset[bytes]] = frozenset
+    """RUN_DIR/NAME of the session's longer-lived named namespaces."""
+
+    def held(self) -> Callable[[bytes], bool]:
+        """A test of a path (bytes): True if the session holds it."""
+        prefixes, paths = tuple(self.prefixes()), self.paths()
+        return lambda raw: raw in paths or raw.startswith(prefixes)
 
 
 NOTHING = Exempt()
@@ -219,13 +228,9 @@ def foreign_descendants() -> frozenset[str]:
 def snapshot(exempt: Exempt = NOTHING) -> Snapshot:
     """Everything this process could be blamed for, now, less what the
     session's pools hold."""
-    prefixes = tuple(exempt.prefixes())
-    names = frozenset(
-        n for n in run_dir_names() if not os.fsencode(n).startswith(prefixes)
-    )
-    mounts = frozenset(
-        m for m in nsfs_mounts() if not os.fsencode(m).startswith(prefixes)
-    )
+    held = exempt.held()
+    names = frozenset(n for n in run_dir_names() if not held(os.fsencode(n)))
+    mounts = frozenset(m for m in nsfs_mounts() if not held(os.fsencode(m)))
     return Snapshot(names, mounts, open_fds(exempt.fds), foreign_descendants())
 
 
@@ -319,17 +324,16 @@ class _Privacy:
 
 
 def _blame(
-    paths: Iterable[str], since: int, prefixes: frozenset[bytes]
+    paths: Iterable[str], since: int, held: Callable[[bytes], bool]
 ) -> frozenset[str]:
     """The paths among ``paths`` that this test made (see the module doc)."""
-    exempt = tuple(prefixes)
     older = tuple(p for p, s in _names.made_prefixes.items() if s <= since)
     newer = tuple(p for p, s in _names.made_prefixes.items() if s > since)
     privacy: Optional[_Privacy] = None
     found = set()
     for path in paths:
         raw = os.fsencode(path)
-        if raw.startswith(exempt) or raw.startswith(older):
+        if held(raw) or raw.startswith(older):
             continue  # the session's pools, a pool older than the test
         if raw in _names.made or raw.startswith(newer):
             found.add(path)
@@ -357,15 +361,15 @@ def _made_since(since: int) -> frozenset[str]:
 
 
 def _attributed(
-    before: Baseline, now: Snapshot, prefixes: frozenset[bytes]
+    before: Baseline, now: Snapshot, held: Callable[[bytes], bool]
 ) -> Snapshot:
     old = before.seen
     new_names = (now.names - old.names) | (
         _made_since(before.serial) - old.names
     )
     return Snapshot(
-        _blame(new_names, before.serial, prefixes),
-        _blame(now.mounts - old.mounts, before.serial, prefixes),
+        _blame(new_names, before.serial, held),
+        _blame(now.mounts - old.mounts, before.serial, held),
         now.fds - old.fds,
         now.procs - old.procs,
     )
@@ -393,7 +397,7 @@ def leaked(before: Baseline, exempt: Exempt = NOTHING) -> Snapshot:
     found = Snapshot(*(frozenset(),) * 4)
     for attempt in range(_TRIES):
         now = snapshot(exempt)
-        found = _attributed(before, now, exempt.prefixes())
+        found = _attributed(before, now, exempt.held())
         if not any(found):
             break
         if attempt == 0:

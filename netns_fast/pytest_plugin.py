@@ -192,6 +192,9 @@ class _Session:
         self._probed = False
         self.pools: dict[bool, Pool] = {}
         self.pool_prefixes: frozenset[bytes] = frozenset()
+        self.keepers: list[NetnsFactory] = []
+        """The module and session factories (what they make outlives a
+        test)."""
         self.leaks: list[tuple[str, str]] = []
         self.reclaimed: list[str] = []
 
@@ -289,22 +292,40 @@ class _Session:
                 stacklevel=1,
             )
 
+    def _kept(self) -> list[Netns]:
+        """The open namespaces of the module and session factories."""
+        return [ns for f in self.keepers for ns in f.made if not ns.closed]
+
     def held_fds(self) -> frozenset[int]:
-        """Fds held by this session's pools (not leaks)."""
+        """Fds held by this session's pools and by the namespaces of its
+        module and session factories (not leaks)."""
         held: frozenset[int] = frozenset()
         for pool in self.pools.values():
             held |= pool.held_fds()
-        return held
+        fds = set()
+        for ns in self._kept():
+            try:
+                fds.add(ns.fileno())
+            except ValueError:
+                continue  # closed meanwhile
+        return held | fds
 
     def held_prefixes(self) -> frozenset[bytes]:
         """RUN_DIR/PREFIX of this session's named pool (not leaks)."""
         return self.pool_prefixes
 
+    def held_paths(self) -> frozenset[bytes]:
+        """RUN_DIR/NAME of the named namespaces of this session's module
+        and session factories (not leaks)."""
+        return frozenset(
+            os.fsencode(ns.path) for ns in self._kept() if ns.name is not None
+        )
+
     def exempt(self) -> Exempt:
         """What the leak check never blames a test for."""
         from ._leaks import Exempt
 
-        return Exempt(self.held_fds, self.held_prefixes)
+        return Exempt(self.held_fds, self.held_prefixes, self.held_paths)
 
     def close(self) -> None:
         """Close the session's pools."""
@@ -431,7 +452,14 @@ def _factory(request: pytest.FixtureRequest) -> Iterator[NetnsFactory]:
     if why is not None:
         pytest.skip(why)
     factory = NetnsFactory(state)
-    yield factory
+    keeper = request.scope != "function"
+    if keeper:
+        state.keepers.append(factory)
+    try:
+        yield factory
+    finally:
+        if keeper:
+            state.keepers.remove(factory)
     factory.cleanup()
 
 

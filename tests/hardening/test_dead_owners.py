@@ -19,6 +19,7 @@ import netns_fast
 from support.kernel import is_live, nsfs_mounts_under
 from support.names import owner_fields, owner_tagged, unique_name
 from support.private import _owner
+from support.processes import runs
 from support.tools import env as child_env
 from support.tools import needs, run, tool_argv
 
@@ -334,16 +335,6 @@ def test_leaks_work(netns):
 """
 
 
-def _running(pid: int, start: int) -> bool:
-    """True if process ``pid`` started at ``start`` runs (not a zombie)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except FileNotFoundError:
-        return False
-    return int(fields[19]) == start and fields[0] not in (b"Z", b"X")
-
-
 def test_leak_check_kills_what_it_reports(
     scratch_env: str,
     pytester: pytest.Pytester,
@@ -364,7 +355,7 @@ def test_leak_check_kills_what_it_reports(
             tuple(map(int, line.split()))
             for line in (pytester.path / "pids").read_text().splitlines()
         ]
-        alive = [p for p, start in pids if _running(p, start)]
+        alive = [p for p, start in pids if runs(p, start)]
         for pid in alive:
             os.kill(pid, signal.SIGKILL)
         if os.path.lexists(os.path.join(scratch_env, name)):

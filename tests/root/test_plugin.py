@@ -12,6 +12,7 @@ import time
 import pytest
 
 import netns_fast
+from support.processes import runs
 from support.tools import PLUGIN_ARGS, PRIVATE_RUN_DIR, requires_ip
 
 pytest_plugins = ["pytester"]
@@ -205,7 +206,7 @@ def test_ctrl_c_is_pytests_short_keyboard_interrupt(
     assert "Traceback" not in text
     assert len(text.splitlines()) < 20, text
     sleeper = int(started.read_text())
-    assert not os.path.exists(f"/proc/{sleeper}")
+    assert not runs(sleeper)
     assert os.listdir("/run/netns") == []
 
 
@@ -351,3 +352,90 @@ def test_a_childs_name_is_blamed_in_a_private_world(
         f"leaked: names ['/run/netns/{fresh_name}']; nsfs mounts"
         in private.stdout.str()
     )
+
+
+# -- scopes, prefixes, the session pool, owners -------------------------------
+
+SCOPE_CONFTEST = """
+import subprocess, pytest
+
+@pytest.fixture(scope="module")
+def server(module_netns):
+    net = "--net=" + module_netns.path
+    p = subprocess.Popen(["nsenter", net, "sleep", "60"])
+    with open("servers", "a") as f:
+        f.write(f"{p.pid}\\n")
+    yield p
+"""
+
+SCOPE_A = """
+def _log(kind, ns):
+    with open(kind, "a") as f:
+        f.write(f"{ns.inode}\\n")
+
+def test_one(module_netns, session_netns, server):
+    _log("module", module_netns)
+    _log("session", session_netns)
+
+def test_two(module_netns, session_netns, server):
+    _log("module", module_netns)
+    _log("session", session_netns)
+
+def test_prefixes(netns_factory):
+    for ns in (netns_factory(named=True), netns_factory(prefix="web-")):
+        with open("named", "a") as f:
+            f.write(ns.name + "\\n")
+
+def test_pool(netns_pool):
+    before = netns_pool.stats().acquired
+    with netns_pool.acquire():
+        pass
+    assert netns_pool.stats().acquired == before + 1
+"""
+
+SCOPE_B = """
+import os, subprocess, sys
+
+def test_three(module_netns, session_netns, server):
+    with open("module", "a") as f:
+        f.write(f"{module_netns.inode}\\n")
+    with open("session", "a") as f:
+        f.write(f"{session_netns.inode}\\n")
+
+def test_owners_lists_this_session(session_netns_factory):
+    ns = session_netns_factory(named=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "netns_fast", "owners"],
+        capture_output=True, check=True,
+    ).stdout.decode()
+    assert f"{ns.name} pytest {os.getpid()} alive" in out.splitlines()
+"""
+
+
+@pytest.mark.usefixtures("pytester_env")
+def test_module_and_session_fixtures_prefixes_and_the_pool(
+    pytester: pytest.Pytester,
+) -> None:
+    """module_netns is one namespace per module, session_netns one for the
+    session; a module fixture's process in module_netns is no test's leak
+    and is killed at the module's end; named fixtures carry the ini prefix
+    (or the factory's) after the owner; netns_pool's stats count what a
+    test acquires; netns-fast owners shows the session's names alive; the
+    run directory is empty afterwards."""
+    pytester.makeconftest(SCOPE_CONFTEST)
+    pytester.makepyfile(test_a=SCOPE_A, test_b=SCOPE_B)
+    result = pytester.runpytest_subprocess(
+        *PLUGIN_ARGS, "-o", "netns_prefix=db-", "-p", "no:randomly"
+    )
+    result.assert_outcomes(passed=6)
+    module = (pytester.path / "module").read_text().split()
+    session = (pytester.path / "session").read_text().split()
+    assert module[0] == module[1] != module[2]
+    assert len(set(session)) == 1
+    assert session[0] not in module
+    for pid in (pytester.path / "servers").read_text().split():
+        assert not runs(int(pid))
+    named = (pytester.path / "named").read_text().split()
+    assert [n.split("-", 3)[3][:-8] for n in named] == ["db-", "web-"]
+    assert all(n.startswith("nsf-pytest-") for n in named)
+    assert os.listdir("/run/netns") == []
