@@ -163,11 +163,13 @@ def _prefix(value: object) -> str:
 
 
 def _worker(config: pytest.Config) -> str:
-    """This process's xdist worker id ("" outside xdist)."""
+    """This process's xdist worker id ("" outside xdist). Only the
+    config says: PYTEST_XDIST_WORKER is inherited by any pytest a worker's
+    test starts."""
     workerinput = getattr(config, "workerinput", None)
     if isinstance(workerinput, dict):
         return str(workerinput.get("workerid", ""))
-    return os.environ.get("PYTEST_XDIST_WORKER", "")
+    return ""
 
 
 class _Session:
