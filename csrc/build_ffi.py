@@ -23,7 +23,16 @@ from cffi import FFI
 HERE = Path(__file__).resolve().parent
 
 # The verb families: csrc/NAME.h (cdef) and csrc/NAME.c.
-MODULES = ["lifecycle", "nsid", "procs", "exec", "handle", "pool"]
+MODULES = [
+    "lifecycle",
+    "nsid",
+    "procs",
+    "exec",
+    "handle",
+    "pool",
+    "wire",
+    "rootless",
+]
 # The cdef: the step enum first, then each family's header.
 CDEF_HEADERS = ["steps.h", *(f"{m}.h" for m in MODULES)]
 # Everything compiled into the extension: the families and the codec.

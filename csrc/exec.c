@@ -28,8 +28,6 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -140,8 +138,9 @@ static int path_cat(char dst[PATH_MAX], const char *a, const char *b,
 /* -- the namespace set-up (ip's vrf_reset + netns_switch) ------------------ */
 
 struct target {
-    const char *ns_path;      /* run_dir/name */
-    const char *name;         /* sysfs source and /etc/netns/NAME */
+    const char *ns_path;      /* run_dir/name, or the request's ns_path */
+    int ns_fd;                /* >= 0: this namespace, not ns_path */
+    const char *name;         /* sysfs source and /etc/netns/NAME, or NULL */
     const char *cgroup_procs; /* VRF reset, or NULL */
     int full;                 /* the mount set-up too, else setns only */
 };
@@ -166,35 +165,19 @@ static void vrf_reset(const char *cgroup_procs)
 /* A file that is no network namespace (a stale entry, a FIFO) fails at
  * the setns step with EINVAL, as setns itself would refuse it: the same
  * error, without ever blocking in open. */
-static int enter_netns(const char *ns_path, int *step)
+static int enter_netns(const struct target *t, int *step)
 {
-    int fd = nsf_open_ns_file(ns_path, NSF_STEP_SETNS_NET, step);
+    int rc = 0, fd = t->ns_fd;
 
     if (fd < 0)
+        fd = nsf_open_ns_file(t->ns_path, NSF_STEP_SETNS_NET, step);
+    if (fd < 0)
         return fd;
-    if (setns(fd, CLONE_NEWNET) < 0) {
-        int rc = nsf_fail(step, NSF_STEP_SETNS_NET);
+    if (setns(fd, CLONE_NEWNET) < 0)
+        rc = nsf_fail(step, NSF_STEP_SETNS_NET);
+    if (fd != t->ns_fd)
         close(fd);
-        return rc;
-    }
-    close(fd);
-    return 0;
-}
-
-/* A sysfs that shows the new namespace's devices. If /sys cannot be
- * unmounted, the new one is stacked on top, read-only if the old one is
- * (a read-only sysfs cannot be shadowed by a writable one). */
-static int remount_sys(const char *name, int *step)
-{
-    unsigned long flags = 0;
-    struct statfs sfs;
-
-    if (umount2("/sys", MNT_DETACH) < 0 && statfs("/sys", &sfs) == 0 &&
-        (sfs.f_flags & ST_RDONLY))
-        flags = MS_RDONLY;
-    if (mount(name, "/sys", "sysfs", flags, NULL) < 0)
-        return nsf_fail(step, NSF_STEP_MOUNT_SYSFS);
-    return 0;
+    return rc;
 }
 
 /* fn(entry, arg, fd of the directory) for every entry of the directory at
@@ -259,7 +242,7 @@ static int enter(const struct target *t, int *step)
 
     if (t->full)
         vrf_reset(t->cgroup_procs);
-    rc = enter_netns(t->ns_path, step);
+    rc = enter_netns(t, step);
     if (rc < 0 || !t->full)
         return rc;
     if (unshare(CLONE_NEWNS) < 0)
@@ -267,10 +250,11 @@ static int enter(const struct target *t, int *step)
     /* Don't let any mounts propagate back to the parent. */
     if (mount("", "/", "none", MS_SLAVE | MS_REC, NULL) < 0)
         return nsf_fail(step, NSF_STEP_MAKE_RSLAVE);
-    rc = remount_sys(t->name, step);
+    rc = nsf_remount_sys(t->name ? t->name : "sysfs", step);
     if (rc < 0)
         return rc;
-    bind_etc(t->name);
+    if (t->name)
+        bind_etc(t->name);
     return 0;
 }
 
@@ -556,12 +540,17 @@ static int read_report(int fd, struct report *rep)
 static int init_child(struct child *c, const struct nsf_spawn_req *req,
                       char ns_path[PATH_MAX], int *step)
 {
+    int by_fd = !!(req->flags & NSF_SPAWN_NS_FD);
+
     *step = NSF_STEP_NONE;
     pthread_once(&errtab_once, errtab_fill);
-    if (nsf_join(ns_path, req->run_dir, req->name) < 0)
+    if (by_fd || req->ns_path)
+        ns_path[0] = '\0';
+    else if (nsf_join(ns_path, req->run_dir, req->name) < 0)
         return nsf_set_step(step, NSF_STEP_PATH_TOO_LONG, -ENAMETOOLONG);
     c->req = req;
-    c->target.ns_path = ns_path;
+    c->target.ns_path = req->ns_path ? req->ns_path : ns_path;
+    c->target.ns_fd = by_fd ? req->ns_fd : -1;
     c->target.name = req->name;
     c->target.cgroup_procs = req->cgroup_procs;
     c->target.full = !!(req->flags & NSF_SPAWN_FULL);
@@ -633,7 +622,7 @@ int nsf_exec(const struct nsf_spawn_req *req, int *step)
 int nsf_switch(const char *run_dir, const char *name, int *step)
 {
     char ns_path[PATH_MAX];
-    struct target t = {ns_path, name, NULL, 1};
+    struct target t = {ns_path, -1, name, NULL, 1};
 
     *step = NSF_STEP_NONE;
     pthread_once(&errtab_once, errtab_fill);

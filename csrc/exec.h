@@ -16,14 +16,18 @@ enum nsf_spawn_flag {
     NSF_SPAWN_CLOSE_FDS = 2,       /* close every fd >= 3 but keep_fds */
     NSF_SPAWN_RESTORE_SIGNALS = 4, /* SIGPIPE and SIGXFSZ back to SIG_DFL */
     NSF_SPAWN_NEW_SESSION = 8,     /* setsid() in the child */
-    NSF_SPAWN_FORK = 16            /* fork() instead of a CLONE_VM child */
+    NSF_SPAWN_FORK = 16,           /* fork() instead of a CLONE_VM child */
+    NSF_SPAWN_NS_FD = 32           /* the namespace is ns_fd */
 };
 
 /* What to run, where, and with which stdio. Strings are C strings; the
  * arrays are NULL-terminated. */
 struct nsf_spawn_req {
-    const char *run_dir;       /* the namespace is run_dir/name */
-    const char *name;          /* also the source of the fresh sysfs */
+    const char *run_dir;       /* the namespace is run_dir/name, unless */
+    const char *ns_path;       /* this file (not NULL), or unless */
+    int ns_fd;                 /* this open one (NSF_SPAWN_NS_FD) */
+    const char *name;          /* the sysfs source and /etc/netns/NAME;
+                                  NULL: no name (no /etc/netns binds) */
     const char *file;          /* the program: a path, or searched */
     char *const *argv;         /* argv of the program */
     char *const *envp;         /* NULL: the caller's environment */
@@ -38,7 +42,8 @@ struct nsf_spawn_req {
     int flags;                 /* NSF_SPAWN_* */
 };
 
-/* Start req->file in the namespace: clone a child that sets itself up
+/* Start req->file in the namespace (ns_fd with NSF_SPAWN_NS_FD, else
+ * ns_path, else run_dir/name): clone a child that sets itself up
  * (VRF reset, setns, and with NSF_SPAWN_FULL ip's mount set-up) and execs.
  * Returns the child's pid once it has exec'd. If the set-up or the exec
  * fails, the child reports errno and step through a CLOEXEC pipe, is

@@ -33,27 +33,7 @@ int nsf_thread_ns_ino(unsigned long long *ino, int *step)
 
 int nsf_anon_new(int flags, unsigned long long *ino, int *step)
 {
-    int saved, fd, rc, back_step = NSF_STEP_NONE;
-
-    *step = NSF_STEP_NONE;
-    saved = nsf_save_net(step);
-    if (saved < 0)
-        return saved;
-    if (unshare(CLONE_NEWNET) < 0) {
-        rc = nsf_fail(step, NSF_STEP_UNSHARE_NET);
-        close(saved);
-        return rc;
-    }
-    fd = nsf_hold_net(flags & NSF_LO_UP, ino, step);
-    rc = nsf_restore_net(saved, &back_step);
-    close(saved);
-    if (rc < 0) {
-        if (fd >= 0)
-            close(fd);
-        *step = back_step;
-        return rc;
-    }
-    return fd;
+    return nsf_new_net(flags & NSF_LO_UP, ino, NULL, NULL, step);
 }
 
 int nsf_enter(int ns_fd, int *step)

@@ -25,22 +25,6 @@
 #define STATX_MNT_ID_UNIQUE 0x00004000U
 #endif
 
-/* open_tree and move_mount (Linux 5.2) have the same numbers on every
- * architecture but alpha; old headers (manylinux) do not name them. */
-#if !defined(SYS_open_tree) && !defined(__alpha__)
-#define SYS_open_tree 428
-#define SYS_move_mount 429
-#endif
-#ifndef OPEN_TREE_CLONE
-#define OPEN_TREE_CLONE 1
-#endif
-#ifndef MOVE_MOUNT_F_EMPTY_PATH
-#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
-#endif
-#ifndef MOVE_MOUNT_T_EMPTY_PATH
-#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
-#endif
-
 /* Stacked mounts on one name are removed one by one; this bounds the loop. */
 #define MAX_STACKED_MOUNTS 64
 

@@ -23,13 +23,31 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
 #include "steps.h"
+
+/* open_tree and move_mount (Linux 5.2) have the same numbers on every
+ * architecture but alpha; old headers (manylinux) do not name them. */
+#if !defined(SYS_open_tree) && !defined(__alpha__)
+#define SYS_open_tree 428
+#define SYS_move_mount 429
+#endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef MOVE_MOUNT_T_EMPTY_PATH
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
 
 /* The calling thread's network namespace. Never /proc/self (the main
  * thread's) and never a pid (another process in a pid namespace whose
@@ -113,6 +131,19 @@ static inline int nsf_lo_up_sock(int s, int *step)
     return 0;
 }
 
+/* Bring up "lo" of the calling thread's network namespace (steps SOCKET,
+ * LO_UP). */
+static inline int nsf_lo_up_here(int *step)
+{
+    int rc, s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    if (s < 0)
+        return nsf_fail(step, NSF_STEP_SOCKET);
+    rc = nsf_lo_up_sock(s, step);
+    close(s);
+    return rc;
+}
+
 /* In a namespace the calling thread has just unshared into: its loopback
  * up (when lo_up), then an fd of it (returned) and its inode in *ino.
  * Steps SOCKET, LO_UP, OPEN_THREAD_NET, STAT_NS. */
@@ -123,12 +154,7 @@ static inline int nsf_hold_net(int lo_up, unsigned long long *ino,
     int fd, rc;
 
     if (lo_up) {
-        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-        if (s < 0)
-            return nsf_fail(step, NSF_STEP_SOCKET);
-        rc = nsf_lo_up_sock(s, step);
-        close(s);
+        rc = nsf_lo_up_here(step);
         if (rc < 0)
             return rc;
     }
@@ -141,6 +167,49 @@ static inline int nsf_hold_net(int lo_up, unsigned long long *ino,
         return rc;
     }
     *ino = st.st_ino;
+    return fd;
+}
+
+static inline int nsf_restore_net(int saved, int *step);
+
+/* A new network namespace, held by the returned fd: the calling thread
+ * unshares into it, brings its loopback up (when lo_up), runs
+ * inside(arg, step) there when inside is given (what must be made inside,
+ * e.g. a socket; a value < 0 fails the call), and comes back
+ * (nsf_restore_net). *ino receives its inode. On failure the caller undoes
+ * what inside made. Steps OPEN_THREAD_NET, UNSHARE_NET, SOCKET, LO_UP,
+ * STAT_NS, RESTORE_NET, VERIFY_NET and inside's. */
+static inline int nsf_new_net(int lo_up, unsigned long long *ino,
+                              int (*inside)(void *arg, int *step), void *arg,
+                              int *step)
+{
+    int saved, fd, rc, back_step = NSF_STEP_NONE;
+
+    *step = NSF_STEP_NONE;
+    saved = nsf_save_net(step);
+    if (saved < 0)
+        return saved;
+    if (unshare(CLONE_NEWNET) < 0) {
+        rc = nsf_fail(step, NSF_STEP_UNSHARE_NET);
+        close(saved);
+        return rc;
+    }
+    fd = nsf_hold_net(lo_up, ino, step);
+    if (fd >= 0 && inside) {
+        rc = inside(arg, step);
+        if (rc < 0) {
+            close(fd);
+            fd = rc;
+        }
+    }
+    rc = nsf_restore_net(saved, &back_step);
+    close(saved);
+    if (rc < 0) {
+        if (fd >= 0)
+            close(fd);
+        *step = back_step;
+        return rc;
+    }
     return fd;
 }
 
@@ -170,6 +239,24 @@ static inline int nsf_restore_net(int saved, int *step)
     if (!moved)
         return nsf_set_step(step, NSF_STEP_RESTORE_NET, -err);
     return nsf_set_step(step, NSF_STEP_VERIFY_NET, -EIO);
+}
+
+/* A sysfs on /sys (source name: shown in mountinfo) that shows the
+ * calling thread's network namespace. If /sys cannot be unmounted (busy,
+ * or a mount locked by a user namespace), the new one is stacked on top,
+ * read-only if the old one is (a read-only sysfs cannot be shadowed by a
+ * writable one). Step MOUNT_SYSFS. */
+static inline int nsf_remount_sys(const char *name, int *step)
+{
+    unsigned long flags = 0;
+    struct statfs sfs;
+
+    if (umount2("/sys", MNT_DETACH) < 0 && statfs("/sys", &sfs) == 0 &&
+        (sfs.f_flags & ST_RDONLY))
+        flags = MS_RDONLY;
+    if (mount(name, "/sys", "sysfs", flags, NULL) < 0)
+        return nsf_fail(step, NSF_STEP_MOUNT_SYSFS);
+    return 0;
 }
 
 /* -- the directory walker ------------------------------------------------ */

@@ -32,18 +32,24 @@
 
 /* -- sockets -------------------------------------------------------------- */
 
-void nsf_rtnl_adopt(struct nsf_rtnl *nl, int fd, void *rx, size_t slot,
-                    int nslots)
+void nsf_rtnl_attach(struct nsf_rtnl *nl, int fd, uint32_t seq, void *rx,
+                     size_t slot, int nslots)
 {
-    int one = 1;
-
     nl->fd = fd;
-    nl->seq = 0;
+    nl->seq = seq;
     nl->rx = rx;
     nl->slot = slot;
     nl->nslots = nslots < 1                   ? 1
                  : nslots > NSF_RTNL_RX_SLOTS ? NSF_RTNL_RX_SLOTS
                                               : nslots;
+}
+
+void nsf_rtnl_adopt(struct nsf_rtnl *nl, int fd, void *rx, size_t slot,
+                    int nslots)
+{
+    int one = 1;
+
+    nsf_rtnl_attach(nl, fd, 0, rx, slot, nslots);
     /* Like iproute2: ask for the kernel's error text, and for errors
      * that do not echo the whole request back. */
     (void)setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
@@ -76,6 +82,15 @@ int nsf_rtnl_join(struct nsf_rtnl *nl, int group, int *step)
     if (bind(nl->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
         setsockopt(nl->fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group,
                    sizeof(group)) < 0)
+        return nsf_fail(step, NSF_STEP_SOCKET_NETLINK);
+    return 0;
+}
+
+int nsf_rtnl_listen(struct nsf_rtnl *nl, int group, int on, int *step)
+{
+    int opt = on ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP;
+
+    if (setsockopt(nl->fd, SOL_NETLINK, opt, &group, sizeof(group)) < 0)
         return nsf_fail(step, NSF_STEP_SOCKET_NETLINK);
     return 0;
 }
@@ -411,6 +426,32 @@ const struct nlattr *nsf_rtnl_attr(const struct nlmsghdr *h, size_t hdr_len,
     if (h->nlmsg_len < off)
         return NULL;
     return nsf_rtnl_find((const char *)h + off, h->nlmsg_len - off, type);
+}
+
+void nsf_rtnl_parse(const void *start, size_t len, const struct nlattr **tb,
+                    int max)
+{
+    const struct nlattr *a = NULL;
+    int type;
+
+    memset(tb, 0, sizeof(*tb) * (size_t)(max + 1));
+    while ((a = nsf_rtnl_next(start, len, a))) {
+        type = a->nla_type & NLA_TYPE_MASK;
+        if (type <= max && !tb[type])
+            tb[type] = a;
+    }
+}
+
+void nsf_rtnl_parse_msg(const struct nlmsghdr *h, size_t hdr_len,
+                        const struct nlattr **tb, int max)
+{
+    size_t off = NLMSG_LENGTH(NLMSG_ALIGN(hdr_len));
+
+    if (h->nlmsg_len < off) {
+        memset(tb, 0, sizeof(*tb) * (size_t)(max + 1));
+        return;
+    }
+    nsf_rtnl_parse((const char *)h + off, h->nlmsg_len - off, tb, max);
 }
 
 const void *nsf_rtnl_data(const struct nlattr *a)

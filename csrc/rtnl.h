@@ -80,12 +80,23 @@ int nsf_rtnl_open(struct nsf_rtnl *nl, void *rx, size_t slot, int nslots,
 void nsf_rtnl_adopt(struct nsf_rtnl *nl, int fd, void *rx, size_t slot,
                     int nslots);
 
+/* Use fd, a socket adopted before (its options are set), with these
+ * receive buffers and sequence numbers after seq: no syscall. */
+void nsf_rtnl_attach(struct nsf_rtnl *nl, int fd, uint32_t seq, void *rx,
+                     size_t slot, int nslots);
+
 /* Close the socket (fd -1 is fine). */
 void nsf_rtnl_close(struct nsf_rtnl *nl);
 
 /* Listen to the multicast group (RTNLGRP_*): bind, then
  * NETLINK_ADD_MEMBERSHIP. 0 or -errno (step SOCKET_NETLINK). */
 int nsf_rtnl_join(struct nsf_rtnl *nl, int group, int *step);
+
+/* NETLINK_ADD_MEMBERSHIP (on) or NETLINK_DROP_MEMBERSHIP (off) of the
+ * group, for a socket that is already bound (it has sent requests): a
+ * request socket that listens for a while. 0 or -errno (step
+ * SOCKET_NETLINK). */
+int nsf_rtnl_listen(struct nsf_rtnl *nl, int group, int on, int *step);
 
 /* -- building requests ---------------------------------------------------- */
 
@@ -188,6 +199,16 @@ const struct nlattr *nsf_rtnl_find(const void *start, size_t len, int type);
  * hdr_len bytes (as given to nsf_rtnl_msg). */
 const struct nlattr *nsf_rtnl_attr(const struct nlmsghdr *h, size_t hdr_len,
                                    int type);
+
+/* tb[type] = the first attribute of each type 0..max (flags masked off)
+ * in start[0..len), NULL for the types that are not there. */
+void nsf_rtnl_parse(const void *start, size_t len, const struct nlattr **tb,
+                    int max);
+
+/* nsf_rtnl_parse of the attributes of message h after its family header
+ * of hdr_len bytes (all NULL when h is too short for the header). */
+void nsf_rtnl_parse_msg(const struct nlmsghdr *h, size_t hdr_len,
+                        const struct nlattr **tb, int max);
 
 /* The payload of an attribute, and its length; nested attributes are
  * found with nsf_rtnl_find(nsf_rtnl_data(a), nsf_rtnl_len(a), type). */

@@ -79,10 +79,44 @@ enum nsf_step {
     NSF_STEP_KEEP_FD,        /* fcntl(F_SETFD): a pass_fds entry kept open */
     NSF_STEP_EXEC,           /* execve / execvp of the command */
 
+    /* The private world of rootless (user + mount + network namespace). */
+    NSF_STEP_THREADS,        /* the process has other threads: counted in
+                                /proc/thread-self/.. (EINVAL) */
+    NSF_STEP_UNSHARE_USER,   /* unshare(CLONE_NEWUSER) */
+    NSF_STEP_SETGROUPS,      /* write "deny" to /proc/thread-self/setgroups */
+    NSF_STEP_UID_MAP,        /* write /proc/thread-self/uid_map */
+    NSF_STEP_GID_MAP,        /* write /proc/thread-self/gid_map */
+    NSF_STEP_MOUNT_TMPFS,    /* mount("tmpfs", dir, "tmpfs") */
+    NSF_STEP_OPEN_TREE,      /* open_tree(OPEN_TREE_CLONE | AT_RECURSIVE) */
+    NSF_STEP_MOVE_MOUNT,     /* move_mount of such a clone */
+
     /* Memory, threads, the pool. */
     NSF_STEP_MALLOC,         /* malloc, calloc or realloc (ENOMEM) */
     NSF_STEP_PTHREAD_CREATE, /* pthread_create (its error, e.g. EAGAIN) */
     NSF_STEP_POOL_CONFIG,    /* a pool config out of range (EINVAL) */
     NSF_STEP_POOL_CLOSED,    /* the pool is closed (ESHUTDOWN) */
-    NSF_STEP_POOL_TIMEOUT    /* acquire timed out (ETIMEDOUT) */
+    NSF_STEP_POOL_TIMEOUT,   /* acquire timed out (ETIMEDOUT) */
+
+    /* Wiring: links, addresses, routes and sysctls (wire.c). A refusal
+     * by the kernel comes with its extended-ack text where it sent one. */
+    NSF_STEP_WIRE_REQUEST,   /* a malformed wiring request (EINVAL): an
+                                unknown kind, a namespace index out of
+                                range, a missing or too long name */
+    NSF_STEP_RTM_NEWLINK,    /* RTM_NEWLINK: a link made (veth, dummy,
+                                bridge) or changed (up, down, MTU, master,
+                                rename, move to another namespace) */
+    NSF_STEP_RTM_DELLINK,    /* RTM_DELLINK of a link */
+    NSF_STEP_RTM_GETLINK,    /* RTM_GETLINK: a link looked up by name
+                                (ENODEV), or the link dump */
+    NSF_STEP_RTM_NEWADDR,    /* RTM_NEWADDR of an address */
+    NSF_STEP_RTM_DELADDR,    /* RTM_DELADDR of an address */
+    NSF_STEP_RTM_GETADDR,    /* the address dump */
+    NSF_STEP_RTM_NEWROUTE,   /* RTM_NEWROUTE of a route */
+    NSF_STEP_RTM_DELROUTE,   /* RTM_DELROUTE of a route */
+    NSF_STEP_RTM_GETROUTE,   /* the route dump */
+    NSF_STEP_OPEN_SYSCTL,    /* open(/proc/sys/PATH) inside the namespace */
+    NSF_STEP_READ_SYSCTL,    /* read of that file */
+    NSF_STEP_WRITE_SYSCTL,   /* write of the new value to it */
+    NSF_STEP_WAIT_LINK       /* the link was not up before the timeout
+                                (ETIMEDOUT), or went away (ENODEV) */
 };

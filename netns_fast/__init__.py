@@ -5,12 +5,12 @@ thread-safe, parallel API over a small C core.
 
 This module is the public API. The names below live in private modules,
 one per verb family (``_lifecycle``, ``_nsid``, ``_procs``, ``_spawn``,
-``_handle``, ``_pool``, ``_gc`` and ``_owner``), next to the public
-``exceptions``, ``cli``, ``pytest_plugin`` and ``compat``. Each name's
-module is imported on first use, so that ``import netns_fast`` loads
-nothing and the CLI starts at the interpreter's floor (spawn imports
-subprocess, the pool starts threads, set_nsid and list_ids pull in
-pyroute2).
+``_handle``, ``_pool``, ``_wire``, ``_rootless``, ``_gc`` and ``_owner``),
+next to the public ``exceptions``, ``cli``, ``pytest_plugin`` and
+``compat``. Each name's module is imported on first use, so that ``import
+netns_fast`` loads nothing and the CLI starts at the interpreter's floor
+(spawn imports subprocess, the pool starts threads, set_nsid and list_ids
+pull in pyroute2).
 """
 
 from __future__ import annotations
@@ -52,9 +52,15 @@ if TYPE_CHECKING:
     from ._procs import monitor_async as monitor_async
     from ._procs import pids as pids
     from ._procs import pids_by_netns as pids_by_netns
+    from ._rootless import World as World
+    from ._rootless import unshare_rootless as unshare_rootless
     from ._spawn import Process as Process
+    from ._spawn import create_subprocess_exec as create_subprocess_exec
     from ._spawn import run as run
     from ._spawn import spawn as spawn
+    from ._wire import Address as Address
+    from ._wire import Link as Link
+    from ._wire import Route as Route
     from .exceptions import InvalidNameError as InvalidNameError
     from .exceptions import NamespaceBusyError as NamespaceBusyError
     from .exceptions import NamespaceExistsError as NamespaceExistsError
@@ -62,6 +68,7 @@ if TYPE_CHECKING:
     from .exceptions import NamespaceNotFoundError as NamespaceNotFoundError
     from .exceptions import NamespaceRestoreError as NamespaceRestoreError
     from .exceptions import NetnsError as NetnsError
+    from .exceptions import NetnsFileNotFoundError as NetnsFileNotFoundError
     from .exceptions import NetnsOSError as NetnsOSError
     from .exceptions import NetnsPermissionError as NetnsPermissionError
     from .exceptions import NetnsTimeoutError as NetnsTimeoutError
@@ -80,6 +87,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "NamespaceRestoreError",
         "NetnsError",
         "NetnsOSError",
+        "NetnsFileNotFoundError",
         "NetnsPermissionError",
         "NetnsTimeoutError",
         "NotANamespaceError",
@@ -115,9 +123,11 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "pids",
         "pids_by_netns",
     ),
-    "_spawn": ("Process", "run", "spawn"),
+    "_rootless": ("World", "unshare_rootless"),
+    "_spawn": ("Process", "create_subprocess_exec", "run", "spawn"),
     "_handle": ("Netns", "enter", "run_in", "socket"),
     "_pool": ("Pool", "PoolStats"),
+    "_wire": ("Address", "Link", "Route"),
 }
 
 _LAZY = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -18,25 +18,34 @@ from __future__ import annotations
 import os
 import socket as _socket
 import threading
-from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union, cast
 
-from . import _sys
-from ._names import check_pid, encode_name, run_dir_bytes
+from . import _sys, _wire
+from ._names import check_pid, encode_name, is_path, run_dir_bytes
 from ._owner import proc_pid
 from ._procs import kill_all
 from ._resource import Resource
 from .exceptions import NamespaceRestoreError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
     from types import TracebackType
 
     from ._names import Name
+    from ._wire import Address, AddressLike, Link, NetworkLike, Route
 
 T = TypeVar("T")
 
-NsLike = Union["Netns", str, bytes, int]
-"""A namespace argument: a handle, a name in the run directory, or an fd."""
+NsLike = Union[
+    "Netns", str, bytes, "os.PathLike[str]", "os.PathLike[bytes]", int
+]
+"""A namespace argument: a handle, a name in the run directory, the path
+of a namespace file (a str or bytes with a "/", or a path object), or an
+fd."""
+
+PeerLike = Union["Netns", str, bytes, int, None]
+"""The other namespace of a veth or a move: a handle, a name in the run
+directory, an fd, or None for the calling thread's own namespace."""
 
 
 class Netns(Resource):
@@ -64,6 +73,7 @@ class Netns(Resource):
         "_pid",
         "_release",
         "_run_dir",
+        "_wire",
     )
 
     def __init__(
@@ -100,14 +110,27 @@ class Netns(Resource):
         self._pid = os.getpid()
         self._closed = False
         self._lock = threading.Lock()
+        self._wire: Optional[_wire.Socket] = None
 
     # -- constructors --------------------------------------------------------
 
     @classmethod
     def new(cls, *, lo_up: bool = True) -> Netns:
-        """A new anonymous namespace (loopback up unless ``lo_up=False``)."""
-        fd, ino = _sys.anon_new(lo_up)
-        return cls(fd, owned=True, ino=ino)
+        """A new anonymous namespace (loopback up unless ``lo_up=False``).
+
+        The handle holds two fds: the namespace's, and the rtnetlink
+        socket its wiring methods use, made while the thread was inside
+        (so wiring it needs no helper thread).
+        """
+        fd, ino, rtnl = _sys.wire_anon_new(lo_up)
+        try:
+            handle = cls(fd, owned=True, ino=ino)
+        except BaseException:
+            os.close(rtnl)
+            os.close(fd)
+            raise
+        handle._wire = _wire.Socket(rtnl)
+        return handle
 
     @classmethod
     def create(
@@ -251,6 +274,250 @@ class Netns(Resource):
             raise ValueError("operation on a closed Netns handle")
         return self._fd
 
+    # -- wiring (netns_fast._wire) --------------------------------------------
+
+    def _endpoint(self) -> _wire.Endpoint:
+        """This namespace for a wiring plan, with the rtnetlink socket the
+        handle keeps (made inside on first use, closed with the handle)."""
+        fd = self.fileno()
+        sock = self._wire
+        if sock is None:
+            with self._lock:
+                if self._closed:
+                    raise ValueError("operation on a closed Netns handle")
+                if self._wire is None:
+                    self._wire = _wire.Socket()
+                sock = self._wire
+        return _wire.Endpoint(fd, sock, self.path)
+
+    def veth(
+        self,
+        peer: PeerLike,
+        name: str,
+        peer_name: str,
+        *,
+        addrs: Optional[tuple[AddressLike, AddressLike]] = None,
+        mtu: Optional[int] = None,
+        mac: Optional[str] = None,
+        peer_mac: Optional[str] = None,
+        up: bool = True,
+    ) -> tuple[Link, Link]:
+        """A veth pair: ``name`` here, ``peer_name`` in ``peer``.
+
+        Made by one RTM_NEWLINK with both ends placed directly (nothing
+        appears in the caller's namespace), both up unless ``up=False``,
+        ``mtu`` on both ends, ``addrs`` (this end's, the peer's) added
+        (IPv6 without DAD). Returns the two ends' records. A failure
+        leaves nothing made behind.
+        """
+        with _Peer(peer) as other:
+            return _wire.veth(
+                self._endpoint(),
+                other.ep,
+                name,
+                peer_name,
+                addrs=addrs,
+                mtu=mtu,
+                mac=mac,
+                peer_mac=peer_mac,
+                up=up,
+            )
+
+    def bridge(
+        self,
+        name: str,
+        *,
+        ports: Iterable[str] = (),
+        addrs: Iterable[AddressLike] = (),
+        mtu: Optional[int] = None,
+        mac: Optional[str] = None,
+        up: bool = True,
+    ) -> Link:
+        """A bridge, with the links ``ports`` attached and ``addrs``
+        added; its record."""
+        return _wire.device(
+            self._endpoint(),
+            "bridge",
+            name,
+            ports=ports,
+            addrs=addrs,
+            mtu=mtu,
+            mac=mac,
+            up=up,
+        )
+
+    def dummy(
+        self,
+        name: str,
+        *,
+        addrs: Iterable[AddressLike] = (),
+        mtu: Optional[int] = None,
+        mac: Optional[str] = None,
+        up: bool = True,
+    ) -> Link:
+        """A dummy device with ``addrs``; its record. Needs the kernel's
+        dummy driver (else ``Unknown device type``, EOPNOTSUPP)."""
+        return _wire.device(
+            self._endpoint(),
+            "dummy",
+            name,
+            addrs=addrs,
+            mtu=mtu,
+            mac=mac,
+            up=up,
+        )
+
+    def bridge_attach(self, port: str, bridge: str) -> None:
+        """Make link ``port`` a port of ``bridge`` (ip link set PORT
+        master BRIDGE)."""
+        ep = self._endpoint()
+        _wire.one(lambda p: p.link_set(ep, port, master=bridge))
+
+    def bridge_detach(self, port: str) -> None:
+        """Take link ``port`` out of its bridge (ip link set PORT
+        nomaster)."""
+        ep = self._endpoint()
+        _wire.one(lambda p: p.link_set(ep, port, master=""))
+
+    def link(self, name: str) -> Link:
+        """The record of link ``name``."""
+        return _wire.read_link(self._endpoint(), name)
+
+    def links(self) -> list[Link]:
+        """Every link of the namespace (ip link show), by index."""
+        return _wire.links(self._endpoint())
+
+    def link_up(self, name: str) -> None:
+        """Set link ``name`` up (ip link set NAME up)."""
+        ep = self._endpoint()
+        _wire.one(lambda p: p.link_set(ep, name, up=True))
+
+    def link_down(self, name: str) -> None:
+        """Set link ``name`` down."""
+        ep = self._endpoint()
+        _wire.one(lambda p: p.link_set(ep, name, up=False))
+
+    def link_set_mtu(self, name: str, mtu: int) -> None:
+        """Set the MTU of link ``name`` (the kernel checks the kind's
+        range: EINVAL, e.g. ``mtu greater than device maximum``)."""
+        ep = self._endpoint()
+        _wire.one(lambda p: p.link_set(ep, name, mtu=mtu))
+
+    def link_set_mac(self, name: str, mac: str) -> None:
+        """Set the MAC address of link ``name``."""
+        ep = self._endpoint()
+        _wire.one(lambda p: p.link_set(ep, name, mac=mac))
+
+    def link_rename(self, name: str, new_name: str) -> None:
+        """Rename link ``name``."""
+        ep = self._endpoint()
+        _wire.one(lambda p: p.link_rename(ep, name, new_name))
+
+    def link_move(
+        self, name: str, target: PeerLike, new_name: Optional[str] = None
+    ) -> None:
+        """Move link ``name`` into ``target`` (as ``new_name`` if given;
+        ip link set NAME netns TARGET). It arrives down."""
+        ep = self._endpoint()
+        with _Peer(target) as other:
+            _wire.one(lambda p: p.link_move(ep, name, other.ep, new_name))
+
+    def link_delete(self, name: str) -> None:
+        """Delete link ``name`` (a veth: both ends)."""
+        ep = self._endpoint()
+        _wire.one(lambda p: p.link_delete(ep, name))
+
+    def addr_add(
+        self, link: str, cidr: AddressLike, *, nodad: bool = True
+    ) -> None:
+        """Add address ``cidr`` ("10.0.0.1/24", "fd00::1/64") to
+        ``link``; IPv6 without duplicate address detection unless
+        ``nodad=False``."""
+        ep = self._endpoint()
+        _wire.one(lambda p: p.addr_add(ep, link, cidr, nodad=nodad))
+
+    def addr_del(self, link: str, cidr: AddressLike) -> None:
+        """Remove address ``cidr`` from ``link``."""
+        ep = self._endpoint()
+        _wire.one(lambda p: p.addr_del(ep, link, cidr))
+
+    def addrs(
+        self, link: Optional[str] = None, *, family: Optional[int] = None
+    ) -> list[Address]:
+        """The addresses of the namespace, or of ``link`` (ip addr
+        show); ``family`` socket.AF_INET or AF_INET6 for one."""
+        return _wire.addrs(self._endpoint(), link, family)
+
+    def route_add(
+        self,
+        dst: NetworkLike,
+        *,
+        via: Optional[str] = None,
+        dev: Optional[str] = None,
+        metric: Optional[int] = None,
+        src: Optional[str] = None,
+        table: Optional[int] = None,
+    ) -> None:
+        """Add a route to ``dst`` ("default", "10.1.0.0/24",
+        "fd01::/64") via a gateway and/or out of a device, as ip route
+        add does (main table unless ``table``)."""
+        ep = self._endpoint()
+        _wire.one(
+            lambda p: p.route(
+                ep, dst, via=via, dev=dev, metric=metric, src=src, table=table
+            )
+        )
+
+    def route_del(
+        self,
+        dst: NetworkLike,
+        *,
+        via: Optional[str] = None,
+        dev: Optional[str] = None,
+        table: Optional[int] = None,
+        metric: Optional[int] = None,
+    ) -> None:
+        """Remove the route to ``dst`` (the fields given must match)."""
+        ep = self._endpoint()
+        _wire.one(
+            lambda p: p.route(
+                ep,
+                dst,
+                delete=True,
+                via=via,
+                dev=dev,
+                metric=metric,
+                table=table,
+            )
+        )
+
+    def routes(
+        self,
+        *,
+        family: Optional[int] = None,
+        table: Optional[int] = _wire.TABLE_MAIN,
+    ) -> list[Route]:
+        """The routes of the main table (ip route show), of ``table``,
+        or of every table (``table=None``)."""
+        return _wire.routes(self._endpoint(), family, table)
+
+    def sysctl(
+        self, key: str, value: Optional[Union[str, int, bool]] = None
+    ) -> str:
+        """A network sysctl of this namespace ("net.ipv4.ip_forward", or
+        a path "net/ipv4/conf/eth0.1/forwarding"): written first when
+        ``value`` is given, then read (returned without its newline).
+        The file is opened inside the namespace by a helper thread: the
+        caller never moves."""
+        return _wire.sysctl(self._endpoint(), key, value)
+
+    def wait_link(self, name: str, timeout: float = 5.0) -> Link:
+        """Wait until link ``name`` is up (IFF_UP, carrier, and an
+        operstate of up, or unknown for devices without one), from the
+        kernel's link events; its record. NetnsTimeoutError (a
+        TimeoutError) after ``timeout`` seconds."""
+        return _wire.wait_link(self._endpoint(), name, timeout)
+
     # -- closing -------------------------------------------------------------
 
     def close(self) -> None:
@@ -267,6 +534,8 @@ class Netns(Resource):
             if self._closed:
                 return
             self._closed = True
+        if self._wire is not None:
+            self._wire.close()
         if os.getpid() != self._pid:
             # A copy inherited through fork: the namespace is the parent's.
             os.close(self._fd)
@@ -289,6 +558,41 @@ class Netns(Resource):
         return f"<Netns {what} inode={self._ino} {state}>"
 
 
+class _Peer:
+    """The endpoint of a peer argument for one call: a handle's own, or
+    that of a handle opened for the call (a name), or one with a socket
+    of its own for the call (an fd, or None: the calling thread's
+    namespace), closed afterwards."""
+
+    __slots__ = ("ep", "temporary", "tmp")
+
+    def __init__(self, peer: PeerLike) -> None:
+        self.tmp: Optional[Netns] = None
+        self.temporary = False
+        if peer is None:
+            self.ep = _wire.own_endpoint()
+            self.temporary = True
+        elif isinstance(peer, Netns):
+            self.ep = peer._endpoint()
+        else:
+            fd, self.tmp = _resolve(peer)
+            if self.tmp is not None:
+                self.ep = self.tmp._endpoint()
+            else:
+                path = f"/proc/{proc_pid()}/fd/{fd}"
+                self.ep = _wire.Endpoint(fd, _wire.Socket(), path)
+                self.temporary = True
+
+    def __enter__(self) -> _Peer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.tmp is not None:
+            self.tmp.close()
+        elif self.temporary:
+            _wire.close_endpoint(self.ep)
+
+
 # -- entering ---------------------------------------------------------------
 
 
@@ -306,12 +610,15 @@ def _resolve(ns: NsLike) -> tuple[int, Optional[Netns]]:
     """(fd, temporary handle to close after use) for a namespace argument."""
     if isinstance(ns, Netns):
         return ns.fileno(), None
+    if is_path(ns):
+        tmp = Netns.from_path(cast("Name", os.fsencode(cast(Any, ns))))
+        return tmp.fileno(), tmp
     if isinstance(ns, (str, bytes)):
         tmp = Netns.open(ns)
         return tmp.fileno(), tmp
     if isinstance(ns, int) and not isinstance(ns, bool):
         return ns, None
-    raise TypeError(f"expected a Netns, a name or an fd, not {ns!r}")
+    raise TypeError(f"expected a Netns, a name, a path or an fd, not {ns!r}")
 
 
 class _Enter:
@@ -378,7 +685,9 @@ def enter(ns: NsLike) -> _Enter:
     return raises NamespaceRestoreError, and until an outer ``enter``
     block has returned the thread to its own namespace every new enter()
     on this thread raises NamespaceRestoreError too. ``ns`` is a
-    :class:`Netns`, a name in the default run directory, or an fd.
+    :class:`Netns`, a name in the default run directory, the path of a
+    namespace file (a str or bytes with a "/", or a path object), or an
+    fd.
 
     Traps: /proc/net and /proc/self/net show the main thread's namespace,
     so on any other thread they do not follow the move (read

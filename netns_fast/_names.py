@@ -100,6 +100,16 @@ def encode_name(name: Name) -> bytes:
     return raw
 
 
+def is_path(ns: object) -> bool:
+    """Whether a namespace argument is a path rather than a name: a path
+    object, or a str or bytes with a "/" (which no name has)."""
+    if isinstance(ns, str):
+        return "/" in ns
+    if isinstance(ns, bytes):
+        return b"/" in ns
+    return isinstance(ns, os.PathLike)
+
+
 def run_dir_bytes(run_dir: Optional[Name] = None) -> bytes:
     """The run directory: the argument, else $NETNS_RUN_DIR, else /run/netns.
 

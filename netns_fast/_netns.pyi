@@ -48,11 +48,33 @@ class _Lib:
     NSF_STEP_CHDIR: Final[int]
     NSF_STEP_KEEP_FD: Final[int]
     NSF_STEP_EXEC: Final[int]
+    NSF_STEP_THREADS: Final[int]
+    NSF_STEP_UNSHARE_USER: Final[int]
+    NSF_STEP_SETGROUPS: Final[int]
+    NSF_STEP_UID_MAP: Final[int]
+    NSF_STEP_GID_MAP: Final[int]
+    NSF_STEP_MOUNT_TMPFS: Final[int]
+    NSF_STEP_OPEN_TREE: Final[int]
+    NSF_STEP_MOVE_MOUNT: Final[int]
     NSF_STEP_MALLOC: Final[int]
     NSF_STEP_PTHREAD_CREATE: Final[int]
     NSF_STEP_POOL_CONFIG: Final[int]
     NSF_STEP_POOL_CLOSED: Final[int]
     NSF_STEP_POOL_TIMEOUT: Final[int]
+    NSF_STEP_WIRE_REQUEST: Final[int]
+    NSF_STEP_RTM_NEWLINK: Final[int]
+    NSF_STEP_RTM_DELLINK: Final[int]
+    NSF_STEP_RTM_GETLINK: Final[int]
+    NSF_STEP_RTM_NEWADDR: Final[int]
+    NSF_STEP_RTM_DELADDR: Final[int]
+    NSF_STEP_RTM_GETADDR: Final[int]
+    NSF_STEP_RTM_NEWROUTE: Final[int]
+    NSF_STEP_RTM_DELROUTE: Final[int]
+    NSF_STEP_RTM_GETROUTE: Final[int]
+    NSF_STEP_OPEN_SYSCTL: Final[int]
+    NSF_STEP_READ_SYSCTL: Final[int]
+    NSF_STEP_WRITE_SYSCTL: Final[int]
+    NSF_STEP_WAIT_LINK: Final[int]
     # -- csrc/lifecycle.h (add, attach, delete, batches) --
     def nsf_prepare_run_dir(self, run_dir: bytes, step: Any, /) -> int: ...
     def nsf_flock_error(self, /) -> int: ...
@@ -106,6 +128,7 @@ class _Lib:
     NSF_SPAWN_RESTORE_SIGNALS: Final[int]
     NSF_SPAWN_NEW_SESSION: Final[int]
     NSF_SPAWN_FORK: Final[int]
+    NSF_SPAWN_NS_FD: Final[int]
     def nsf_spawn(self, req: Any, step: Any, /) -> int: ...
     def nsf_exec(self, req: Any, step: Any, /) -> int: ...
     def nsf_switch(self, run_dir: bytes, name: bytes, step: Any, /) -> int: ...
@@ -133,6 +156,42 @@ class _Lib:
     def nsf_pool_drain(self, p: Any, timeout_ms: int, /) -> int: ...
     def nsf_pool_close(self, p: Any, step: Any, /) -> int: ...
     def nsf_pool_free(self, p: Any, /) -> None: ...
+    # -- csrc/wire.h (links, addresses, routes, sysctls) --
+    NSF_WIRE_NAME_MAX: Final[int]
+    NSF_WIRE_MAC_MAX: Final[int]
+    NSF_WIRE_MSG_MAX: Final[int]
+    NSF_WIRE_VETH: Final[int]
+    NSF_WIRE_DUMMY: Final[int]
+    NSF_WIRE_BRIDGE: Final[int]
+    NSF_WIRE_LINK_SET: Final[int]
+    NSF_WIRE_LINK_RENAME: Final[int]
+    NSF_WIRE_LINK_MOVE: Final[int]
+    NSF_WIRE_LINK_DEL: Final[int]
+    NSF_WIRE_LINK_GET: Final[int]
+    NSF_WIRE_ADDR_ADD: Final[int]
+    NSF_WIRE_ADDR_DEL: Final[int]
+    NSF_WIRE_ROUTE_ADD: Final[int]
+    NSF_WIRE_ROUTE_DEL: Final[int]
+    NSF_WIRE_SYSCTL: Final[int]
+    NSF_WIRE_WAIT_UP: Final[int]
+    NSF_WIRE_KEEP: Final[int]
+    NSF_WIRE_OWN_THREAD: Final[int]
+    def nsf_wire_run(self, plan: Any, step: Any, /) -> int: ...
+    def nsf_wire_run_many(
+        self, plans: Any, n: int, nthreads: int, step: Any, /
+    ) -> int: ...
+    def nsf_wire_links(
+        self, ns: Any, out: Any, cap: int, step: Any, /
+    ) -> int: ...
+    def nsf_wire_addrs(
+        self, ns: Any, family: int, out: Any, cap: int, step: Any, /
+    ) -> int: ...
+    def nsf_wire_routes(
+        self, ns: Any, family: int, out: Any, cap: int, step: Any, /
+    ) -> int: ...
+    def nsf_wire_anon_new(
+        self, flags: int, ino: Any, rtnl: Any, step: Any, /
+    ) -> int: ...
     # -- csrc/procs.h (pids, identify, monitor) --
     def nsf_ns_key(
         self, path: bytes, dev: Any, ino: Any, step: Any, /
@@ -179,6 +238,18 @@ class _Lib:
     def nsf_netns_ready(
         self, run_dir: bytes, name: bytes, step: Any, /
     ) -> int: ...
+    # -- csrc/rootless.h (the private world) --
+    NSF_ROOTLESS_LO_UP: Final[int]
+    def nsf_rootless_unshare(self, flags: int, step: Any, /) -> int: ...
+    def nsf_thread_count(self, step: Any, /) -> int: ...
+    def nsf_mount_tmpfs(self, path: bytes, step: Any, /) -> int: ...
+    def nsf_clone_tree(
+        self, dir_fd: int, path: bytes, step: Any, /
+    ) -> int: ...
+    def nsf_move_tree(
+        self, tree_fd: int, dir_fd: int, path: bytes, step: Any, /
+    ) -> int: ...
+    def nsf_mount_sysfs(self, step: Any, /) -> int: ...
 
 lib: _Lib
 ffi: Any

@@ -40,10 +40,13 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, Optional, Union, cast
 
 from . import _sys
-from ._names import encode_name, run_dir_bytes
+from ._names import encode_name, is_path, run_dir_bytes
 from ._vrf import cgroup_procs_for_reset
 
 if TYPE_CHECKING:
+    import asyncio
+
+    from ._handle import Netns
     from ._names import Name
 
 Arg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
@@ -54,6 +57,71 @@ File = Union[None, int, IO[Any]]
 
 Env = Union[Mapping[str, Union[str, bytes]], Mapping[bytes, Union[str, bytes]]]
 """An environment, as for subprocess.Popen."""
+
+Target = Union[
+    "Netns", str, bytes, "os.PathLike[str]", "os.PathLike[bytes]", int
+]
+"""Where to run: a :class:`~netns_fast.Netns` handle, a name in the run
+directory, a path of a namespace file (a str or bytes with a "/", or a
+path object), or an open namespace fd."""
+
+Argv = Union[Arg, Sequence[Arg]]
+"""The command: a sequence of arguments, or one program (a str, bytes or
+path: run without arguments, as subprocess does without a shell)."""
+
+
+class _Where:
+    """A namespace argument resolved for the C request: a name in run_dir,
+    a path, or an fd (kept open by its owner while the child starts)."""
+
+    __slots__ = ("fd", "label", "name", "path", "run_dir")
+
+    def __init__(self, ns: Target, run_dir: Optional[Name]) -> None:
+        from ._handle import Netns  # noqa: PLC0415 (no cycle: _handle)
+
+        self.run_dir = run_dir_bytes(run_dir)
+        self.name: Optional[bytes] = None
+        self.path: Optional[bytes] = None
+        self.fd = -1
+        if isinstance(ns, Netns):
+            self.fd = ns.fileno()
+            self.name = None if ns.name is None else os.fsencode(ns.name)
+            self.label = os.fsdecode(ns.path)
+        elif isinstance(ns, int) and not isinstance(ns, bool):
+            if ns < 0:
+                raise ValueError(f"invalid namespace fd {ns}")
+            self.fd = ns
+            self.label = f"fd {ns}"
+        elif is_path(ns):
+            self.path = os.fsencode(cast(Any, ns))
+            self.label = os.fsdecode(self.path)
+        elif isinstance(ns, (str, bytes)):
+            self.name = encode_name(ns)
+            self.label = os.fsdecode(self.name)
+        else:
+            raise TypeError(
+                "expected a Netns, a name, a path or an fd, not "
+                f"{type(ns).__name__}"
+            )
+
+    def shown(self) -> bytes:
+        """The path the errors name."""
+        if self.path is not None:
+            return self.path
+        if self.fd >= 0:
+            return os.fsencode(self.label)
+        return self.run_dir + b"/" + (self.name or b"")
+
+
+def _argv(argv: Argv) -> list[Arg]:
+    """The argument list: one program for a str, bytes or path (as
+    subprocess without a shell), never a list of its characters."""
+    if isinstance(argv, (str, bytes, os.PathLike)):
+        return [argv]
+    args = list(argv)
+    if not args:
+        raise ValueError("argv must not be empty")
+    return args
 
 
 def _env_list(env: Env) -> list[bytes]:
@@ -81,20 +149,31 @@ def _flags(full: bool, restore_signals: bool, new_session: bool) -> int:
 class Process(subprocess.Popen[Any]):
     """A :class:`subprocess.Popen` whose child runs in a network namespace.
 
-    ``Process(name, argv, *, full=True, run_dir=None, stdin=None,
+    ``Process(ns, argv, *, full=True, run_dir=None, stdin=None,
     stdout=None, stderr=None, cwd=None, env=None, pass_fds=(),
     restore_signals=True, start_new_session=False, text=None,
     encoding=None, errors=None, bufsize=-1)``; the stream, cwd, env, text
     and signal arguments mean what they mean for Popen.
 
+    ``ns`` is a :class:`~netns_fast.Netns` handle (named or anonymous:
+    the child enters its fd), a name in the run directory, the path of a
+    namespace file (a str or bytes with a "/", or a path object), or an
+    open namespace fd. ``argv`` is a sequence of arguments, or a str,
+    bytes or path naming one program to run without arguments (as
+    subprocess does without a shell: ``"ip link"`` is a program of that
+    name). ``/etc/netns/NAME`` is bound over ``/etc`` for a name or a
+    named handle; a path or an fd has no name.
+
     Attributes (besides Popen's):
-        netns: the namespace name.
+        netns: the namespace: its name, path, or "fd N".
         full: whether the child got ip's full set-up.
 
     Raises:
         InvalidNameError: the name breaks iproute2's rules.
-        NamespaceNotFoundError: no such name (step "open_ns"), or no such
-            program (step "exec").
+        NamespaceNotFoundError: no such name or path (step "open_ns").
+        NetnsFileNotFoundError: no such program (step "exec") or working
+            directory (step "chdir"): a FileNotFoundError naming it, never
+            a NamespaceNotFoundError.
         NotANamespaceError: a stale entry, a FIFO or anything else that
             is no network namespace (step "setns_net").
         NetnsOSError: any other failure; ``.step`` names it.
@@ -105,8 +184,8 @@ class Process(subprocess.Popen[Any]):
 
     def __init__(
         self,
-        name: Name,
-        argv: Sequence[Arg],
+        ns: Target,
+        argv: Argv,
         *,
         full: bool = True,
         run_dir: Optional[Name] = None,
@@ -123,13 +202,10 @@ class Process(subprocess.Popen[Any]):
         errors: Optional[str] = None,
         bufsize: int = -1,
     ) -> None:
-        self._nsf_name = encode_name(name)
-        self._nsf_run_dir = run_dir_bytes(run_dir)
-        self.netns = os.fsdecode(self._nsf_name)
+        self._nsf_where = _Where(ns, run_dir)
+        self.netns = self._nsf_where.label
         self.full = bool(full)
-        args = list(argv)
-        if not args:
-            raise ValueError("argv must not be empty")
+        args = _argv(argv)
         # Through Any: Popen's overloads cannot type the optional text
         # arguments passed on as they are.
         cast(Any, super()).__init__(
@@ -177,20 +253,22 @@ class Process(subprocess.Popen[Any]):
             raise ValueError("embedded null byte")
         sys.audit("subprocess.Popen", argv[0], args, cwd, env)
         new_session = bool(rest[4]) if len(rest) > 4 else False
+        where = self._nsf_where
         request = _sys.SpawnRequest(
-            self._nsf_run_dir,
-            self._nsf_name,
+            where.run_dir,
+            where.name,
             argv,
             _flags(self.full, restore_signals, new_session),
+            ns_path=where.path,
+            ns_fd=where.fd,
+            shown=where.shown(),
             env=None if env is None else _env_list(env),
             path=os.fsencode(
                 os.pathsep.join(os.get_exec_path(cast(Any, env)))
             ),
             cwd=None if cwd is None else os.fsencode(cwd),
             cgroup_procs=(
-                cgroup_procs_for_reset(self._nsf_run_dir)
-                if self.full
-                else None
+                cgroup_procs_for_reset(where.run_dir) if self.full else None
             ),
             stdio=(p2cread, c2pwrite, errwrite),
             keep_fds=sorted(pass_fds),
@@ -206,13 +284,14 @@ class Process(subprocess.Popen[Any]):
 
 
 spawn = Process
-"""``spawn(name, argv, ...)``: start ``argv`` in namespace ``name``; the
-Popen-like :class:`Process` (spawn is the class itself)."""
+"""``spawn(ns, argv, ...)``: start ``argv`` in namespace ``ns`` (a handle,
+a name, a path or an fd); the Popen-like :class:`Process` (spawn is the
+class itself)."""
 
 
 def run(
-    name: Name,
-    argv: Sequence[Arg],
+    ns: Target,
+    argv: Argv,
     *,
     input: Union[bytes, str, None] = None,
     capture_output: bool = False,
@@ -230,7 +309,7 @@ def run(
     encoding: Optional[str] = None,
     errors: Optional[str] = None,
 ) -> subprocess.CompletedProcess[Any]:
-    """Run ``argv`` inside namespace ``name`` and wait, as subprocess.run.
+    """Run ``argv`` inside namespace ``ns`` and wait, as subprocess.run.
 
     ``input``, ``capture_output``, ``timeout`` (the child is killed, then
     :class:`subprocess.TimeoutExpired` is raised) and ``check`` (raises
@@ -249,7 +328,7 @@ def run(
             )
         stdout = stderr = subprocess.PIPE
     with spawn(
-        name,
+        ns,
         argv,
         full=full,
         run_dir=run_dir,
@@ -279,3 +358,133 @@ def run(
                 code, process.args, output=out, stderr=err
             )
     return subprocess.CompletedProcess(process.args, code, out, err)
+
+
+# -- asyncio -----------------------------------------------------------------
+
+
+def _exit_code(status: int) -> int:
+    """A wait status as subprocess's returncode (-N for a signal)."""
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def _watch_exit(loop: asyncio.AbstractEventLoop, transport: Any) -> None:
+    """Tell ``transport`` when its child exits: a pidfd read by the loop
+    itself (no thread, and not the loop's child watcher, which knows
+    nothing of this child); a thread that waits where the kernel has no
+    pidfds (Linux < 5.3)."""
+    pid = transport.get_pid()
+
+    def reap() -> None:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            status = 255 << 8  # reaped by someone else: as asyncio does
+        transport._process_exited(_exit_code(status))
+
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        import threading  # noqa: PLC0415 (old kernels only)
+
+        def wait() -> None:
+            try:
+                _, status = os.waitpid(pid, 0)
+            except ChildProcessError:
+                status = 255 << 8
+            code = _exit_code(status)
+            loop.call_soon_threadsafe(transport._process_exited, code)
+
+        threading.Thread(target=wait, name="netns-wait", daemon=True).start()
+        return
+
+    def ready() -> None:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+        reap()
+
+    loop.add_reader(pidfd, ready)
+
+
+async def create_subprocess_exec(
+    ns: Target,
+    program: Arg,
+    *args: Arg,
+    stdin: File = None,
+    stdout: File = None,
+    stderr: File = None,
+    limit: int = 2**16,
+    full: bool = True,
+    run_dir: Optional[Name] = None,
+    cwd: Optional[Arg] = None,
+    env: Optional[Env] = None,
+    pass_fds: Collection[int] = (),
+    restore_signals: bool = True,
+    start_new_session: bool = False,
+) -> asyncio.subprocess.Process:
+    """:func:`asyncio.create_subprocess_exec` inside namespace ``ns``.
+
+    Returns an :class:`asyncio.subprocess.Process` (``wait``,
+    ``communicate``, the stream pipes, ``send_signal``, ...). The child is
+    started by the same C spawn as :func:`spawn` (``ns``, ``full`` and the
+    other arguments mean what they mean there), so the event loop's
+    thread never changes namespace and no other task ever runs inside
+    ``ns``; the child's exit is read from a pidfd by the loop. Set-up
+    errors raise at once, as for :func:`spawn`.
+    """
+    import asyncio  # noqa: PLC0415 (only for the async spawn)
+    from asyncio import base_subprocess  # noqa: PLC0415
+    from asyncio import subprocess as aio  # noqa: PLC0415
+
+    class Transport(base_subprocess.BaseSubprocessTransport):
+        def _start(  # noqa: PLR0917 (asyncio's signature)
+            self,
+            args: Any,
+            shell: bool,
+            stdin: File,
+            stdout: File,
+            stderr: File,
+            bufsize: int,
+            **kwargs: Any,
+        ) -> None:
+            self._proc = Process(
+                ns,
+                args,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                bufsize=bufsize,
+                **kwargs,
+            )
+
+    loop = asyncio.get_running_loop()
+    protocol = aio.SubprocessStreamProtocol(limit=limit, loop=loop)
+    waiter = loop.create_future()
+    transport = Transport(
+        loop,
+        protocol,
+        [os.fsencode(a) for a in (program, *args)],
+        False,
+        stdin,
+        stdout,
+        stderr,
+        0,
+        waiter=waiter,
+        full=full,
+        run_dir=run_dir,
+        cwd=cwd,
+        env=env,
+        pass_fds=pass_fds,
+        restore_signals=restore_signals,
+        start_new_session=start_new_session,
+    )
+    _watch_exit(loop, transport)
+    try:
+        await waiter
+    except BaseException:
+        transport.close()
+        await transport._wait()
+        raise
+    return aio.Process(transport, protocol, loop)

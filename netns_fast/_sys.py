@@ -94,12 +94,37 @@ _STEP_PATHS: dict[int, tuple[str, str]] = {
     lib.NSF_STEP_CHDIR: ("cwd", ""),
     lib.NSF_STEP_KEEP_FD: ("", ""),
     lib.NSF_STEP_EXEC: ("path2", ""),
+    # the private world of rootless (the wrappers name the /proc files)
+    lib.NSF_STEP_THREADS: ("path", ""),
+    lib.NSF_STEP_UNSHARE_USER: ("", ""),
+    lib.NSF_STEP_SETGROUPS: ("path", ""),
+    lib.NSF_STEP_UID_MAP: ("path", ""),
+    lib.NSF_STEP_GID_MAP: ("path", ""),
+    lib.NSF_STEP_MOUNT_TMPFS: ("path", ""),
+    lib.NSF_STEP_OPEN_TREE: ("path", ""),
+    lib.NSF_STEP_MOVE_MOUNT: ("path", ""),
     # memory, threads, the pool
     lib.NSF_STEP_MALLOC: ("path", ""),
     lib.NSF_STEP_PTHREAD_CREATE: ("path", ""),
     lib.NSF_STEP_POOL_CONFIG: ("path", ""),
     lib.NSF_STEP_POOL_CLOSED: ("", ""),
     lib.NSF_STEP_POOL_TIMEOUT: ("", ""),
+    # wiring: the namespace's path, and the link, address, route or
+    # sysctl file the request was about
+    lib.NSF_STEP_WIRE_REQUEST: ("path", "path2"),
+    lib.NSF_STEP_RTM_NEWLINK: ("path", "path2"),
+    lib.NSF_STEP_RTM_DELLINK: ("path", "path2"),
+    lib.NSF_STEP_RTM_GETLINK: ("path", "path2"),
+    lib.NSF_STEP_RTM_NEWADDR: ("path", "path2"),
+    lib.NSF_STEP_RTM_DELADDR: ("path", "path2"),
+    lib.NSF_STEP_RTM_GETADDR: ("path", ""),
+    lib.NSF_STEP_RTM_NEWROUTE: ("path", "path2"),
+    lib.NSF_STEP_RTM_DELROUTE: ("path", "path2"),
+    lib.NSF_STEP_RTM_GETROUTE: ("path", ""),
+    lib.NSF_STEP_OPEN_SYSCTL: ("path2", "path"),
+    lib.NSF_STEP_READ_SYSCTL: ("path2", "path"),
+    lib.NSF_STEP_WRITE_SYSCTL: ("path2", "path"),
+    lib.NSF_STEP_WAIT_LINK: ("path", "path2"),
 }
 
 
@@ -146,10 +171,12 @@ def _oserror(
     path2: _PathArg = None,
     run_dir: _PathArg = None,
     cwd: _PathArg = None,
+    text: Optional[str] = None,
 ) -> NetnsOSError:
     """The exception for a C call that returned ``rc`` (-errno) at C step
-    ``step``: the class error_class picks, the step's name, and as
-    filenames those of the given paths the step table names."""
+    ``step``: the class error_class picks, the step's name, as filenames
+    those of the given paths the step table names, and as strerror
+    ``text`` (the kernel's extended-ack message) when given."""
     err = -rc
     entry = STEPS.get(step) or Step("", "", "")
     given: dict[str, _PathArg] = {
@@ -164,7 +191,7 @@ def _oserror(
         value = given.get(role)
         return None if value is None else os.fsdecode(value)
 
-    why = NOT_A_NAMESPACE if step == _NOT_NETNS else None
+    why = text or (NOT_A_NAMESPACE if step == _NOT_NETNS else None)
     return error_class(err, entry.name)(
         err,
         why or os.strerror(err),
@@ -297,6 +324,7 @@ SPAWN_CLOSE_FDS: int = lib.NSF_SPAWN_CLOSE_FDS
 SPAWN_RESTORE_SIGNALS: int = lib.NSF_SPAWN_RESTORE_SIGNALS
 SPAWN_NEW_SESSION: int = lib.NSF_SPAWN_NEW_SESSION
 SPAWN_FORK: int = lib.NSF_SPAWN_FORK
+SPAWN_NS_FD: int = lib.NSF_SPAWN_NS_FD
 
 
 def _c_str(keep: list[object], value: Optional[bytes]) -> object:
@@ -321,10 +349,13 @@ class SpawnRequest:
     def __init__(
         self,
         run_dir: bytes,
-        name: bytes,
+        name: Optional[bytes],
         argv: Sequence[bytes],
         flags: int,
         *,
+        ns_path: Optional[bytes] = None,
+        ns_fd: int = -1,
+        shown: Optional[bytes] = None,
         env: Optional[Sequence[bytes]] = None,
         path: Optional[bytes] = None,
         cwd: Optional[bytes] = None,
@@ -334,15 +365,19 @@ class SpawnRequest:
     ) -> None:
         if not argv:
             raise ValueError("argv must not be empty")
-        self.run_dir, self.name, self.program, self.cwd = (
-            run_dir,
-            name,
-            argv[0],
-            cwd,
-        )
+        # The namespace, as the errors name it: shown (e.g. a handle's
+        # path), else ns_path, else run_dir/name.
+        if shown is None:
+            shown = ns_path or _join(run_dir, name or b"")
+        self.run_dir, self.name, self.shown = run_dir, name, shown
+        self.program, self.cwd = argv[0], cwd
         keep: list[object] = []
         req = ffi.new("struct nsf_spawn_req *")
         req.run_dir = _c_str(keep, run_dir)
+        req.ns_path = _c_str(keep, ns_path)
+        req.ns_fd = ns_fd
+        if ns_fd >= 0:
+            flags |= lib.NSF_SPAWN_NS_FD
         req.name = _c_str(keep, name)
         req.file = _c_str(keep, argv[0])
         req.argv = _c_strv(keep, argv)
@@ -364,11 +399,7 @@ class SpawnRequest:
     def error(self, rc: int, step: int) -> NetnsOSError:
         """The exception for a failed spawn or exec of this request."""
         return _oserror(
-            rc,
-            step,
-            path=_join(self.run_dir, self.name),
-            path2=self.program,
-            cwd=self.cwd,
+            rc, step, path=self.shown, path2=self.program, cwd=self.cwd
         )
 
 
@@ -421,16 +452,6 @@ def open_ns(path: bytes) -> int:
     if fd < 0:
         raise _oserror(fd, step[0], path=path)
     return int(fd)
-
-
-def anon_new(lo_up: bool) -> tuple[int, int]:
-    """A new anonymous namespace: (fd, inode)."""
-    step = ffi.new("int *")
-    ino = ffi.new("unsigned long long *")
-    fd = lib.nsf_anon_new(lib.NSF_LO_UP if lo_up else 0, ino, step)
-    if fd < 0:
-        raise _oserror(fd, step[0], path=THREAD_NS_NET)
-    return fd, int(ino[0])
 
 
 def enter(ns_fd: int, path: Optional[str] = None) -> int:
@@ -488,6 +509,73 @@ def thread_ns_ino() -> int:
     if rc < 0:
         raise _oserror(rc, step[0], path=THREAD_NS_NET)
     return int(ino[0])
+
+
+# == rootless: the private world (csrc/rootless.h) ============================
+
+THREAD_TASKS = "/proc/thread-self/.."
+"""The calling process's tasks (one entry per thread)."""
+
+# The /proc file each step of nsf_rootless_unshare writes or reads.
+_ROOTLESS_FILES = {
+    lib.NSF_STEP_THREADS: THREAD_TASKS,
+    lib.NSF_STEP_SETGROUPS: "/proc/thread-self/setgroups",
+    lib.NSF_STEP_UID_MAP: "/proc/thread-self/uid_map",
+    lib.NSF_STEP_GID_MAP: "/proc/thread-self/gid_map",
+}
+
+
+def rootless_unshare(lo_up: bool) -> None:
+    """This (single-threaded) process into a new user namespace (its ids
+    mapped to 0), mount namespace (/ rslave) and network namespace."""
+    step = ffi.new("int *")
+    rc = lib.nsf_rootless_unshare(lib.NSF_ROOTLESS_LO_UP if lo_up else 0, step)
+    if rc < 0:
+        raise _oserror(rc, step[0], path=_ROOTLESS_FILES.get(step[0]))
+
+
+def thread_count() -> int:
+    """How many threads this process has."""
+    step = ffi.new("int *")
+    rc = lib.nsf_thread_count(step)
+    if rc < 0:
+        raise _oserror(rc, step[0], path=THREAD_TASKS)
+    return int(rc)
+
+
+def mount_tmpfs(path: bytes) -> None:
+    """A fresh tmpfs (0755) on the directory ``path``."""
+    step = ffi.new("int *")
+    rc = lib.nsf_mount_tmpfs(path, step)
+    if rc < 0:
+        raise _oserror(rc, step[0], path=path)
+
+
+def clone_tree(dir_fd: int, path: bytes) -> int:
+    """A detached recursive copy of the mount tree at ``path`` (relative
+    to ``dir_fd``, -1: the working directory); its fd."""
+    step = ffi.new("int *")
+    fd = lib.nsf_clone_tree(dir_fd, path, step)
+    if fd < 0:
+        raise _oserror(fd, step[0], path=path)
+    return int(fd)
+
+
+def move_tree(tree_fd: int, dir_fd: int, path: bytes) -> None:
+    """Attach the detached tree ``tree_fd`` on ``path`` (relative to
+    ``dir_fd``, -1: the working directory)."""
+    step = ffi.new("int *")
+    rc = lib.nsf_move_tree(tree_fd, dir_fd, path, step)
+    if rc < 0:
+        raise _oserror(rc, step[0], path=path)
+
+
+def mount_sysfs() -> None:
+    """A fresh sysfs on /sys for the calling thread's network namespace."""
+    step = ffi.new("int *")
+    rc = lib.nsf_mount_sysfs(step)
+    if rc < 0:
+        raise _oserror(rc, step[0])
 
 
 # == pool: the pool of fresh namespaces (csrc/pool.h) =========================
@@ -926,3 +1014,421 @@ def netns_ready(run_dir: bytes, name: bytes) -> Optional[bool]:
     if rc == -errno.ENOENT:
         return None
     return rc > 0
+
+
+# == wire: links, addresses, routes, sysctls (csrc/wire.h) ====================
+
+WIRE_VETH: int = lib.NSF_WIRE_VETH
+WIRE_DUMMY: int = lib.NSF_WIRE_DUMMY
+WIRE_BRIDGE: int = lib.NSF_WIRE_BRIDGE
+WIRE_LINK_SET: int = lib.NSF_WIRE_LINK_SET
+WIRE_LINK_RENAME: int = lib.NSF_WIRE_LINK_RENAME
+WIRE_LINK_MOVE: int = lib.NSF_WIRE_LINK_MOVE
+WIRE_LINK_DEL: int = lib.NSF_WIRE_LINK_DEL
+WIRE_LINK_GET: int = lib.NSF_WIRE_LINK_GET
+WIRE_ADDR_ADD: int = lib.NSF_WIRE_ADDR_ADD
+WIRE_ADDR_DEL: int = lib.NSF_WIRE_ADDR_DEL
+WIRE_ROUTE_ADD: int = lib.NSF_WIRE_ROUTE_ADD
+WIRE_ROUTE_DEL: int = lib.NSF_WIRE_ROUTE_DEL
+WIRE_SYSCTL: int = lib.NSF_WIRE_SYSCTL
+WIRE_WAIT_UP: int = lib.NSF_WIRE_WAIT_UP
+WIRE_KEEP: int = lib.NSF_WIRE_KEEP
+_SYSCTL_MAX = 4096
+
+if TYPE_CHECKING:
+    RawLink = tuple[
+        int, bytes, bytes, int, int, int, int, bytes, int, int, int
+    ]
+    """(index, name, kind, flags, mtu, operstate, carrier, mac, master,
+    link, link_netnsid) of struct nsf_wire_link."""
+    RawAddr = tuple[int, bytes, int, int, int, int, bytes]
+    """(family, address, prefixlen, index, scope, flags, label)."""
+    RawRoute = tuple[
+        int,
+        bytes,
+        int,
+        Optional[bytes],
+        int,
+        int,
+        int,
+        int,
+        int,
+        int,
+        Optional[bytes],
+        int,
+    ]
+    """(family, dst, dst_len, gateway, oif, table, protocol, scope, type,
+    priority, prefsrc, flags)."""
+
+
+class WireSocket:
+    """A namespace's NETLINK_ROUTE socket as the C core keeps it: its fd
+    (-1 until the first wiring call makes one inside the namespace) and
+    its last sequence number. Used by one thread at a time."""
+
+    __slots__ = ("fd", "seq")
+
+    def __init__(self, fd: int = -1) -> None:
+        self.fd = fd
+        self.seq = 0
+
+    def close(self) -> None:
+        """Close the socket (idempotent)."""
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+
+class WireNs:
+    """A namespace of a plan: its fd (-1: the calling thread's own), its
+    socket, and the path its errors name."""
+
+    __slots__ = ("fd", "path", "sock")
+
+    def __init__(self, fd: int, sock: WireSocket, path: str) -> None:
+        self.fd = fd
+        self.sock = sock
+        self.path = path
+
+
+class WireReq:
+    """One request of a plan (struct nsf_wire_req); ``what`` is what its
+    error names as filename2 (the link, the address, the route, the
+    sysctl file)."""
+
+    __slots__ = (
+        "addr",
+        "family",
+        "flags",
+        "gateway",
+        "kind",
+        "mac",
+        "master",
+        "metric",
+        "mtu",
+        "name",
+        "ns",
+        "peer_mac",
+        "peer_name",
+        "peer_ns",
+        "prefix",
+        "read",
+        "src",
+        "table",
+        "timeout_ms",
+        "up",
+        "value",
+        "what",
+    )
+
+    def __init__(self, kind: int, ns: int, name: Optional[bytes], what: str):
+        self.kind = kind
+        self.ns = ns
+        self.name = name
+        self.what = what
+        self.peer_ns = -1
+        self.peer_name: Optional[bytes] = None
+        self.master: Optional[bytes] = None
+        self.up = 0
+        self.mtu = 0
+        self.mac = b""
+        self.peer_mac = b""
+        self.family = 0
+        self.prefix = 0
+        self.addr = b""
+        self.gateway: Optional[bytes] = None
+        self.src: Optional[bytes] = None
+        self.flags = 0
+        self.metric = 0
+        self.table = 0
+        self.value: Optional[bytes] = None
+        self.read = False  # LINK_GET, WAIT_UP: a record; SYSCTL: the value
+        self.timeout_ms = 0
+
+
+class WireResult:
+    """What a plan did: per request its link index, peer index, record
+    (LINK_GET, WAIT_UP) and value read (SYSCTL); the error of the request
+    that failed (``failed``, -1 when the plan as a whole did), whether the
+    plan's work was undone, and how many datagrams went out."""
+
+    __slots__ = (
+        "error",
+        "failed",
+        "indexes",
+        "links",
+        "peer_indexes",
+        "sends",
+        "undone",
+        "values",
+    )
+
+    def __init__(self, n: int) -> None:
+        self.error: Optional[NetnsOSError] = None
+        self.failed = -1
+        self.undone = False
+        self.sends = 0
+        self.indexes = [0] * n
+        self.peer_indexes = [0] * n
+        self.links: list[Optional[RawLink]] = [None] * n
+        self.values: list[Optional[bytes]] = [None] * n
+
+
+def _raw_link(c: Any) -> RawLink:
+    return (
+        int(c.index),
+        ffi.string(c.name),
+        ffi.string(c.kind),
+        int(c.flags),
+        int(c.mtu),
+        int(c.operstate),
+        int(c.carrier),
+        ffi.buffer(c.mac, c.mac_len)[:],
+        int(c.master),
+        int(c.link),
+        int(c.link_netnsid),
+    )
+
+
+class _CPlan:
+    """A struct nsf_wire_plan and the C memory it points to."""
+
+    def __init__(
+        self, nss: Sequence[WireNs], reqs: Sequence[WireReq], flags: int
+    ) -> None:
+        keep: list[object] = []
+        n = len(reqs)
+        c_ns = ffi.new("struct nsf_wire_ns[]", max(len(nss), 1))
+        for i, w in enumerate(nss):
+            c_ns[i].fd = w.fd
+            c_ns[i].rtnl = w.sock.fd
+            c_ns[i].seq = w.sock.seq
+        c_reqs = ffi.new("struct nsf_wire_req[]", max(n, 1))
+        links: list[Any] = [None] * n
+        outs: list[Any] = [None] * n
+        for i, r in enumerate(reqs):
+            # c_reqs is zeroed: only what is set is written.
+            c = c_reqs[i]
+            c.kind = r.kind
+            c.ns = r.ns
+            c.peer_ns = r.peer_ns
+            if r.name is not None:
+                c.name = _c_str(keep, r.name)
+            if r.peer_name is not None:
+                c.peer_name = _c_str(keep, r.peer_name)
+            if r.master is not None:
+                c.master = _c_str(keep, r.master)
+            if r.up:
+                c.up = r.up
+            if r.mtu:
+                c.mtu = r.mtu
+            if r.mac:
+                c.mac_len = len(r.mac)
+                c.mac[0 : len(r.mac)] = r.mac
+            if r.peer_mac:
+                c.peer_mac_len = len(r.peer_mac)
+                c.peer_mac[0 : len(r.peer_mac)] = r.peer_mac
+            if r.family:
+                c.family = r.family
+                c.prefix = r.prefix
+                c.addr[0 : len(r.addr)] = r.addr
+                if r.gateway is not None:
+                    c.has_gateway = 1
+                    c.gateway[0 : len(r.gateway)] = r.gateway
+                if r.src is not None:
+                    c.has_src = 1
+                    c.src[0 : len(r.src)] = r.src
+                c.flags = r.flags
+                c.metric = r.metric
+                c.table = r.table
+            if r.value is not None:
+                c.value = _c_str(keep, r.value)
+            if r.timeout_ms:
+                c.timeout_ms = r.timeout_ms
+            if r.read and r.kind == WIRE_SYSCTL:
+                outs[i] = ffi.new("char[]", _SYSCTL_MAX)
+                c.out = outs[i]
+                c.out_cap = _SYSCTL_MAX
+            elif r.read:
+                links[i] = ffi.new("struct nsf_wire_link *")
+                c.link = links[i]
+        plan = ffi.new("struct nsf_wire_plan *")
+        plan.ns = c_ns
+        plan.nns = len(nss)
+        plan.reqs = c_reqs
+        plan.nreqs = n
+        plan.flags = flags
+        self.plan = plan
+        self.nss = nss
+        self.reqs = reqs
+        self._c = (keep, c_ns, c_reqs, links, outs)
+
+    def result(self) -> WireResult:
+        """Take the outcome back: sockets into their WireSockets, results
+        into a WireResult."""
+        keep, c_ns, c_reqs, links, outs = self._c
+        del keep
+        for i, w in enumerate(self.nss):
+            w.sock.fd = int(c_ns[i].rtnl)
+            w.sock.seq = int(c_ns[i].seq)
+        p = self.plan
+        res = WireResult(len(self.reqs))
+        res.failed = int(p.failed)
+        res.undone = bool(p.undone)
+        res.sends = int(p.sends)
+        for i in range(len(self.reqs)):
+            c = c_reqs[i]
+            res.indexes[i] = int(c.index)
+            res.peer_indexes[i] = int(c.peer_index)
+            if links[i] is not None and c.index:
+                res.links[i] = _raw_link(links[i])
+            if outs[i] is not None:
+                res.values[i] = ffi.unpack(outs[i], c.out_len)
+        if p.rc < 0:
+            res.error = self._error(
+                int(p.rc), int(p.step), res.failed, ffi.string(p.msg)
+            )
+        return res
+
+    def _error(
+        self, rc: int, step: int, failed: int, msg: bytes
+    ) -> NetnsOSError:
+        req = self.reqs[failed] if 0 <= failed < len(self.reqs) else None
+        ns = self.nss[req.ns].path if req is not None else None
+        what = None
+        if req is not None:
+            # A link not found is named, not the address or route on it.
+            name = req.name
+            lookup = step == lib.NSF_STEP_RTM_GETLINK and name is not None
+            what = os.fsdecode(name) if lookup and name else req.what
+        return _oserror(
+            rc,
+            step,
+            path=ns,
+            path2=what,
+            text=msg.decode("utf-8", "replace") or None,
+        )
+
+
+def wire_run(
+    nss: Sequence[WireNs], reqs: Sequence[WireReq], flags: int = 0
+) -> WireResult:
+    """Run one plan (nsf_wire_run); its failure is in the result."""
+    plan = _CPlan(nss, reqs, flags)
+    step = ffi.new("int *")
+    lib.nsf_wire_run(plan.plan, step)
+    return plan.result()
+
+
+def wire_run_many(
+    plans: Sequence[tuple[Sequence[WireNs], Sequence[WireReq], int]],
+    threads: int = 0,
+) -> list[WireResult]:
+    """Run independent plans (nsf_wire_run_many) on C threads; one result
+    each, in order."""
+    if not plans:
+        return []
+    built = [_CPlan(nss, reqs, flags) for nss, reqs, flags in plans]
+    c_plans = ffi.new("struct nsf_wire_plan[]", len(built))
+    for i, b in enumerate(built):
+        c_plans[i] = b.plan[0]
+    step = ffi.new("int *")
+    lib.nsf_wire_run_many(c_plans, len(built), threads, step)
+    for i, b in enumerate(built):
+        b.plan[0] = c_plans[i]
+    return [b.result() for b in built]
+
+
+def _dump(what: str, w: WireNs, family: int) -> tuple[Any, int]:
+    c_ns = ffi.new("struct nsf_wire_ns *")
+    c_ns.fd = w.fd
+    c_ns.rtnl = w.sock.fd
+    c_ns.seq = w.sock.seq
+    step = ffi.new("int *")
+    cap = 64
+    func = getattr(lib, f"nsf_wire_{what}")
+    while True:
+        out = ffi.new(f"struct nsf_wire_{what[:-1]}[]", cap)
+        n = (
+            func(c_ns, out, cap, step)
+            if what == "links"
+            else func(c_ns, family, out, cap, step)
+        )
+        w.sock.fd = int(c_ns.rtnl)
+        w.sock.seq = int(c_ns.seq)
+        if n < 0:
+            raise _oserror(n, step[0], path=w.path)
+        if n <= cap:
+            return out, n
+        cap = n + 16  # more appeared: ask again with room
+
+
+def wire_links(w: WireNs) -> list[RawLink]:
+    """The links of a namespace (RTM_GETLINK dump)."""
+    out, n = _dump("links", w, 0)
+    return [_raw_link(out[i]) for i in range(n)]
+
+
+def _ip_bytes(c: Any, field: str, present: bool = True) -> Optional[bytes]:
+    """An address field of a record, of its family's size."""
+    if not present:
+        return None
+    data: bytes = ffi.buffer(
+        getattr(c, field), 16 if c.family == AF_INET6 else 4
+    )[:]
+    return data
+
+
+def wire_addrs(w: WireNs, family: int = 0) -> list[RawAddr]:
+    """The addresses of a namespace (RTM_GETADDR dump; 0: every family)."""
+    out, n = _dump("addrs", w, family)
+    return [
+        (
+            int(c.family),
+            _ip_bytes(c, "address") or b"",
+            int(c.prefixlen),
+            int(c.index),
+            int(c.scope),
+            int(c.flags),
+            ffi.string(c.label),
+        )
+        for c in (out[i] for i in range(n))
+    ]
+
+
+def wire_routes(w: WireNs, family: int = 0) -> list[RawRoute]:
+    """The routes of a namespace, every table (RTM_GETROUTE dump)."""
+    out, n = _dump("routes", w, family)
+    return [
+        (
+            int(c.family),
+            _ip_bytes(c, "dst") or b"",
+            int(c.dst_len),
+            _ip_bytes(c, "gateway", bool(c.has_gateway)),
+            int(c.oif),
+            int(c.table),
+            int(c.protocol),
+            int(c.scope),
+            int(c.type),
+            int(c.priority),
+            _ip_bytes(c, "prefsrc", bool(c.has_prefsrc)),
+            int(c.flags),
+        )
+        for c in (out[i] for i in range(n))
+    ]
+
+
+def wire_anon_new(lo_up: bool) -> tuple[int, int, int]:
+    """A new anonymous namespace and its NETLINK_ROUTE socket, made while
+    inside: (fd, inode, socket fd)."""
+    step = ffi.new("int *")
+    ino = ffi.new("unsigned long long *")
+    rtnl = ffi.new("int *")
+    fd = lib.nsf_wire_anon_new(lib.NSF_LO_UP if lo_up else 0, ino, rtnl, step)
+    if fd < 0:
+        raise _oserror(fd, step[0], path=THREAD_NS_NET)
+    return fd, int(ino[0]), int(rtnl[0])
+
+
+AF_INET = 2
+AF_INET6 = 10

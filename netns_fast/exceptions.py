@@ -74,6 +74,11 @@ class NamespaceNotFoundError(NetnsOSError, FileNotFoundError):
     """No such name, run directory or process (ENOENT)."""
 
 
+class NetnsFileNotFoundError(NetnsOSError, FileNotFoundError):
+    """A file that is no namespace is missing (ENOENT): the program or
+    the working directory of a spawn (steps "exec", "chdir")."""
+
+
 class NetnsPermissionError(NetnsOSError, PermissionError):
     """The caller lacks the privilege (EPERM, EACCES)."""
 
@@ -112,7 +117,8 @@ class NamespaceBusyError(NetnsOSError):
 
 class NamespaceLimitError(NetnsOSError):
     """The namespace limit was hit: ENOSPC from unshare (e.g.
-    user.max_net_namespaces). ENOSPC at another step (a full run-directory
+    user.max_net_namespaces, or user.max_user_namespaces for
+    unshare_rootless). ENOSPC at another step (a full run-directory
     file system at "create_name") is a plain NetnsOSError naming the
     path."""
 
@@ -146,6 +152,10 @@ _BY_ERRNO: dict[int, type[NetnsOSError]] = {
 
 # Steps after which the thread may be in a foreign namespace.
 _RESTORE_STEPS = frozenset(("restore_net", "verify_net"))
+# Steps whose ENOENT is about another file than a namespace.
+_OTHER_FILE_STEPS = frozenset(("exec", "chdir"))
+# Steps at which ENOSPC is a namespace limit (user.max_*_namespaces).
+_LIMIT_STEPS = frozenset(("unshare_net", "unshare_user"))
 # Steps at which EINVAL means that the file is no network namespace.
 _NOT_NS_STEPS = frozenset(("setns_net", "rtm_newnsid"))
 
@@ -153,14 +163,17 @@ _NOT_NS_STEPS = frozenset(("setns_net", "rtm_newnsid"))
 def error_class(err: int, step: str) -> type[NetnsOSError]:
     """The exception class for errno ``err`` at ``step``: the restore
     steps give NamespaceRestoreError, a refused namespace file
-    NotANamespaceError, ENOSPC the namespace limit only at unshare;
-    otherwise the errno's class."""
+    NotANamespaceError, ENOSPC the namespace limit only at unshare, a
+    missing program or working directory NetnsFileNotFoundError (never
+    NamespaceNotFoundError); otherwise the errno's class."""
     if step in _RESTORE_STEPS:
         return NamespaceRestoreError
     if step == "not_netns" or (err == _errno.EINVAL and step in _NOT_NS_STEPS):
         return NotANamespaceError
-    if err == _errno.ENOSPC and step != "unshare_net":
+    if err == _errno.ENOSPC and step not in _LIMIT_STEPS:
         return NetnsOSError
+    if err == _errno.ENOENT and step in _OTHER_FILE_STEPS:
+        return NetnsFileNotFoundError
     return _BY_ERRNO.get(err, NetnsOSError)
 
 

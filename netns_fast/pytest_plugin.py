@@ -135,6 +135,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("netns_prefix", "a prefix for named fixtures", default="")
     parser.addini("netns_leak_check", "auto, all or off", default="auto")
     _addoption_pyroute2(group, parser)
+    _addoption_rootless(group, parser)
 
 
 def _setting(config: pytest.Config, name: str) -> object:
@@ -190,6 +191,7 @@ class _Session:
         worker = _worker(config)
         self.worker = f"{worker}-" if worker else ""
         self.interrupted = False
+        self._config = config
         self._why: Optional[str] = None
         self._probed = False
         self.pools: dict[bool, Pool] = {}
@@ -211,6 +213,7 @@ class _Session:
                 self._why = (
                     "needs CAP_SYS_ADMIN: unshare(CLONE_NEWNET) failed: "
                     f"[Errno {err.errno}] {err.strerror}"
+                    + _rootless_why(self._config)
                 )
         return self._why
 
@@ -626,6 +629,14 @@ def _addoption_pyroute2(
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """Before any conftest is imported (and before pytest or xdist start a
+    thread): the private world when unprivileged (the rootless block
+    below), then the pyroute2 switch."""
+    _enter_rootless(early_config)
+    _install_pyroute2(early_config)
+
+
+def _install_pyroute2(early_config: pytest.Config) -> None:
     """With --netns-pyroute2 / netns_pyroute2, install the switch before
     any conftest imports pyroute2; uninstall it at the end."""
     ns = early_config.known_args_namespace
@@ -636,3 +647,104 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 
         install()
         early_config.add_cleanup(uninstall)
+
+
+# -- rootless: a private world when unprivileged ----------------------------
+#
+# Most CI containers lack CAP_SYS_ADMIN but allow unprivileged user
+# namespaces. There, at the very start of the session (before any conftest
+# is imported and before pytest or xdist start a thread: the kernel refuses
+# a user namespace to a multi-threaded process), the plugin moves the
+# pytest process into a private world of its own
+# (netns_fast.unshare_rootless: a user namespace in which the caller is
+# root, a private mount namespace, a fresh network namespace as home, a
+# tmpfs on the run directory). Fixtures, named and anonymous, and the pool
+# then work unchanged. xdist's workers are children of the controller and
+# start inside its world; a worker never tries on its own (it has threads),
+# it reads what the controller did from the environment. Turned off by
+# --netns-no-rootless / ini netns_rootless = false. A process that has
+# CAP_SYS_ADMIN is left alone (no fork, nothing imported).
+
+_ROOTLESS_ENV = "NETNS_FAST_ROOTLESS"
+"""What the controller did, for its xdist workers: "world", or why not."""
+_CAP_SYS_ADMIN = 21
+_ROOTLESS = pytest.StashKey[str]()
+"""This session's rootless note: "" (not needed), "world", or why not."""
+
+
+def _addoption_rootless(
+    group: pytest.OptionGroup, parser: pytest.Parser
+) -> None:
+    group.addoption(
+        "--netns-no-rootless",
+        action="store_true",
+        default=None,
+        help="without CAP_SYS_ADMIN, do not move the session into a "
+        "private user, mount and network namespace (netns_fast."
+        "unshare_rootless) so that the netns fixtures work",
+    )
+    parser.addini(
+        "netns_rootless",
+        "without CAP_SYS_ADMIN, run the session in a private user "
+        "namespace (default true)",
+        type="bool",
+        default=True,
+    )
+
+
+def _has_sys_admin() -> bool:
+    """Whether the calling thread has CAP_SYS_ADMIN (its CapEff)."""
+    try:
+        with open("/proc/thread-self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"CapEff:"):
+                    return bool(int(line.split()[1], 16) >> _CAP_SYS_ADMIN & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
+def _rootless_note(early_config: pytest.Config) -> str:
+    """Enter the private world if it is wanted and possible; the note."""
+    ns = early_config.known_args_namespace
+    if getattr(ns, "netns_no_rootless", None) or not early_config.getini(
+        "netns_rootless"
+    ):
+        return "rootless is off (--netns-no-rootless / netns_rootless)"
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # A worker runs in its controller's world (or the controller could
+        # not make one): it has threads, it must not try.
+        return os.environ.get(_ROOTLESS_ENV, "")
+    from ._rootless import unshare_rootless
+
+    try:
+        unshare_rootless()
+    except OSError as exc:  # a NetnsOSError naming the step and the cause
+        return f"rootless (a private user namespace) failed: {exc}"
+    return "world"
+
+
+def _enter_rootless(early_config: pytest.Config) -> None:
+    """The private world for an unprivileged session (see above)."""
+    note = "" if _has_sys_admin() else _rootless_note(early_config)
+    early_config.stash[_ROOTLESS] = note
+    if note and not os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ[_ROOTLESS_ENV] = note  # for xdist's workers
+
+
+def _rootless_why(config: pytest.Config) -> str:
+    """What the skip reason adds about rootless ("" if it was not tried
+    or it worked)."""
+    note = config.stash.get(_ROOTLESS, "")
+    return "" if note in ("", "world") else f"; {note}"
+
+
+def pytest_report_header(config: pytest.Config) -> Optional[str]:
+    """Say that the session runs in a private world."""
+    if config.stash.get(_ROOTLESS, "") != "world":
+        return None
+    return (
+        "netns_fast: rootless: this session runs in a private user, mount "
+        "and network namespace (root inside, loopback only; "
+        "--netns-no-rootless turns it off)"
+    )

@@ -15,7 +15,8 @@ package is laid out so that imports go one way only:
 - one module per verb family, each holding iproute2's wording for the steps
   its verbs can fail at: ``lifecycle`` (add, attach, delete), ``list``,
   ``nsid`` (set, list-id), ``procs`` (identify, pids, monitor), ``exec``
-  (exec, -all exec, -n NAME), and the extensions ``gc`` and ``owners``;
+  (exec, -all exec, -n NAME), and the extensions ``gc``, ``owners`` and
+  ``rootless``;
 - this module: the entry points and :data:`VERBS`, which names each verb's
   function as a ``"module:function"`` string, imported when the verb runs.
 
@@ -75,7 +76,12 @@ VERBS: tuple[tuple[bytes, str], ...] = (
     # abbreviation of an ip verb means.
     (b"gc", "netns_fast.cli.gc:do_gc"),
     (b"owners", "netns_fast.cli.owners:do_owners"),
+    (b"rootless", "netns_fast.cli.rootless:do_rootless"),
 )
+
+# Extension verbs whose arguments are a command, not a name: ip's name
+# check before dispatch does not apply to them.
+_COMMAND_VERBS = (b"rootless",)
 
 
 def resolve(target: str) -> Handler:
@@ -116,7 +122,12 @@ def do_netns(ctx: Ctx, args: list[bytes]) -> int:
     if _asks_help(ctx, target, args):
         print_help(ctx)
     # ip's invalid_name() has no NUL rule: argv cannot hold one anyway.
-    if not ctx.do_all and len(args) > 1 and not name_is_valid(args[1]):
+    if (
+        not ctx.do_all
+        and len(args) > 1
+        and not name_is_valid(args[1])
+        and not any(matches(args[0], verb) for verb in _COMMAND_VERBS)
+    ):
         ctx.error(b'Invalid netns name "' + args[1] + b'"')
         raise CliExit(255)
     if target is not None:

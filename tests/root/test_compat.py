@@ -746,3 +746,33 @@ def test_create_socket_in_namespace(fresh_name: str) -> None:
             compat.create_socket(fresh_name, fileno=3)
     finally:
         compat.remove(fresh_name)
+
+
+def test_setns_takes_a_handle_and_a_path_object(fresh_name: str) -> None:
+    """The drop-in's getnsfd/setns/pushns take a netns_fast.Netns handle
+    (its fd) and a path object, besides pyroute2's names, paths, file
+    objects and fds."""
+    from pathlib import Path
+
+    import netns_fast
+
+    home = os.stat("/proc/thread-self/ns/net").st_ino
+    with netns_fast.Netns.new() as anon:
+        assert compat.getnsfd(anon) == anon.fileno()
+        compat.pushns(anon)
+        try:
+            assert os.stat("/proc/thread-self/ns/net").st_ino == anon.inode
+        finally:
+            compat.popns()
+    compat.create(fresh_name)
+    try:
+        path = Path(RUN_DIR, fresh_name)
+        compat.pushns(path)
+        try:
+            inside = os.stat("/proc/thread-self/ns/net").st_ino
+        finally:
+            compat.popns()
+        assert inside == os.stat(path).st_ino
+    finally:
+        compat.remove(fresh_name)
+    assert os.stat("/proc/thread-self/ns/net").st_ino == home

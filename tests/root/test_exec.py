@@ -64,12 +64,17 @@ def test_full_path_remounts_sys(netns_name: str) -> None:
     cheap = netns_fast.run(
         netns_name, ["ls", "/sys/class/net"], full=False, capture_output=True
     )
-    assert cheap.stdout != b"lo\n"  # the caller's sysfs
+    # the caller's sysfs (in a rootless world the home has only lo too)
+    here = sorted(os.listdir("/sys/class/net"))
+    assert cheap.stdout.decode().split() == here
 
 
 def test_etc_netns_binds(netns_name: str) -> None:
-    """/etc/netns/NAME entries show through /etc in the child (full only);
-    the host's file is unchanged."""
+    """/etc/netns/NAME entries show through /etc in the child (full only),
+    spawned by name or through a named handle, not through an anonymous
+    one; the host's file is unchanged."""
+    if not os.access("/etc", os.W_OK):
+        pytest.skip("writes /etc, which is the host root's (a rootless world)")
     token = unique_name("nsft-etc") + ".conf"
     made = not os.path.isdir("/etc/netns")
     etc_dir = Path("/etc/netns", netns_name)
@@ -78,9 +83,13 @@ def test_etc_netns_binds(netns_name: str) -> None:
         Path("/etc", token).write_text("host\n")
         (etc_dir / token).write_text("namespace\n")
         cat = ["cat", "/etc/" + token]
-        assert netns_fast.run(netns_name, cat, capture_output=True).stdout == (
-            b"namespace\n"
-        )
+        with netns_fast.Netns.open(netns_name) as named:
+            for target in (netns_name, named):
+                out = netns_fast.run(target, cat, capture_output=True)
+                assert out.stdout == b"namespace\n"
+        with netns_fast.Netns.new() as anon:
+            out = netns_fast.run(anon, cat, capture_output=True)
+            assert out.stdout == b"host\n"
         cheap = netns_fast.run(
             netns_name, cat, full=False, capture_output=True
         )
@@ -357,3 +366,188 @@ def test_vrf_reset_plumbing(netns_name: str, tmp_path: Path) -> None:
         pid = _sys.spawn(request)
         assert os.waitpid(pid, 0)[1] == 0
         assert procs.read_bytes() == want
+
+
+# -- any namespace: a handle, an fd, a path or a name -------------------------
+
+
+def _net_of(ns: object, *, full: bool = True) -> int:
+    """The network namespace inode a child spawned into ``ns`` sees."""
+    out = netns_fast.run(
+        ns,  # type: ignore[arg-type]
+        ["readlink", "/proc/self/ns/net"],
+        full=full,
+        capture_output=True,
+        check=True,
+    )
+    return int(out.stdout.decode().strip()[len("net:[") : -1])
+
+
+def test_spawn_into_any_namespace(netns_name: str) -> None:
+    """run/spawn take an anonymous or named Netns handle, its fd, a path
+    (str, bytes, a path object) and a name: each child is in that
+    namespace, with the full set-up and without; the caller's thread
+    never moves."""
+    home = ns_inode("/proc/thread-self/ns/net")
+    path = f"{RUN_DIR}/{netns_name}"
+    named = ns_inode(path)
+    with (
+        netns_fast.Netns.new() as anon,
+        netns_fast.Netns.open(netns_name) as handle,
+    ):
+        for full in (True, False):
+            assert _net_of(anon, full=full) == anon.inode
+            assert _net_of(anon.fileno(), full=full) == anon.inode
+            assert _net_of(handle, full=full) == named
+            assert _net_of(path, full=full) == named
+            assert _net_of(os.fsencode(path), full=full) == named
+            assert _net_of(Path(path), full=full) == named
+            assert _net_of(netns_name, full=full) == named
+            assert _net_of(anon.path, full=full) == anon.inode
+    assert ns_inode("/proc/thread-self/ns/net") == home
+
+
+def test_anonymous_handle_gets_its_own_sysfs() -> None:
+    """The full set-up into an anonymous handle mounts a sysfs that shows
+    that namespace's devices (only lo), and binds no /etc/netns entry
+    (it has no name)."""
+    with netns_fast.Netns.new() as anon:
+        out = netns_fast.run(
+            anon, ["ls", "/sys/class/net"], capture_output=True, check=True
+        )
+    assert out.stdout == b"lo\n"
+
+
+def test_str_argv_is_one_program(netns_name: str) -> None:
+    """A str argv is one program name, as subprocess without a shell:
+    "ip link" is looked for as a program of that name (and not found:
+    a FileNotFoundError naming it, never NamespaceNotFoundError); a
+    str naming a real program runs it without arguments."""
+    with pytest.raises(FileNotFoundError) as info:
+        netns_fast.run(netns_name, "ip link")
+    assert not isinstance(info.value, NamespaceNotFoundError)
+    assert isinstance(info.value, netns_fast.NetnsFileNotFoundError)
+    assert (info.value.step, info.value.filename) == ("exec", "ip link")
+    assert netns_fast.run(netns_name, "true").returncode == 0
+    assert netns_fast.run(netns_name, b"true").returncode == 0
+    out = netns_fast.run(netns_name, "pwd", capture_output=True, cwd="/")
+    assert out.stdout == b"/\n"
+
+
+def test_missing_program_and_cwd_are_not_a_missing_namespace(
+    netns_name: str,
+) -> None:
+    """A missing program or cwd is a FileNotFoundError naming it and
+    never a NamespaceNotFoundError; a missing namespace path is one."""
+    for call, step, name in (
+        (
+            lambda: netns_fast.run(netns_name, ["nsft-nope"]),
+            "exec",
+            "nsft-nope",
+        ),
+        (
+            lambda: netns_fast.run(netns_name, ["true"], cwd="/nsft-nope"),
+            "chdir",
+            "/nsft-nope",
+        ),
+    ):
+        with pytest.raises(FileNotFoundError) as info:
+            call()
+        assert not isinstance(info.value, NamespaceNotFoundError)
+        assert (info.value.step, info.value.filename) == (step, name)
+    with pytest.raises(NamespaceNotFoundError) as missing:
+        netns_fast.run("/nsft-no/such/ns", ["true"])
+    assert (missing.value.step, missing.value.filename) == (
+        "open_ns",
+        "/nsft-no/such/ns",
+    )
+
+
+def test_bad_namespace_arguments(tmp_path: Path) -> None:
+    """A wrong type is a TypeError, a negative fd a ValueError, and an fd
+    of a file that is no namespace a NotANamespaceError at setns."""
+    with pytest.raises(TypeError):
+        netns_fast.run(1.5, ["true"])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="fd"):
+        netns_fast.run(-1, ["true"])
+    plain = tmp_path / "plain"
+    plain.write_text("")
+    fd = os.open(plain, os.O_RDONLY)
+    try:
+        with pytest.raises(NotANamespaceError) as info:
+            netns_fast.run(fd, ["true"])
+        assert info.value.step == "setns_net"
+    finally:
+        os.close(fd)
+
+
+# -- asyncio ------------------------------------------------------------------
+
+
+def test_async_spawn_in_a_namespace(netns_name: str) -> None:
+    """create_subprocess_exec gives an asyncio.subprocess.Process in the
+    namespace (a handle or a name): output, exit code and signals come
+    through, and the event loop's thread stays home while the child runs
+    (another task sees the home namespace meanwhile)."""
+    import asyncio
+
+    home = ns_inode("/proc/thread-self/ns/net")
+
+    async def main() -> list[object]:
+        seen: list[int] = []
+
+        async def watch() -> None:
+            for _ in range(20):
+                seen.append(ns_inode("/proc/thread-self/ns/net"))
+                await asyncio.sleep(0.005)
+
+        with netns_fast.Netns.new() as anon:
+            watcher = asyncio.ensure_future(watch())
+            proc = await netns_fast.create_subprocess_exec(
+                anon,
+                "sh",
+                "-c",
+                "readlink /proc/self/ns/net; sleep 0.1; exit 3",
+                stdout=asyncio.subprocess.PIPE,
+            )
+            assert isinstance(proc, asyncio.subprocess.Process)
+            out, _ = await proc.communicate()
+            await watcher
+            sleeper = await netns_fast.create_subprocess_exec(
+                netns_name, "sleep", "30"
+            )
+            sleeper.terminate()
+            killed = await sleeper.wait()
+            return [
+                out.decode().strip(),
+                proc.returncode,
+                killed,
+                seen,
+                anon.inode,
+            ]
+
+    out, code, killed, seen, inode = asyncio.run(main())
+    assert out == f"net:[{inode}]"
+    assert code == 3
+    assert killed == -signal.SIGTERM
+    assert set(seen) == {home}
+
+
+def test_async_spawn_errors() -> None:
+    """A missing program raises FileNotFoundError from the await (not a
+    NamespaceNotFoundError), a missing name NamespaceNotFoundError; no
+    fd or process is left (the leak guard checks)."""
+    import asyncio
+
+    async def main() -> list[type]:
+        out: list[type] = []
+        with netns_fast.Netns.new() as anon:
+            for ns, prog in ((anon, "nsft-nope"), (unique_name(), "true")):
+                try:
+                    await netns_fast.create_subprocess_exec(ns, prog)
+                except OSError as exc:
+                    out.append(type(exc))
+        return out
+
+    found = asyncio.run(main())
+    assert found == [netns_fast.NetnsFileNotFoundError, NamespaceNotFoundError]

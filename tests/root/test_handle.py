@@ -296,3 +296,25 @@ def test_kill_all_in_kills_processes_inside(anon: Netns) -> None:
         outside.wait()
         inside.kill()
         inside.wait()
+
+
+def test_enter_socket_run_in_take_a_path(fresh_name: str) -> None:
+    """enter, socket and run_in take the path of a namespace file (str,
+    bytes, a path object) as well as a name, a handle or an fd."""
+    from pathlib import Path
+
+    netns_fast.add(fresh_name)
+    path = f"{RUN_DIR}/{fresh_name}"
+    ino = os.stat(path).st_ino
+    try:
+        for where in (path, os.fsencode(path), Path(path)):
+            with enter(where):
+                assert handle.thread_inode() == ino
+            assert run_in(where, handle.thread_inode) == ino
+            with ns_socket(where, socket.AF_INET, socket.SOCK_DGRAM) as s:
+                assert s.family == socket.AF_INET
+        with pytest.raises(netns_fast.NamespaceNotFoundError):
+            enter(f"{RUN_DIR}/{fresh_name}-nope").__enter__()
+    finally:
+        netns_fast.delete(fresh_name)
+    assert handle.depth() == 0

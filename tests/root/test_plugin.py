@@ -136,9 +136,9 @@ def test_needs_netns(netns):
 def test_skipped_without_privilege_with_the_real_reason(
     pytester: pytest.Pytester,
 ) -> None:
-    """As uid 0 without CAP_SYS_ADMIN, netns tests are skipped with the
-    unshare error as the reason (the probe tries, it does not look at the
-    uid)."""
+    """As uid 0 without CAP_SYS_ADMIN (and rootless off), netns tests are
+    skipped with the unshare error as the reason (the probe tries, it does
+    not look at the uid)."""
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         pytest.skip("setpriv (util-linux) is not installed")
@@ -151,6 +151,7 @@ def test_skipped_without_privilege_with_the_real_reason(
         "-m",
         "pytest",
         *PLUGIN_ARGS,
+        "--netns-no-rootless",
     )
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(

@@ -27,11 +27,23 @@ HERE = os.path.abspath(__file__)
 _ARCHES = {
     "x86_64": (
         0xC000003E,
-        {"flock": 73, "mount": 165, "open_tree": 428, "move_mount": 429},
+        {
+            "flock": 73,
+            "mount": 165,
+            "unshare": 272,
+            "open_tree": 428,
+            "move_mount": 429,
+        },
     ),
     "aarch64": (
         0xC00000B7,
-        {"flock": 32, "mount": 40, "open_tree": 428, "move_mount": 429},
+        {
+            "flock": 32,
+            "mount": 40,
+            "unshare": 97,
+            "open_tree": 428,
+            "move_mount": 429,
+        },
     ),
 }
 

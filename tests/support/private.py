@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 from netns_fast import _gc, _leaks, _names, _owner, _sys, _vrf
 from netns_fast import _handle as handle
 from netns_fast import _procs as procs
+from netns_fast import _rootless as rootless
+from netns_fast import _spawn as spawn
+from netns_fast import _wire as wire
 from netns_fast._netns import ffi, lib
 from netns_fast._sys import probe_netns
 from netns_fast._vrf import unescape_mount_field
@@ -25,6 +28,7 @@ from netns_fast.cli import exec as cli_exec
 from netns_fast.cli import list as cli_list
 from netns_fast.cli import nsid as cli_nsid
 from netns_fast.cli import procs as cli_procs
+from netns_fast.cli import rootless as cli_rootless
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -52,11 +56,15 @@ __all__ = [
     "cli_nsid",
     "cli_options",
     "cli_procs",
+    "cli_rootless",
     "ffi",
     "handle",
     "lib",
     "probe_netns",
     "procs",
+    "rootless",
     "rtnl_nsid",
+    "spawn",
     "unescape_mount_field",
+    "wire",
 ]

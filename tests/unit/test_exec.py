@@ -17,7 +17,7 @@ from netns_fast.exceptions import (
     NotANamespaceError,
     error_for,
 )
-from support.private import _sys, _vrf, cli_ctx, cli_exec
+from support.private import _names, _sys, _vrf, cli_ctx, cli_exec
 
 
 def _cli(argv: list[str]) -> tuple[bytes, bytes, int]:
@@ -173,9 +173,11 @@ def test_fork_failure_ends_the_cli(
 
 
 def test_spawn_rejects_bad_arguments() -> None:
-    """Bad names, empty argv and NUL bytes fail before any clone."""
-    with pytest.raises(netns_fast.InvalidNameError):
-        netns_fast.spawn("a/b", ["true"])
+    """Bad names (a "/" makes a path, not a bad name), empty argv and NUL
+    bytes fail before any clone."""
+    for bad in ("..", "", "x" * 256):
+        with pytest.raises(netns_fast.InvalidNameError):
+            netns_fast.spawn(bad, ["true"])
     with pytest.raises(ValueError, match="empty"):
         netns_fast.spawn("x", [])
     with pytest.raises(ValueError, match="null byte"):
@@ -234,3 +236,33 @@ def test_default_vrf_dir() -> None:
         _vrf.default_vrf_dir(b"0::/a/ns1-ns/vrf/red\n", MOUNTS, b"ns1")
         == mnt + b"/a//ns1-ns/vrf/"
     )
+
+
+def test_str_argv_and_namespace_kinds() -> None:
+    """A str, bytes or path argv is one program (never its characters);
+    a "/" or a path object makes a path, a bare word a name."""
+    from pathlib import Path
+
+    from support.private import spawn
+
+    assert spawn._argv("ip link") == ["ip link"]
+    assert spawn._argv(b"ip") == [b"ip"]
+    assert spawn._argv(Path("/bin/true")) == [Path("/bin/true")]
+    assert spawn._argv(("a", "b")) == ["a", "b"]
+    assert _names.is_path("/run/netns/x")
+    assert _names.is_path(b"./x")
+    assert _names.is_path(Path("x"))
+    assert not _names.is_path("x")
+    assert not _names.is_path(3)
+
+
+def test_missing_program_or_cwd_class() -> None:
+    """ENOENT at exec or chdir is NetnsFileNotFoundError (a
+    FileNotFoundError), never NamespaceNotFoundError; at open_ns it is
+    NamespaceNotFoundError."""
+    for step in ("exec", "chdir"):
+        exc = error_for(errno.ENOENT, step, "prog")
+        assert type(exc) is netns_fast.NetnsFileNotFoundError
+        assert isinstance(exc, FileNotFoundError)
+        assert not isinstance(exc, NamespaceNotFoundError)
+    assert type(error_for(errno.ENOENT, "open_ns")) is NamespaceNotFoundError

@@ -48,7 +48,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import io
 import os
 import socket
 import sys
@@ -87,7 +86,9 @@ __all__ = [
     "setns",
 ]
 
-NsArg = Union[str, bytes, int, io.IOBase]
+NsArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]", int, Any]
+"""A name, a path (str, bytes or a path object), an fd, or an object with
+fileno() (a file object, a netns_fast.Netns handle)."""
 F = TypeVar("F", bound=Callable[..., Any])
 
 # pyroute2's fallbacks when pyroute2.config is not loaded.
@@ -266,13 +267,16 @@ def remove(netns: Union[str, bytes], libc: Any = None) -> None:
 def getnsfd(
     netns: NsArg, flags: int = 0, libc: Any = None, fork: bool = True
 ) -> int:
-    """An fd of ``netns`` (a name or path, a file object, or an fd).
+    """An fd of ``netns`` (a name or path, a file object, a
+    netns_fast.Netns handle, or an fd).
 
     With ``flags`` O_CREAT a missing namespace is created; with
     O_CREAT | O_EXCL an existing one raises FileExistsError. A name or path
     gives a new fd (the caller closes it); a file object's or an int is
     returned as is.
     """
+    if isinstance(netns, os.PathLike):
+        netns = os.fsencode(netns)
     if isinstance(netns, (str, bytes)):
         path = _get_netnspath(netns)
         nsdir = os.fsdecode(os.path.dirname(os.fsencode(netns)))
@@ -282,10 +286,10 @@ def getnsfd(
         elif flags & os.O_CREAT:
             _create(netns, libc)
         return _open_ns(path)
-    if isinstance(netns, io.IOBase):
-        return netns.fileno()
-    if isinstance(netns, int):
+    if isinstance(netns, int):  # True too, as pyroute2
         return netns
+    if callable(getattr(netns, "fileno", None)):  # a file, a Netns handle
+        return int(netns.fileno())
     raise RuntimeError("netns should be a string or an open fd")
 
 
@@ -299,7 +303,8 @@ def setns(
     """Move the calling thread into ``netns`` (created if missing, unless
     ``flags`` lacks O_CREAT)."""
     nsfd = getnsfd(netns, flags, libc, fork)
-    where = os.fsdecode(netns) if isinstance(netns, (str, bytes)) else None
+    named = isinstance(netns, (str, bytes, os.PathLike))
+    where = os.fsdecode(cast(Any, netns)) if named else None
     try:
         _check_libc(libc, "syscall")
         os.close(_sys.enter(nsfd, where))
