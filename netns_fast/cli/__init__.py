@@ -11,7 +11,7 @@ package is laid out so that imports go one way only:
 - ``_ctx``: the leaf (Ctx, CliExit, usage, invarg, strerror, ...) that
   every other module imports;
 - ``_options`` (ip's option loop), ``_batch`` (-batch), ``_json`` (ip's
-  JSON writer);
+  JSON writer), ``_usage`` (the usage text, the extensions' paragraph);
 - one module per verb family, each holding iproute2's wording for the steps
   its verbs can fail at: ``lifecycle`` (add, attach, delete), ``list``,
   ``nsid`` (set, list-id), ``procs`` (identify, pids, monitor), ``exec``
@@ -31,8 +31,9 @@ import os
 import sys
 
 from .._names import name_is_valid
-from ._ctx import USAGE, CliExit, Ctx, matches, print_help, usage
+from ._ctx import CliExit, Ctx, matches
 from ._options import parse_options
+from ._usage import print_help, usage, usage_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -50,6 +51,16 @@ else:
         import signal as _signal
 
 __all__ = ["USAGE", "VERBS", "CliExit", "Ctx", "main", "main_entry", "run"]
+
+
+def __getattr__(name: str) -> bytes:
+    """``USAGE``: the usage text (ip's, then the extensions), made when
+    asked for: it imports the rootless verb's module for its line, which
+    no other verb's start-up should pay."""
+    if name == "USAGE":
+        return usage_text()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # The verbs in iproute2's matching order: the first whose name starts with
 # the word wins ("s" is list through "show", not set). Each is the
@@ -107,11 +118,20 @@ def _verb(word: bytes) -> Optional[str]:
 
 def _asks_help(ctx: Ctx, target: Optional[str], args: list[bytes]) -> bool:
     """``--help`` among the verb's own words (an extension: ip takes it
-    for a name). exec's command and its arguments are the command's."""
+    for a name). A command belongs to the command: exec's after NAME (or
+    after the verb with -all), rootless's after its first word (``--``
+    or the program)."""
     own = args
     if target == _EXEC:
         own = args[:1] if ctx.do_all else args[:2]
+    elif _is_command_verb(args[0]):
+        own = args[:2]
     return b"--help" in own
+
+
+def _is_command_verb(word: bytes) -> bool:
+    """Whether ``word`` selects an extension verb that takes a command."""
+    return any(matches(word, verb) for verb in _COMMAND_VERBS)
 
 
 def do_netns(ctx: Ctx, args: list[bytes]) -> int:
@@ -126,7 +146,7 @@ def do_netns(ctx: Ctx, args: list[bytes]) -> int:
         not ctx.do_all
         and len(args) > 1
         and not name_is_valid(args[1])
-        and not any(matches(args[0], verb) for verb in _COMMAND_VERBS)
+        and not _is_command_verb(args[0])
     ):
         ctx.error(b'Invalid netns name "' + args[1] + b'"')
         raise CliExit(255)

@@ -1,5 +1,6 @@
 """The CLI's leaf: the state of one run, ip's exit(), and the helpers every
-verb module shares. It imports no other module of the CLI.
+verb module shares. It imports no other module of the CLI (the usage text
+with the extensions, which names the rootless verb's line, is ``_usage``).
 
 Start-up is a feature here (shell scripts run the CLI hundreds of times):
 this module, like every module on the CLI's path, imports neither typing
@@ -34,22 +35,8 @@ IP_USAGE = (
     b"\tnetns-fast list-id [target-nsid POSITIVE-INT] [nsid POSITIVE-INT]\n"
     b"NETNSID := auto | POSITIVE-INT\n"
 )
-"""ip netns's usage text, byte for byte, with its own name in it."""
-
-EXTENSIONS = (
-    b"\n"
-    b"Extensions (not in ip):\n"
-    b"\tnetns-fast gc [dead-owners] [min-age SECONDS]\n"
-    b"\tnetns-fast owners\n"
-    # The rootless verb's line goes here.
-    b"\tnetns-fast -j { identify [PID] | pids NAME | monitor }\n"
-    b"\tnetns-fast --version\n"
-    b"\tnetns-fast --help\n"
-)
-"""What netns-fast adds to ip, printed after ip's usage."""
-
-USAGE = IP_USAGE + EXTENSIONS
-"""The usage text: ip's, then the extensions."""
+"""ip netns's usage text, byte for byte, with its own name in it (``_usage``
+adds the extensions)."""
 
 
 class CliExit(Exception):  # noqa: N818 (ip's exit(), not an error)
@@ -107,19 +94,6 @@ def step_of(exc: BaseException) -> str:
 def matches(word: bytes, full: bytes) -> bool:
     """iproute2's matches(): a non-empty prefix."""
     return bool(word) and full.startswith(word)
-
-
-def usage(ctx: Ctx) -> NoReturn:
-    """The usage text on stderr, exit 255 (as ip's usage())."""
-    ctx.err.write(USAGE)
-    ctx.err.flush()
-    raise CliExit(255)
-
-
-def print_help(ctx: Ctx) -> NoReturn:
-    """--help: the usage text on stdout, exit 0."""
-    ctx.out.write(USAGE)
-    raise CliExit(0)
 
 
 def invarg(ctx: Ctx, msg: bytes, arg: Optional[bytes]) -> NoReturn:

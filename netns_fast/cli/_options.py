@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ._ctx import CliExit, invarg, matches, print_help, usage
+from ._ctx import CliExit, invarg, matches
+from ._usage import print_help, usage
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

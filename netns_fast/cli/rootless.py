@@ -26,7 +26,6 @@ import os
 
 from ..exceptions import NetnsOSError
 from ._ctx import filename, step_of, strerror
-from .exec import exec_env
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -90,6 +89,7 @@ def do_rootless(ctx: Ctx, args: list[bytes]) -> int:
         ctx.error(b"rootless is not available in batch mode")
         return 1
     from .. import _rootless
+    from .exec import exec_env  # here: help imports this module for HELP
 
     try:
         # The command replaces this process (or it exits): a failure

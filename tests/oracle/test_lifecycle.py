@@ -30,7 +30,7 @@ from support.oracle import (
     nobody_or_skip,
     run_one,
 )
-from support.private import cli_ctx
+from support.private import cli_usage
 from support.processes import sleeper_in_own_netns
 from support.tools import ip_to_cli, requires_ip, run_cli, run_ip
 
@@ -437,7 +437,7 @@ def test_help_is_ips_usage_then_the_extensions() -> None:
     assert ip_res.stdout == cli_res.stdout == b""
     ip_text = ip_res.stderr.replace(b"ip [-all] netns ", b"netns-fast [-all] ")
     ip_text = ip_text.replace(b"ip netns ", b"netns-fast ")
-    assert cli_res.stderr == ip_text + cli_ctx.EXTENSIONS
+    assert cli_res.stderr == ip_text + cli_usage.extensions()
 
 
 @pytest.mark.parametrize(

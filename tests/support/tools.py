@@ -23,7 +23,7 @@ import pytest
 
 import netns_fast
 from support.kernel import RUN_DIR
-from support.private import cli_ctx
+from support.private import cli_usage
 
 Arg = Union[str, bytes]
 Completed = subprocess.CompletedProcess[bytes]
@@ -192,7 +192,7 @@ def ip_to_cli(data: bytes) -> bytes:
         .replace(b"ip netns help", b"netns-fast help")
         .replace(b"ip netns ", b"netns-fast ")
         .replace(b'try "ip -help"', b'try "netns-fast -help"')
-        .replace(_USAGE_END, _USAGE_END + cli_ctx.EXTENSIONS)
+        .replace(_USAGE_END, _USAGE_END + cli_usage.extensions())
     )
 
 

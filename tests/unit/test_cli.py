@@ -7,14 +7,24 @@ import ctypes
 import errno
 import io
 import random
+from pathlib import Path
 from typing import Callable, Optional
 
 import pytest
 
 import netns_fast
 from netns_fast import cli
+from support.docs import blocks
 from support.kernel import libc
-from support.private import cli_batch, cli_ctx, cli_json, cli_options
+from support.private import (
+    cli_batch,
+    cli_ctx,
+    cli_json,
+    cli_options,
+    cli_rootless,
+    cli_usage,
+)
+from support.tools import CHECKOUT
 
 # -- strtol / get_integer / get_unsigned --------------------------------------
 
@@ -467,20 +477,32 @@ def test_help_verb() -> None:
 
 def test_usage_is_ips_then_the_extensions() -> None:
     """The usage is ip's text unchanged, then a paragraph that lists every
-    extension: gc, owners, -j for identify/pids/monitor, --version and
-    --help."""
-    assert cli.USAGE == cli_ctx.IP_USAGE + cli_ctx.EXTENSIONS
+    extension: gc, owners, rootless (its module's HELP line), -j for
+    identify/pids/monitor, --version and --help."""
+    extensions = cli_usage.extensions()
+    assert cli_ctx.IP_USAGE + extensions == cli.USAGE
     assert cli_ctx.IP_USAGE.endswith(b"NETNSID := auto | POSITIVE-INT\n")
-    extensions = cli_ctx.EXTENSIONS.decode()
-    assert extensions.startswith("\nExtensions (not in ip):\n")
+    assert extensions.startswith(b"\nExtensions (not in ip):\n")
+    assert cli_rootless.HELP in extensions
     for text in ("gc [dead-owners]", "owners", "-j {", "--version", "--help"):
-        assert f"\tnetns-fast {text}" in extensions
+        assert f"\tnetns-fast {text}".encode() in extensions
     # Every verb of netns-fast's own (after ip's last, attach) is listed.
     words = [word for word, _ in cli.VERBS]
+    spaced = extensions.replace(b"\n", b" \n")
     for word in words[words.index(b"attach") + 1 :]:
-        assert b"\tnetns-fast " + word + b" " in cli_ctx.EXTENSIONS.replace(
-            b"\n", b" \n"
-        )
+        assert b"\tnetns-fast " + word + b" " in spaced
+
+
+def test_readme_shows_the_extensions_paragraph() -> None:
+    """The README's copy of the extensions' paragraph is the one printed."""
+    shown = [
+        b.code
+        for b in blocks(CHECKOUT / "README.md")
+        if b.lang == "text" and b.code.startswith("Extensions (not in ip):")
+    ]
+    assert [b"\n" + code.encode() for code in shown] == [
+        cli_usage.extensions()
+    ]
 
 
 @pytest.mark.parametrize(
@@ -495,6 +517,9 @@ def test_usage_is_ips_then_the_extensions() -> None:
         ["exec", "--help"],
         ["exec", "--help", "true"],
         ["gc", "--help"],
+        ["owners", "--help"],
+        ["rootless", "--help"],
+        ["rootless", "--help", "sh"],
         ["help", "--help"],
         ["bogus", "--help"],
         ["--", "--help"],
@@ -515,6 +540,27 @@ def test_double_dash_help_of_execs_command_is_the_commands() -> None:
         b'Cannot open network namespace "nsft-none": '
         b"No such file or directory\n",
     )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["rootless", "sh", "--help"],
+        ["rootless", "--", "--help"],
+        ["rootless", "--", "sh", "--help"],
+    ],
+)
+def test_double_dash_help_of_rootless_command_is_the_commands(
+    argv: list[str], tmp_path: Path
+) -> None:
+    """rootless's command (after its first word, "--" or the program) owns
+    its --help: the verb runs it (here, in batch mode, refused: so nothing
+    is made)."""
+    batch = tmp_path / "batch"
+    batch.write_text(" ".join(argv) + "\n")
+    code, out, err = _run("-b", str(batch))
+    assert (code, out) == (1, b"")
+    assert err.startswith(b"rootless is not available in batch mode\n")
 
 
 def test_unknown_verb() -> None:
