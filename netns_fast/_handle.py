@@ -695,7 +695,8 @@ def enter(ns: NsLike) -> _Enter:
     namespace of the sysfs mount, never the entered one. ``with
     enter(ns): await ...`` moves the event loop's thread: every other task
     runs inside ``ns`` until the block ends (make sockets with
-    :func:`socket` instead, or run the work in a process or a thread).
+    :func:`socket` instead, or run the work in a process, e.g. with the
+    async spawn ``create_subprocess_exec``, or on a thread).
     """
     return _Enter(ns)
 
