@@ -661,12 +661,18 @@ def _install_pyroute2(early_config: pytest.Config) -> None:
 # tmpfs on the run directory). Fixtures, named and anonymous, and the pool
 # then work unchanged. xdist's workers are children of the controller and
 # start inside its world; a worker never tries on its own (it has threads),
-# it reads what the controller did from the environment. Turned off by
+# it reads what the controller did from the environment, which also names
+# the controller: a pytest that a worker's test starts inherits the
+# worker's environment but is not the controller's child, so it is a
+# session of its own and tries for itself. Turned off by
 # --netns-no-rootless / ini netns_rootless = false. A process that has
 # CAP_SYS_ADMIN is left alone (no fork, nothing imported).
 
 _ROOTLESS_ENV = "NETNS_FAST_ROOTLESS"
 """What the controller did, for its xdist workers: "world", or why not."""
+_ROOTLESS_PID_ENV = "NETNS_FAST_ROOTLESS_PID"
+"""The pid of the controller that wrote _ROOTLESS_ENV (its workers'
+parent)."""
 _CAP_SYS_ADMIN = 21
 _ROOTLESS = pytest.StashKey[str]()
 """This session's rootless note: "" (not needed), "world", or why not."""
@@ -711,7 +717,7 @@ def _rootless_note(early_config: pytest.Config) -> str:
         "netns_rootless"
     ):
         return "rootless is off (--netns-no-rootless / netns_rootless)"
-    if os.environ.get("PYTEST_XDIST_WORKER"):
+    if _controllers_worker():
         # A worker runs in its controller's world (or the controller could
         # not make one): it has threads, it must not try.
         return os.environ.get(_ROOTLESS_ENV, "")
@@ -724,12 +730,22 @@ def _rootless_note(early_config: pytest.Config) -> str:
     return "world"
 
 
+def _controllers_worker() -> bool:
+    """Whether this process is an xdist worker of a controller that wrote
+    its note (config.workerinput does not exist yet this early, and
+    PYTEST_XDIST_WORKER is also inherited by a pytest a worker starts)."""
+    return bool(os.environ.get("PYTEST_XDIST_WORKER")) and os.environ.get(
+        _ROOTLESS_PID_ENV
+    ) == str(os.getppid())
+
+
 def _enter_rootless(early_config: pytest.Config) -> None:
     """The private world for an unprivileged session (see above)."""
     note = "" if _has_sys_admin() else _rootless_note(early_config)
     early_config.stash[_ROOTLESS] = note
-    if note and not os.environ.get("PYTEST_XDIST_WORKER"):
+    if note and not _controllers_worker():
         os.environ[_ROOTLESS_ENV] = note  # for xdist's workers
+        os.environ[_ROOTLESS_PID_ENV] = str(os.getpid())
 
 
 def _rootless_why(config: pytest.Config) -> str:

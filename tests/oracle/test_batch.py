@@ -233,6 +233,9 @@ def test_batch_spellings(tmp_path: Path, flag: str) -> None:
         (b"netns list\nnetns add a/b\nnetns list\n", ["-force"]),
         (b"netns add 'x\n", []),
     ],
+    # fixed ids: the names carry the pid, and xdist's workers must collect
+    # the same test ids
+    ids=["add-list-add", "add-add-force", "bad-name-force", "open-quote"],
 )
 @pytest.mark.parametrize("form", ["same-file", "no-netns-word"])
 def test_batch_stdin(text: bytes, opts: list[str], form: str) -> None:
