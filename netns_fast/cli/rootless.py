@@ -11,6 +11,8 @@ privilege on the host, so a script written for ``ip netns`` runs as is::
     netns-fast rootless -- sh script.sh
 
 The arguments are a command, never a name: ip's name check does not apply.
+``rootless --help`` prints the help (netns-fast's ``--help`` anywhere);
+after the first word (``--`` or the program) ``--help`` is the command's.
 No command: ``No command specified``, exit 1. A world that cannot be made:
 ``Cannot make a private world: WHAT failed: ERROR: WHY``, exit 1, the
 command not run (WHY names the sysctl or setting to change). A command
