@@ -5,10 +5,10 @@ thread-safe, parallel API over a small C core.
 
 This module is the public API. The names below live in private modules,
 one per verb family (``_lifecycle``, ``_nsid``, ``_procs``, ``_spawn``,
-``_handle``, ``_pool``, ``_wire``, ``_topology``, ``_rootless`` and
-``_gc``), next to the public ``exceptions``, ``cli``, ``pytest_plugin``
-and ``compat``. Each name's module is imported on first use, so that
-``import netns_fast`` loads nothing and the CLI starts at the
+``_handle``, ``_pool``, ``_wire``, ``_topology``, ``_rootless``, ``_gc``
+and ``_owner``), next to the public ``exceptions``, ``cli``,
+``pytest_plugin`` and ``compat``. Each name's module is imported on first
+use, so that ``import netns_fast`` loads nothing and the CLI starts at the
 interpreter's floor (spawn imports subprocess, the pool starts threads,
 set_nsid and list_ids pull in pyroute2).
 """
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from ._nsid import list_netns as list_netns
     from ._nsid import list_with_nsids as list_with_nsids
     from ._nsid import set_nsid as set_nsid
+    from ._owner import OwnedName as OwnedName
+    from ._owner import owners as owners
     from ._pool import Pool as Pool
     from ._pool import PoolStats as PoolStats
     from ._procs import AsyncMonitor as AsyncMonitor
@@ -105,6 +107,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "list_names",
     ),
     "_gc": ("gc",),
+    "_owner": ("OwnedName", "owners"),
     "_nsid": (
         "NetnsEntry",
         "NsidEntry",

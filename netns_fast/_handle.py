@@ -54,6 +54,11 @@ class Netns(Resource):
     Use the constructors :meth:`new`, :meth:`create`, :meth:`open`,
     :meth:`from_path`, :meth:`from_pid` and :meth:`current`, or a
     :class:`~netns_fast.Pool`. A handle is a context manager that closes it.
+
+    Keep a reference to an owned handle while its name is needed: one that
+    nothing refers to any more (``Netns.create("web")`` as a bare
+    statement, a variable bound to another handle) is closed by the
+    garbage collector, with a ResourceWarning, and its name is deleted.
     """
 
     __slots__ = (
@@ -683,6 +688,15 @@ def enter(ns: NsLike) -> _Enter:
     :class:`Netns`, a name in the default run directory, the path of a
     namespace file (a str or bytes with a "/", or a path object), or an
     fd.
+
+    Traps: /proc/net and /proc/self/net show the main thread's namespace,
+    so on any other thread they do not follow the move (read
+    /proc/thread-self/net, or use netlink); /sys/class/net shows the
+    namespace of the sysfs mount, never the entered one. ``with
+    enter(ns): await ...`` moves the event loop's thread: every other task
+    runs inside ``ns`` until the block ends (make sockets with
+    :func:`socket` instead, or run the work in a process, e.g. with the
+    async spawn ``create_subprocess_exec``, or on a thread).
     """
     return _Enter(ns)
 
@@ -703,6 +717,8 @@ def run_in(ns: NsLike, fn: Callable[..., T], /, *args: Any, **kw: Any) -> T:
     Returns its result or raises its exception. The thread is new and ends
     with the call, so it never needs to come back: no thread of the
     caller's is ever moved. Threads that fn starts inherit the namespace.
+    Inside ``fn``, /proc/net and /proc/self/net show the main thread's
+    namespace, not ``ns``: read /proc/thread-self/net, or use netlink.
     """
     fd, tmp = _resolve(ns)
     result: list[T] = []

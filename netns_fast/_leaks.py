@@ -1,11 +1,38 @@
-"""Leak snapshots for the pytest plugin.
+"""Leak snapshots for the pytest plugin (and the project's own test guard).
 
-A snapshot is what a test could leak: entries of the run directory, nsfs
-mounts, open fds (less those a pool holds), and descendant processes in a
-network namespace other than this process's. After a leak is reported,
-:func:`reclaim` kills the leaked processes and deletes the leaked names
-(killing the processes inside them), so a failing test leaves no work
-running; leaked fds and other mounts are only reported.
+A test could leak names in the run directory, nsfs mounts, open fds and
+descendant processes in another network namespace. The check compares two
+moments, but blames the test only for what this process (or one of its
+descendants) made, never for what others do meanwhile: another xdist
+worker's pool, the session's own pool refilling, another tool (CNI,
+docker) working on a shared run directory or mount table.
+
+- fds and processes are this process's own (its fd table, its
+  descendants), so every new one counts, less the fds the session's pools
+  hold.
+- A new name (RUN_DIR/NAME) or nsfs mount point is the test's when
+  netns_fast made it in this process during the test (``add``,
+  ``attach``, ``add_many``, ``Netns.create``, a named ``Pool`` opened
+  during the test: netns_fast._names notes them), or when it carries this
+  process as its owner (netns_fast._owner). A name that carries another
+  owner (another worker, another session), a name of a pool that was
+  already open when the test began, and what the session holds
+  (``Exempt``: its pools, its module- and session-scoped namespaces)
+  never count.
+- Any other new name or mount (made by a child such as ``ip netns add``,
+  or by anyone else) counts only where nothing outside this process's
+  tree could have made it: no process outside that tree shares this mount
+  namespace, and the mount it sits on receives no propagation from
+  outside (no ``master:`` tag, no ``shared:`` peer in another process's
+  mount namespace). That holds in a private mount namespace (the
+  rootless world, this project's test session) and never on the host's
+  /run/netns, where such a name is left alone. A propagated mount
+  (``master:``) is never this process's.
+
+After a leak is reported, :func:`reclaim` kills the leaked processes and
+deletes the leaked names (killing the processes inside them), so a failing
+test leaves no work running; leaked fds and other mounts are only
+reported.
 """
 
 from __future__ import annotations
@@ -14,27 +41,87 @@ import gc
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple, Optional
 
+from . import _names, _owner
 from ._names import run_dir_bytes
 from ._owner import proc_pid
-
-HeldFds = Callable[[], frozenset[int]]
-HeldPaths = Callable[[], frozenset[str]]
+from ._vrf import unescape_mount_field
 
 # A pool's threads or a dying child may need a moment to settle.
 _TRIES = 3
 _SETTLE = 0.05
 
 
+class Exempt(NamedTuple):
+    """What a session holds across tests: never a test's leak."""
+
+    fds: Callable[[], frozenset[int]] = frozenset
+    """The fds the session holds now (its pools, its longer-lived
+    namespaces)."""
+    prefixes: Callable[[], frozenset[bytes]] = frozenset
+    """RUN_DIR/PREFIX of the session's named pools."""
+    paths: Callable[[], frozenset[bytes]] = frozenset
+    """RUN_DIR/NAME of the session's longer-lived named namespaces."""
+
+    def held(self) -> Callable[[bytes], bool]:
+        """A test of a path (bytes): True if the session holds it."""
+        prefixes, paths = tuple(self.prefixes()), self.paths()
+        return lambda raw: raw in paths or raw.startswith(prefixes)
+
+
+NOTHING = Exempt()
+
+
 class Snapshot(NamedTuple):
-    """What a test could leak, at one moment."""
+    """What a test could leak, at one moment (or what it leaked)."""
 
     names: frozenset[str]
     mounts: frozenset[str]
     fds: frozenset[str]
     procs: frozenset[str]
+
+
+class Baseline(NamedTuple):
+    """The start of a check: what was there, and the last note of
+    netns_fast._names then."""
+
+    seen: Snapshot
+    serial: int
+
+
+class _Mount(NamedTuple):
+    id: int
+    parent: int
+    point: bytes
+    tags: tuple[bytes, ...]
+    fstype: bytes
+
+
+def _mountinfo(path: str = "/proc/self/mountinfo") -> list[_Mount]:
+    out = []
+    with open(path, "rb") as f:
+        for line in f:
+            parts = line.split()
+            try:
+                sep = parts.index(b"-", 6)
+                out.append(
+                    _Mount(
+                        int(parts[0]),
+                        int(parts[1]),
+                        unescape_mount_field(parts[4]),
+                        tuple(parts[6:sep]),
+                        parts[sep + 1],
+                    )
+                )
+            except (ValueError, IndexError):
+                continue
+    return out
+
+
+def _propagated(m: _Mount) -> bool:
+    return any(t.startswith(b"master:") for t in m.tags)
 
 
 def run_dir_names() -> frozenset[str]:
@@ -47,11 +134,14 @@ def run_dir_names() -> frozenset[str]:
 
 
 def nsfs_mounts() -> frozenset[str]:
-    """Mount points of the nsfs mounts this process sees."""
-    with open("/proc/self/mountinfo", "rb") as f:
-        return frozenset(
-            os.fsdecode(line.split()[4]) for line in f if b" - nsfs " in line
-        )
+    """Mount points of the nsfs mounts this process sees, less those
+    propagated from another mount namespace (``master:``: never made
+    here)."""
+    return frozenset(
+        os.fsdecode(m.point)
+        for m in _mountinfo()
+        if m.fstype == b"nsfs" and not _propagated(m)
+    )
 
 
 def _fd_map() -> dict[int, str]:
@@ -64,7 +154,7 @@ def _fd_map() -> dict[int, str]:
     return out
 
 
-def open_fds(held: HeldFds) -> frozenset[str]:
+def open_fds(held: Callable[[], frozenset[int]]) -> frozenset[str]:
     """ "FD -> target" of every open fd that no pool holds.
 
     The fds are listed twice around the pool's answer, and only fds in
@@ -89,12 +179,8 @@ def _stat_fields(pid: str) -> tuple[int, str]:
     return int(fields[1]), fields[0].decode()
 
 
-def foreign_descendants() -> frozenset[str]:
-    """ "PID net:[INODE]" of live descendants in another network namespace.
-
-    PIDs are /proc's, and so is this process's own (proc_pid()).
-    """
-    me = proc_pid()
+def _parents() -> dict[int, int]:
+    """pid -> ppid of every live (not zombie) process /proc shows."""
     parent: dict[int, int] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -105,17 +191,31 @@ def foreign_descendants() -> frozenset[str]:
             continue
         if state != "Z":
             parent[int(entry.name)] = ppid
-    try:
-        mine = os.stat("/proc/self/ns/net").st_ino
-    except OSError:
-        return frozenset()
+    return parent
+
+
+def _descendants(parent: dict[int, int], me: int) -> set[int]:
     found = set()
     for pid in parent:
         up, hops = parent.get(pid), 0
         while up is not None and up != me and up > 1 and hops < 64:
             up, hops = parent.get(up), hops + 1
-        if up != me:
-            continue
+        if up == me:
+            found.add(pid)
+    return found
+
+
+def foreign_descendants() -> frozenset[str]:
+    """ "PID net:[INODE]" of live descendants in another network namespace.
+
+    PIDs are /proc's, and so is this process's own (proc_pid()).
+    """
+    try:
+        mine = os.stat("/proc/self/ns/net").st_ino
+    except OSError:
+        return frozenset()
+    found = set()
+    for pid in _descendants(_parents(), proc_pid()):
         try:
             ino = os.stat(f"/proc/{pid}/ns/net").st_ino
         except OSError:
@@ -125,16 +225,154 @@ def foreign_descendants() -> frozenset[str]:
     return frozenset(found)
 
 
-def snapshot(held: HeldFds, held_paths: HeldPaths) -> Snapshot:
-    """Everything a test could leak, now, less what the pools hold."""
-    names, mounts = run_dir_names(), nsfs_mounts()
-    fds, procs = open_fds(held), foreign_descendants()
-    pool = held_paths()
-    return Snapshot(names - pool, mounts - pool, fds, procs)
+def snapshot(exempt: Exempt = NOTHING) -> Snapshot:
+    """Everything this process could be blamed for, now, less what the
+    session's pools hold."""
+    held = exempt.held()
+    names = frozenset(n for n in run_dir_names() if not held(os.fsencode(n)))
+    mounts = frozenset(m for m in nsfs_mounts() if not held(os.fsencode(m)))
+    return Snapshot(names, mounts, open_fds(exempt.fds), foreign_descendants())
 
 
-def _diff(before: Snapshot, now: Snapshot) -> Snapshot:
-    return Snapshot(*(frozenset(new - old) for old, new in zip(before, now)))
+def baseline(exempt: Exempt = NOTHING) -> Baseline:
+    """The starting point of a check (see :func:`leaked`)."""
+    return Baseline(snapshot(exempt), _names.made_serial())
+
+
+class _Privacy:
+    """Whether nothing outside this process's tree can make names or
+    mounts here (see the module doc); computed on first need only."""
+
+    def __init__(self) -> None:
+        self._outside: Optional[list[int]] = None
+        self._mounts: Optional[list[_Mount]] = None
+        self._peers: dict[bytes, bool] = {}
+
+    def _outsiders(self) -> list[int]:
+        """Processes outside this tree in other mount namespaces (one per
+        namespace); [-1] if one shares this mount namespace."""
+        if self._outside is None:
+            parent = _parents()
+            me = proc_pid()
+            tree = _descendants(parent, me) | {me}
+            try:
+                mine = os.readlink("/proc/self/ns/mnt")
+            except OSError:
+                self._outside = [-1]
+                return self._outside
+            by_ns: dict[str, int] = {}
+            for pid in parent:
+                if pid in tree:
+                    continue
+                try:
+                    ns = os.readlink(f"/proc/{pid}/ns/mnt")
+                except OSError:
+                    continue  # gone, or not ours to read: not sharing ours
+                if ns == mine:
+                    by_ns = {"": -1}
+                    break
+                by_ns.setdefault(ns, pid)
+            self._outside = list(by_ns.values())
+        return self._outside
+
+    def _mount_table(self) -> list[_Mount]:
+        if self._mounts is None:
+            self._mounts = _mountinfo()
+        return self._mounts
+
+    def _peer_outside(self, group: bytes) -> bool:
+        """True if a mount of peer group ``group`` (b"shared:N") is in
+        another process's mount namespace."""
+        if group not in self._peers:
+            found = False
+            for pid in self._outsiders():
+                try:
+                    table = _mountinfo(f"/proc/{pid}/mountinfo")
+                except OSError:
+                    continue
+                if any(group in m.tags for m in table):
+                    found = True
+                    break
+            self._peers[group] = found
+        return self._peers[group]
+
+    def _covering(self, path: bytes) -> Optional[_Mount]:
+        """The mount the entry ``path`` sits on: the top mount of its
+        directory (a mount on ``path`` itself does not count)."""
+        parent = path.rpartition(b"/")[0] or b"/"
+        best: Optional[_Mount] = None
+        for m in self._mount_table():
+            point = m.point.rstrip(b"/") + b"/"
+            if (parent.rstrip(b"/") + b"/").startswith(point) and (
+                best is None or len(m.point) >= len(best.point)
+            ):
+                best = m
+        return best
+
+    def private(self, path: bytes) -> bool:
+        """True if only this process's tree could have made ``path``."""
+        if -1 in self._outsiders():
+            return False
+        under = self._covering(path)
+        if under is None or _propagated(under):
+            return False
+        return not any(
+            self._peer_outside(t)
+            for t in under.tags
+            if t.startswith(b"shared:")
+        )
+
+
+def _blame(
+    paths: Iterable[str], since: int, held: Callable[[bytes], bool]
+) -> frozenset[str]:
+    """The paths among ``paths`` that this test made (see the module doc)."""
+    older = tuple(p for p, s in _names.made_prefixes.items() if s <= since)
+    newer = tuple(p for p, s in _names.made_prefixes.items() if s > since)
+    privacy: Optional[_Privacy] = None
+    found = set()
+    for path in paths:
+        raw = os.fsencode(path)
+        if held(raw) or raw.startswith(older):
+            continue  # the session's pools, a pool older than the test
+        if raw in _names.made or raw.startswith(newer):
+            found.add(path)
+            continue
+        mine = _owner.is_mine(raw.rpartition(b"/")[2])
+        if mine is not None:
+            if mine:
+                found.add(path)
+            continue
+        if privacy is None:
+            privacy = _Privacy()
+        if privacy.private(raw):
+            found.add(path)
+    return frozenset(found)
+
+
+def _made_since(since: int) -> frozenset[str]:
+    """The names netns_fast made here since ``since`` that still exist
+    (in any run directory)."""
+    return frozenset(
+        os.fsdecode(path)
+        for path, serial in list(_names.made.items())
+        if serial > since and os.path.lexists(path)
+    )
+
+
+def _attributed(
+    before: Baseline, now: Snapshot, held: Callable[[bytes], bool]
+) -> Snapshot:
+    old = before.seen
+    new_names = (now.names - old.names) | (
+        _made_since(before.serial) - old.names
+    )
+    return Snapshot(
+        _blame(new_names, before.serial, held),
+        _blame(now.mounts - old.mounts, before.serial, held),
+        now.fds - old.fds,
+        now.procs - old.procs,
+    )
 
 
 def describe(extra: Snapshot) -> str:
@@ -148,16 +386,18 @@ def describe(extra: Snapshot) -> str:
     return "; ".join(parts)
 
 
-def leaked(before: Snapshot, held: HeldFds, held_paths: HeldPaths) -> Snapshot:
-    """What was leaked since ``before`` (every field empty for nothing).
+def leaked(before: Baseline, exempt: Exempt = NOTHING) -> Snapshot:
+    """What this test leaked since ``before`` (every field empty for
+    nothing).
 
     Rechecked a few times over about 0.1 s, after a garbage collection,
     so that handles waiting for the collector and exiting children are
     not reported.
     """
-    found = _diff(before, before)
+    found = Snapshot(*(frozenset(),) * 4)
     for attempt in range(_TRIES):
-        found = _diff(before, snapshot(held, held_paths))
+        now = snapshot(exempt)
+        found = _attributed(before, now, exempt.held())
         if not any(found):
             break
         if attempt == 0:
@@ -167,9 +407,9 @@ def leaked(before: Snapshot, held: HeldFds, held_paths: HeldPaths) -> Snapshot:
     return found
 
 
-def compare(before: Snapshot, held: HeldFds, held_paths: HeldPaths) -> str:
+def compare(before: Baseline, exempt: Exempt = NOTHING) -> str:
     """What was leaked since ``before``, as one line ("" for nothing)."""
-    return describe(leaked(before, held, held_paths))
+    return describe(leaked(before, exempt))
 
 
 def _kill(proc: str) -> Optional[int]:

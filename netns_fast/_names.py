@@ -22,6 +22,65 @@ main thread's)."""
 
 NAME_MAX = 255
 
+# -- what this process made ---------------------------------------------------
+#
+# The leak check (netns_fast._leaks) blames a test only for what this
+# process made, never for names another process (an xdist worker, CNI,
+# docker) put in a shared run directory. _sys notes every name that add,
+# attach and add_many made here, and forgets it when this process deletes
+# it; a named Pool notes its prefix while it is open. Each note carries a
+# serial, so that a check can tell what was made since it started. Plain
+# dict operations: atomic under the GIL, and nothing here costs start-up.
+
+made: dict[bytes, int] = {}
+"""RUN_DIR/NAME -> serial, for the names this process made and did not
+delete itself."""
+
+made_prefixes: dict[bytes, int] = {}
+"""RUN_DIR/PREFIX -> serial, for the named pools of this process that are
+open (their names are RUN_DIR/PREFIX<n>)."""
+
+_serial = [0]
+
+
+def made_serial() -> int:
+    """The serial of the last note (a check's starting point)."""
+    return _serial[0]
+
+
+def _next_serial() -> int:
+    # Under the GIL; two threads that race here at worst share a serial,
+    # which only matters to a check that starts between them.
+    _serial[0] += 1
+    return _serial[0]
+
+
+def note_made(path: bytes) -> None:
+    """RUN_DIR/NAME was made by this process."""
+    made[path] = _next_serial()
+
+
+def note_gone(path: bytes) -> None:
+    """RUN_DIR/NAME was deleted by this process."""
+    made.pop(path, None)
+
+
+def note_prefix(path: bytes, is_open: bool) -> None:
+    """A named pool's RUN_DIR/PREFIX opened (True) or closed (False)."""
+    if is_open:
+        made_prefixes[path] = _next_serial()
+    else:
+        made_prefixes.pop(path, None)
+
+
+def _forget_made() -> None:
+    """In a forked child: what the parent made is the parent's."""
+    made.clear()
+    made_prefixes.clear()
+
+
+os.register_at_fork(after_in_child=_forget_made)
+
 
 def name_is_valid(name: bytes) -> bool:
     """iproute2's invalid_name(), inverted; NUL is refused too (no C str)."""

@@ -29,7 +29,12 @@ that cannot be judged (another pid namespace, an unreadable /proc) lives.
 from __future__ import annotations
 
 import os
-from typing import NamedTuple, Optional
+from typing import TYPE_CHECKING, NamedTuple, Optional
+
+from ._names import read_run_dir, run_dir_bytes
+
+if TYPE_CHECKING:
+    from ._names import Name
 
 KINDS = ("pool", "pytest")
 """The makers whose names carry their owner."""
@@ -148,6 +153,18 @@ def owner_name(kind: str, rest: str) -> str:
     return f"nsf-{kind}-{owner_token()}-{rest}"
 
 
+def is_mine(name: bytes) -> Optional[bool]:
+    """True if ``name`` carries this process as its owner, False if it
+    carries another one, None if it is not of the owner form."""
+    if parse(name) is None:
+        return None
+    try:
+        token = owner_token()
+    except OSError:
+        return False  # no /proc: this process cannot have made it
+    return name.split(b"-", 3)[2] == token.encode()
+
+
 def parse(name: bytes) -> Optional[Owner]:
     """The owner recorded in ``name``, or None if it is not of the form."""
     parts = name.split(b"-", 3)
@@ -166,18 +183,64 @@ def parse(name: bytes) -> Optional[Owner]:
     return Owner(kind, int(pid_text), start, pidns)
 
 
-def is_gone(owner: Owner, pidns: int) -> bool:
-    """True only when ``owner`` surely lives no more.
+def state(owner: Owner, pidns: int) -> str:
+    """``"alive"``, ``"dead"`` or ``"unknown"``: whether ``owner`` runs.
 
     ``pidns`` is :func:`proc_pidns` of the caller: an owner recorded in
-    another pid namespace (or an unknown one) cannot be judged here and
-    counts as alive. A process that /proc shows with another start time
-    is a later one that reuses the pid: the owner is gone. A zombie still
-    counts as the owner (its threads may still run).
+    another pid namespace (or an unknown one) cannot be judged here. A
+    process that /proc shows with another start time is a later one that
+    reuses the pid: the owner is dead. A zombie still counts as the owner
+    (its threads may still run).
     """
     if owner.pidns == 0 or owner.pidns != pidns:
-        return False
+        return "unknown"
     try:
-        return start_time(owner.pid) != owner.start
+        gone = start_time(owner.pid) != owner.start
     except (OSError, ValueError, IndexError):
-        return False  # unreadable: not a sure answer
+        return "unknown"  # unreadable: not a sure answer
+    return "dead" if gone else "alive"
+
+
+def is_gone(owner: Owner, pidns: int) -> bool:
+    """True only when ``owner`` surely lives no more (:func:`state` says
+    ``"dead"``); an owner that cannot be judged counts as alive."""
+    return state(owner, pidns) == "dead"
+
+
+class OwnedName(NamedTuple):
+    """A name of the owner form in the run directory, and its owner."""
+
+    name: str
+    kind: str
+    """``pool`` or ``pytest``."""
+    pid: int
+    """The owner's pid, as /proc shows it."""
+    state: str
+    """``alive``, ``dead`` (``gc dead-owners`` removes the name) or
+    ``unknown`` (another pid namespace, an unreadable /proc)."""
+
+
+def owned(run_dir: bytes) -> list[tuple[bytes, Owner, str]]:
+    """(name, owner, state) of every entry of the owner form in
+    ``run_dir``, in directory order (netns-fast owners)."""
+    here = proc_pidns()
+    out = []
+    for name in read_run_dir(run_dir):
+        owner = parse(name)
+        if owner is not None:
+            out.append((name, owner, state(owner, here)))
+    return out
+
+
+def owners(*, run_dir: Optional[Name] = None) -> list[OwnedName]:
+    """The names of pools and pytest sessions in RUN_DIR, with their
+    owner process and whether it runs (``netns-fast owners``).
+
+    Only names of the owner form (``nsf-KIND-PID.START.PIDNS-...``) are
+    listed, in directory order; a missing RUN_DIR gives []. The names
+    whose owner is ``dead`` are what ``gc(dead_owners=True)`` removes.
+    """
+    return [
+        OwnedName(os.fsdecode(name), owner.kind, owner.pid, st)
+        for name, owner, st in owned(run_dir_bytes(run_dir))
+    ]

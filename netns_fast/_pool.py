@@ -62,7 +62,7 @@ from typing import (
 
 from . import _sys, _wire
 from ._handle import Netns
-from ._names import encode_name, run_dir_bytes
+from ._names import encode_name, note_prefix, run_dir_bytes
 from ._owner import owner_name
 from ._resource import Resource
 from ._topology import Network, Topology
@@ -287,6 +287,9 @@ class Pool(Resource, Generic[H]):
         )
         self._closing = False
         _live.add(self)
+        if self._run_dir is not None:
+            # The leak check's "made here" (netns_fast._names).
+            note_prefix(self._run_dir + b"/" + raw_prefix, True)
 
     @property
     def size(self) -> int:
@@ -512,6 +515,8 @@ class Pool(Resource, Generic[H]):
             core.free()
             self._core = None
         _live.discard(self)
+        if self._run_dir is not None:
+            note_prefix(self._run_dir + b"/" + self._prefix, False)
 
     def _forget(self) -> None:
         # In a forked child: never touch the C pool (its threads and locks

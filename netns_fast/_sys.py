@@ -13,6 +13,7 @@ import errno
 import os
 
 from ._names import THREAD_NS_NET as THREAD_NS_NET  # noqa: PLC0414 (re-export)
+from ._names import note_gone, note_made
 from ._netns import ffi, lib
 from .exceptions import NetnsOSError, error_class
 
@@ -236,6 +237,7 @@ def add(run_dir: bytes, name: bytes) -> None:
             path2=THREAD_NS_NET,
             run_dir=run_dir,
         )
+    note_made(_join(run_dir, name))
 
 
 def attach(run_dir: bytes, name: bytes, pid: int) -> None:
@@ -250,12 +252,15 @@ def attach(run_dir: bytes, name: bytes, pid: int) -> None:
             path2=f"/proc/{pid}/ns/net",
             run_dir=run_dir,
         )
+    note_made(_join(run_dir, name))
 
 
 def delete(run_dir: bytes, name: bytes) -> None:
     """Unmount every mount on run_dir/name, then unlink it."""
     step = ffi.new("int *")
     rc = lib.nsf_delete(run_dir, name, step)
+    if rc in (0, -errno.ENOENT):
+        note_gone(_join(run_dir, name))
     if rc < 0:
         raise _oserror(rc, step[0], path=_join(run_dir, name), run_dir=run_dir)
 
@@ -274,6 +279,10 @@ def _many(
     rc = func(run_dir, c_names, n, threads, results, steps)
     if rc < 0:  # the calling thread's namespace could not be saved
         raise _oserror(rc, lib.NSF_STEP_OPEN_THREAD_NET)
+    note = note_made if adding else note_gone
+    for i in range(n):
+        if results[i] == 0 or (not adding and results[i] == -errno.ENOENT):
+            note(_join(run_dir, names[i]))
     source = THREAD_NS_NET if adding else None
     return [
         None

@@ -1,48 +1,69 @@
-"""pytest plugin: ``netns`` and ``netns_factory`` fixtures and a leak check.
+"""pytest plugin: namespace fixtures, the session pool and a leak check.
 
 Registered through the ``pytest11`` entry point ``netns_fast`` (or load it
 with ``-p netns_fast.pytest_plugin``). Importing it has no side effects:
 nothing of netns_fast is loaded, nothing forked, no thread started, until a
 fixture or the leak check first runs.
 
-Fixtures (function scope):
+Fixtures (each namespace is fresh, its loopback up; at the end of its
+scope every process in it is killed, then it is removed):
 
-- ``netns``: a fresh network namespace (a :class:`~netns_fast.Netns`) with
-  its loopback up; afterwards every process in it is killed, then it is
-  removed.
-- ``netns_factory``: ``netns_factory(named=None)`` makes more of them, all
-  removed the same way.
+- ``netns``, ``module_netns``, ``session_netns``: one namespace (a
+  :class:`~netns_fast.Netns`) per test, per module, per session;
+- ``netns_factory``, ``module_netns_factory``, ``session_netns_factory``:
+  ``factory(named=None, prefix=None)`` makes more, removed at the end of
+  the factory's scope;
+- ``netns_pool``: the session's :class:`~netns_fast.Pool` (the one the
+  fixtures take from with ``--netns-pool``), e.g. for ``stats()``;
+- ``netns_topology``, ``module_netns_topology``,
+  ``session_netns_topology``: wired networks of a
+  :class:`~netns_fast.Topology` (see the topology fixtures' block).
 
-Both take namespaces from a session-wide :class:`~netns_fast.Pool` when it
-is enabled (``--netns-pool`` or ini ``netns_pool = true``). They are
+The fixtures take their namespaces from the session pool when it is
+enabled (``--netns-pool`` or ini ``netns_pool = true``). They are
 anonymous unless ``--netns-named`` / ini ``netns_named = true`` (or
 ``named=True``), which gives them a name in the run directory, usable with
 ``ip netns exec``.
+
+Names carry their owner (netns_fast._owner), the xdist worker and a prefix
+of the user's choice (``--netns-prefix`` / ini ``netns_prefix``, or the
+factory's ``prefix=``; letters, digits, ``_``, ``.`` and ``-``, at most 32
+bytes)::
+
+    nsf-pytest-OWNER-[WORKER-]PREFIXxxxxxxxx   a fixture's (8 hex digits)
+    nsf-pytest-OWNER-[WORKER-]PREFIX@N         the session pool's
+
+(the pool's names drop the prefix, then the worker, where they would pass
+the pool's 40-byte prefix limit). At session start the plugin unmounts
+and removes the names of that form whose owner process is gone (a session
+killed by SIGKILL, SIGTERM or SIGHUP), as ``netns-fast gc dead-owners``
+does, and lists them in the summary; ``netns-fast owners`` lists the names
+of running sessions with their owner.
 
 Without the privilege (probed once by a forked child that tries
 ``unshare(CLONE_NEWNET)``, not by looking at the uid) tests that use them
 are skipped with the real reason.
 
-Named namespaces (fixtures and the plugin's pools) are called
-``nsf-pytest-<owner>-...`` (netns_fast._owner): at session start the plugin
-unmounts and removes the names of that form whose owner process is gone
-(a session killed by SIGKILL, SIGTERM or SIGHUP), as ``netns-fast gc
-dead-owners`` does, and lists them in the summary. It never touches a name
-of a live session or of another form.
-
 Leak check (``--netns-leak-check=auto|all|off``, ini ``netns_leak_check``,
-default ``auto``: only tests that use these fixtures): a test that leaves a
-new name in the run directory, a new nsfs mount, a new open fd, or a new
-child process in another network namespace fails at teardown, and the run
-fails, with a summary of every leak at the end. After reporting them, the
-check kills the leaked processes and deletes the leaked names (killing
-the processes inside them), so no work of a failing test keeps running.
+default ``auto``: only tests that use these fixtures): a test that leaves
+a name, an nsfs mount, an open fd, or a child process in another network
+namespace behind fails at teardown, and the run fails, with a summary of
+every leak at the end (under xdist, the controller's summary lists every
+worker's). Only what this process made counts (netns_fast._leaks): other
+workers' names, the session's pools and other tools on a shared run
+directory are never blamed. After reporting them, the check kills the
+leaked processes and deletes the leaked names (killing the processes
+inside them), so no work of a failing test keeps running. An interrupted
+run (Ctrl-C, ``pytest.exit``) reports nothing: it only reclaims.
+
+A bad setting (an unknown leak-check mode, a pool size that is not an int
+>= 1, a bad prefix) is a ``pytest.UsageError`` at start-up.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Optional
@@ -51,13 +72,30 @@ import pytest
 
 if TYPE_CHECKING:
     from ._handle import Netns
+    from ._leaks import Exempt
     from ._pool import Pool
 
 _MODES = ("auto", "all", "off")
-_FIXTURES = frozenset(("netns", "netns_factory"))
+_FIXTURES = frozenset(
+    (
+        "netns",
+        "netns_factory",
+        "module_netns",
+        "module_netns_factory",
+        "session_netns",
+        "session_netns_factory",
+        "netns_pool",
+    )
+)
 _KIND = "pytest"
 """The owner kind of the plugin's names: nsf-pytest-<owner>-..."""
-_serials = itertools.count(1)
+_POOL_MARK = "@"
+"""Ends the session pool's prefix: never in a fixture's name."""
+_PREFIX_RE = re.compile(r"[A-Za-z0-9_.-]{0,32}")
+_POOL_PREFIX_MAX = 40
+"""netns_fast.Pool's limit for a prefix."""
+_LEAK_KEY = "netns_fast_leak"
+"""The user property that carries a leak from a worker to the summary."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -71,15 +109,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--netns-pool-size",
-        type=int,
         default=None,
-        help="namespaces the pool keeps ready (default 8)",
+        metavar="N",
+        help="namespaces the pool keeps ready (an int >= 1; default 8)",
     )
     group.addoption(
         "--netns-named",
         action="store_true",
         default=None,
         help="give the fixtures' namespaces a name in the run directory",
+    )
+    group.addoption(
+        "--netns-prefix",
+        default=None,
+        metavar="PREFIX",
+        help="put PREFIX in the names of named fixtures (after the owner)",
     )
     group.addoption(
         "--netns-leak-check",
@@ -91,31 +135,74 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("netns_pool", "use a namespace pool", type="bool")
     parser.addini("netns_pool_size", "pool size", default="8")
     parser.addini("netns_named", "named fixture namespaces", type="bool")
+    parser.addini("netns_prefix", "a prefix for named fixtures", default="")
     parser.addini("netns_leak_check", "auto, all or off", default="auto")
     _addoption_pyroute2(group, parser)
     _addoption_rootless(group, parser)
+
+
+def _setting(config: pytest.Config, name: str) -> object:
+    """The command-line option, else the ini value."""
+    value = config.getoption(name)
+    return config.getini(name) if value is None else value
+
+
+def _pool_size(value: object) -> int:
+    text = str(value).strip()
+    if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
+        raise pytest.UsageError(
+            f"netns_pool_size must be an int >= 1, not {value!r}"
+        )
+    return int(text)
+
+
+def _prefix(value: object) -> str:
+    text = str(value)
+    if not _PREFIX_RE.fullmatch(text):
+        raise pytest.UsageError(
+            "netns_prefix must be at most 32 letters, digits, '_', '.' or "
+            f"'-', not {text!r}"
+        )
+    return text
+
+
+def _worker(config: pytest.Config) -> str:
+    """This process's xdist worker id ("" outside xdist). Only the
+    config says: PYTEST_XDIST_WORKER is inherited by any pytest a worker's
+    test starts."""
+    workerinput = getattr(config, "workerinput", None)
+    if isinstance(workerinput, dict):
+        return str(workerinput.get("workerid", ""))
+    return ""
 
 
 class _Session:
     """Per-session state, kept in the config's stash."""
 
     def __init__(self, config: pytest.Config) -> None:
-        opt = config.getoption
-        self.use_pool = bool(opt("netns_pool") or config.getini("netns_pool"))
-        size = opt("netns_pool_size") or config.getini("netns_pool_size")
-        self.pool_size = int(size)
-        self.named = bool(opt("netns_named") or config.getini("netns_named"))
-        mode = opt("netns_leak_check") or config.getini("netns_leak_check")
+        self.use_pool = bool(_setting(config, "netns_pool"))
+        self.pool_size = _pool_size(_setting(config, "netns_pool_size"))
+        self.named = bool(_setting(config, "netns_named"))
+        self.prefix = _prefix(_setting(config, "netns_prefix"))
+        mode = _setting(config, "netns_leak_check")
         if mode not in _MODES:
             raise pytest.UsageError(
-                f"netns_leak_check must be one of {_MODES}"
+                f"netns_leak_check must be one of {', '.join(_MODES)}, "
+                f"not {mode!r}"
             )
         self.leak_mode = str(mode)
+        worker = _worker(config)
+        self.worker = f"{worker}-" if worker else ""
+        self.interrupted = False
         self._config = config
         self._why: Optional[str] = None
         self._probed = False
         self.pools: dict[bool, Pool[Netns]] = {}
         self.holders: list[_Holds] = []  # the topology fixtures' (below)
+        self.pool_prefixes: frozenset[bytes] = frozenset()
+        self.keepers: list[NetnsFactory] = []
+        """The module and session factories (what they make outlives a
+        test)."""
         self.leaks: list[tuple[str, str]] = []
         self.reclaimed: list[str] = []
 
@@ -134,26 +221,48 @@ class _Session:
                 )
         return self._why
 
-    def make(self, named: bool) -> Netns:
-        """A fresh namespace, loopback up, from the pool when enabled."""
-        if self.use_pool:
-            pool = self.pools.get(named)
-            if pool is None:
-                from ._owner import owner_name
-                from ._pool import Pool
+    def name(self, prefix: Optional[str] = None) -> str:
+        """A fresh name for a named fixture namespace."""
+        from ._owner import owner_name
 
-                prefix = owner_name(_KIND, f"p{next(_serials)}-")
-                pool = Pool(self.pool_size, named=named, prefix=prefix)
-                self.pools[named] = pool
-            return pool.acquire()
+        tag = self.prefix if prefix is None else _check_prefix(prefix)
+        return owner_name(_KIND, f"{self.worker}{tag}{os.urandom(4).hex()}")
+
+    def _pool_prefix(self) -> str:
+        """The session pool's prefix: the longest form that fits."""
+        from ._owner import owner_name
+
+        for rest in (self.worker + self.prefix, self.worker, ""):
+            prefix = owner_name(_KIND, rest + _POOL_MARK)
+            if len(os.fsencode(prefix)) <= _POOL_PREFIX_MAX:
+                break
+        return prefix
+
+    def pool(self, named: bool) -> Pool[Netns]:
+        """The session's pool of named or anonymous namespaces."""
+        pool = self.pools.get(named)
+        if pool is None:
+            from ._names import run_dir_bytes
+            from ._pool import Pool
+
+            prefix = self._pool_prefix()
+            pool = Pool(self.pool_size, named=named, prefix=prefix)
+            self.pools[named] = pool
+            if named:
+                path = run_dir_bytes() + b"/" + os.fsencode(prefix)
+                self.pool_prefixes |= {path}
+        return pool
+
+    def make(self, named: bool, prefix: Optional[str] = None) -> Netns:
+        """A fresh namespace, loopback up, from the pool when enabled."""
+        if self.use_pool and prefix is None:
+            return self.pool(named).acquire()
         from ._handle import Netns
 
         if named:
             from ._names import run_dir_bytes
-            from ._owner import owner_name
 
-            name = owner_name(_KIND, os.urandom(4).hex())
-            return Netns.create(name, run_dir=run_dir_bytes())
+            return Netns.create(self.name(prefix), run_dir=run_dir_bytes())
         return Netns.new()
 
     def reclaim(self) -> None:
@@ -192,26 +301,67 @@ class _Session:
                 stacklevel=1,
             )
 
+    def _kept(self) -> list[Netns]:
+        """The open namespaces of the module and session factories."""
+        return [ns for f in self.keepers for ns in f.made if not ns.closed]
+
     def held_fds(self) -> frozenset[int]:
-        """Fds held by this session's pools (not leaks)."""
+        """Fds held by this session's pools and by the namespaces of its
+        module and session factories (not leaks)."""
         held: frozenset[int] = frozenset()
-        for pool in [*self.pools.values(), *self.holders]:
+        for pool in self.pools.values():
             held |= pool.held_fds()
+        for holder in self.holders:
+            held |= holder.held_fds()
+        fds = set()
+        for ns in self._kept():
+            try:
+                fds.add(ns.fileno())
+            except ValueError:
+                continue  # closed meanwhile
+        return held | fds
+
+    def held_prefixes(self) -> frozenset[bytes]:
+        """RUN_DIR/PREFIX of this session's named pool (not leaks)."""
+        held = self.pool_prefixes
+        for holder in self.holders:
+            held |= holder.held_prefixes()
         return held
 
-    def held_paths(self) -> frozenset[str]:
-        """Names held by this session's pools (not leaks)."""
-        held: frozenset[str] = frozenset()
-        for pool in [*self.pools.values(), *self.holders]:
-            held |= pool.held_paths()
+    def held_paths(self) -> frozenset[bytes]:
+        """RUN_DIR/NAME of the named namespaces of this session's module
+        and session factories (not leaks)."""
+        held = frozenset(
+            os.fsencode(ns.path) for ns in self._kept() if ns.name is not None
+        )
+        for holder in self.holders:
+            held |= holder.held_paths()
         return held
+
+    def exempt(self) -> Exempt:
+        """What the leak check never blames a test for."""
+        from ._leaks import Exempt
+
+        return Exempt(self.held_fds, self.held_prefixes, self.held_paths)
 
     def close(self) -> None:
         """Close the session's pools."""
-        for pool in [*self.pools.values(), *self.holders]:
+        for pool in self.pools.values():
             pool.close()
+        for holder in self.holders:
+            holder.close()
         self.pools.clear()
         self.holders.clear()
+
+
+def _check_prefix(prefix: str) -> str:
+    """A factory's ``prefix=``: the rules of ini netns_prefix."""
+    if not isinstance(prefix, str) or not _PREFIX_RE.fullmatch(prefix):
+        raise ValueError(
+            "prefix must be at most 32 letters, digits, '_', '.' or '-', "
+            f"not {prefix!r}"
+        )
+    return prefix
 
 
 _STATE = pytest.StashKey[_Session]()
@@ -222,6 +372,36 @@ def _session_state(config: pytest.Config) -> _Session:
     if state is None:
         state = config.stash[_STATE] = _Session(config)
     return state
+
+
+class _Hooks:
+    """The hooks that get no config: registered per session."""
+
+    def __init__(self, state: _Session) -> None:
+        self._state = state
+
+    def pytest_keyboard_interrupt(self) -> None:
+        """Ctrl-C or pytest.exit(): the leak check stops reporting."""
+        self._state.interrupted = True
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Collect the leaks reported, also those of xdist workers (here
+        in the controller)."""
+        if report.when != "teardown":
+            return
+        found = [v for k, v in report.user_properties if k == _LEAK_KEY]
+        node = getattr(report, "node", None)
+        info = getattr(node, "workerinput", None)
+        worker = info.get("workerid") if isinstance(info, dict) else None
+        where = f"[{worker}] " if worker else ""
+        for what in found:
+            self._state.leaks.append((report.nodeid, f"{where}{what}"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Check the settings at start-up: one UsageError, not one per test."""
+    state = _session_state(config)
+    config.pluginmanager.register(_Hooks(state), "netns_fast-session")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -249,15 +429,28 @@ def _dispose(ns: Netns) -> None:
 
 
 class NetnsFactory:
-    """The ``netns_factory`` fixture's value: call it for a namespace."""
+    """The value of the ``*netns_factory`` fixtures: call it for a
+    namespace."""
 
     def __init__(self, state: _Session) -> None:
         self._state = state
         self.made: list[Netns] = []
 
-    def __call__(self, *, named: Optional[bool] = None) -> Netns:
-        """A fresh namespace (loopback up); ``named`` overrides the ini."""
-        ns = self._state.make(self._state.named if named is None else named)
+    def __call__(
+        self, *, named: Optional[bool] = None, prefix: Optional[str] = None
+    ) -> Netns:
+        """A fresh namespace (loopback up).
+
+        ``named`` overrides ini ``netns_named``; ``prefix`` (implies
+        ``named=True`` unless given as False, and a namespace of its own
+        rather than the pool's) overrides ini ``netns_prefix``.
+        """
+        if prefix is not None:
+            _check_prefix(prefix)
+            if named is None:
+                named = True
+        use_named = self._state.named if named is None else named
+        ns = self._state.make(use_named, prefix if use_named else None)
         self.made.append(ns)
         return ns
 
@@ -273,21 +466,56 @@ class NetnsFactory:
             raise errors[0]
 
 
-@pytest.fixture
-def netns_factory(request: pytest.FixtureRequest) -> Iterator[NetnsFactory]:
-    """Fresh network namespaces on demand.
-
-    Name: netns_factory. Scope: function. Depends: the privilege probe.
-    ``netns_factory(named=None) -> Netns``; everything made is removed at
-    teardown, its processes killed first.
-    """
+def _factory(request: pytest.FixtureRequest) -> Iterator[NetnsFactory]:
     state = _session_state(request.config)
     why = state.unavailable()
     if why is not None:
         pytest.skip(why)
     factory = NetnsFactory(state)
-    yield factory
+    keeper = request.scope != "function"
+    if keeper:
+        state.keepers.append(factory)
+    try:
+        yield factory
+    finally:
+        if keeper:
+            state.keepers.remove(factory)
     factory.cleanup()
+
+
+@pytest.fixture
+def netns_factory(request: pytest.FixtureRequest) -> Iterator[NetnsFactory]:
+    """Fresh network namespaces on demand.
+
+    Name: netns_factory. Scope: function. Depends: the privilege probe.
+    ``netns_factory(named=None, prefix=None) -> Netns``; everything made
+    is removed at teardown, its processes killed first.
+    """
+    yield from _factory(request)
+
+
+@pytest.fixture(scope="module")
+def module_netns_factory(
+    request: pytest.FixtureRequest,
+) -> Iterator[NetnsFactory]:
+    """Fresh network namespaces on demand, kept for the module.
+
+    Name: module_netns_factory. Scope: module. Depends: the privilege
+    probe. As ``netns_factory``; removed after the module's last test.
+    """
+    yield from _factory(request)
+
+
+@pytest.fixture(scope="session")
+def session_netns_factory(
+    request: pytest.FixtureRequest,
+) -> Iterator[NetnsFactory]:
+    """Fresh network namespaces on demand, kept for the session.
+
+    Name: session_netns_factory. Scope: session. Depends: the privilege
+    probe. As ``netns_factory``; removed at the end of the session.
+    """
+    yield from _factory(request)
 
 
 @pytest.fixture
@@ -300,10 +528,46 @@ def netns(netns_factory: NetnsFactory) -> Netns:
     return netns_factory()
 
 
+@pytest.fixture(scope="module")
+def module_netns(module_netns_factory: NetnsFactory) -> Netns:
+    """A fresh network namespace shared by the tests of a module.
+
+    Name: module_netns. Scope: module. Depends: module_netns_factory.
+    Removed after the module's last test, its processes killed first.
+    """
+    return module_netns_factory()
+
+
+@pytest.fixture(scope="session")
+def session_netns(session_netns_factory: NetnsFactory) -> Netns:
+    """A fresh network namespace shared by every test of the session.
+
+    Name: session_netns. Scope: session. Depends: session_netns_factory.
+    Removed at the end of the session, its processes killed first.
+    """
+    return session_netns_factory()
+
+
+@pytest.fixture(scope="session")
+def netns_pool(request: pytest.FixtureRequest) -> Pool[Netns]:
+    """The session's pool (named per ini ``netns_named``).
+
+    Name: netns_pool. Scope: session. Depends: the privilege probe. The
+    pool the fixtures take from with ``--netns-pool`` (made now if they
+    do not use one): ``netns_pool.stats()``, ``netns_pool.acquire()``
+    (close what you acquire). Closed at the end of the session.
+    """
+    state = _session_state(request.config)
+    why = state.unavailable()
+    if why is not None:
+        pytest.skip(why)
+    return state.pool(state.named)
+
+
 # -- topology fixtures -------------------------------------------------------
 #
-# netns_topology(spec) -> Network (function scope), netns_topology_module
-# and netns_topology_session: spec is a netns_fast.Topology or its dict
+# netns_topology(spec) -> Network (function scope), module_netns_topology
+# and session_netns_topology: spec is a netns_fast.Topology or its dict
 # form. Each call of the function-scoped factory builds a fresh network
 # (from a pre-wired Pool(topology=...) per topology when --netns-pool is
 # on); the module- and session-scoped ones build one network per spec
@@ -324,12 +588,13 @@ if TYPE_CHECKING:
         """What the session keeps: a pool, or the topology fixtures'."""
 
         def held_fds(self) -> frozenset[int]: ...
-        def held_paths(self) -> frozenset[str]: ...
+        def held_prefixes(self) -> frozenset[bytes]: ...
+        def held_paths(self) -> frozenset[bytes]: ...
         def close(self) -> None: ...
 
 
 _TOPOLOGY_FIXTURES = frozenset(
-    ("netns_topology", "netns_topology_module", "netns_topology_session")
+    ("netns_topology", "module_netns_topology", "session_netns_topology")
 )
 _FIXTURES = _FIXTURES | _TOPOLOGY_FIXTURES
 
@@ -342,24 +607,39 @@ class _Topologies:
     def __init__(self, state: _Session) -> None:
         self._state = state
         self.pools: dict[str, Pool[Network]] = {}
+        self.prefixes: frozenset[bytes] = frozenset()
         self.kept: list[Network] = []
+
+    def _prefix(self) -> str:
+        """A fresh name prefix for named nodes (the longest form that a
+        pool takes)."""
+        from ._owner import owner_name
+
+        state, tag = self._state, f"t{os.urandom(3).hex()}-"
+        for rest in (state.worker + state.prefix, state.worker, ""):
+            prefix = owner_name(_KIND, rest + tag)
+            if len(os.fsencode(prefix)) <= _POOL_PREFIX_MAX:
+                break
+        return prefix
 
     def build(self, spec: TopologySpec) -> Network:
         """A fresh network of spec, from its pre-wired pool when enabled."""
-        from ._owner import owner_name
         from ._topology import Topology
 
         topo = spec if isinstance(spec, Topology) else Topology.from_dict(spec)
-        prefix = owner_name(_KIND, f"t{next(_serials)}-")
+        prefix = self._prefix()
         if not self._state.use_pool:
             return topo.build(prefix=prefix)
         key = topo.key()
         pool = self.pools.get(key)
         if pool is None:
+            from ._names import run_dir_bytes
             from ._pool import Pool
 
             pool = Pool(self._state.pool_size, topology=topo, prefix=prefix)
             self.pools[key] = pool
+            path = run_dir_bytes() + b"/" + os.fsencode(prefix)
+            self.prefixes |= {path}
         return pool.acquire()
 
     def held_fds(self) -> frozenset[int]:
@@ -371,13 +651,18 @@ class _Topologies:
                 held.update(_fds_of(net))
         return frozenset(held)
 
-    def held_paths(self) -> frozenset[str]:
-        held: set[str] = set()
-        for pool in self.pools.values():
-            held |= pool.held_paths()
+    def held_prefixes(self) -> frozenset[bytes]:
+        return self.prefixes
+
+    def held_paths(self) -> frozenset[bytes]:
+        held: set[bytes] = set()
         for net in self.kept:
             if not net.closed:
-                held.update(ns.path for ns in net.nodes.values() if ns.name)
+                held.update(
+                    os.fsencode(ns.path)
+                    for ns in net.nodes.values()
+                    if ns.name
+                )
         return frozenset(held)
 
     def close(self) -> None:
@@ -490,12 +775,12 @@ def netns_topology(request: pytest.FixtureRequest) -> Iterator[NetnsTopology]:
 
 
 @pytest.fixture(scope="module")
-def netns_topology_module(
+def module_netns_topology(
     request: pytest.FixtureRequest,
 ) -> Iterator[NetnsTopology]:
     """One wired network per spec for a module's tests.
 
-    Name: netns_topology_module. Scope: module. ``(spec) -> Network``,
+    Name: module_netns_topology. Scope: module. ``(spec) -> Network``,
     the same network for the same spec in every test of the module;
     removed after the module, its processes killed first.
     """
@@ -503,12 +788,12 @@ def netns_topology_module(
 
 
 @pytest.fixture(scope="session")
-def netns_topology_session(
+def session_netns_topology(
     request: pytest.FixtureRequest,
 ) -> Iterator[NetnsTopology]:
     """One wired network per spec for the whole session.
 
-    Name: netns_topology_session. Scope: session. ``(spec) -> Network``,
+    Name: session_netns_topology. Scope: session. ``(spec) -> Network``,
     the same network for the same spec everywhere; removed at the end of
     the session, its processes killed first.
     """
@@ -534,15 +819,19 @@ def _netns_leak_check(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     from . import _leaks
 
-    before = _leaks.snapshot(state.held_fds, state.held_paths)
+    before = _leaks.baseline(state.exempt())
     yield
-    extra = _leaks.leaked(before, state.held_fds, state.held_paths)
+    extra = _leaks.leaked(before, state.exempt())
+    if state.interrupted:
+        # Ctrl-C: pytest's own short report; only stop the test's work.
+        _leaks.reclaim(extra._replace(fds=frozenset(), mounts=frozenset()))
+        return
     leaked = _leaks.describe(extra)
     if leaked:
-        state.leaks.append((request.node.nodeid, leaked))
         left = _leaks.reclaim(extra)
         if left:
-            state.leaks.append((request.node.nodeid, f"not reclaimed: {left}"))
+            leaked += f"; not reclaimed: {left}"
+        request.node.user_properties.append((_LEAK_KEY, leaked))
         pytest.fail(f"leaked: {leaked}", pytrace=False)
 
 
@@ -626,12 +915,18 @@ def _install_pyroute2(early_config: pytest.Config) -> None:
 # tmpfs on the run directory). Fixtures, named and anonymous, and the pool
 # then work unchanged. xdist's workers are children of the controller and
 # start inside its world; a worker never tries on its own (it has threads),
-# it reads what the controller did from the environment. Turned off by
+# it reads what the controller did from the environment, which also names
+# the controller: a pytest that a worker's test starts inherits the
+# worker's environment but is not the controller's child, so it is a
+# session of its own and tries for itself. Turned off by
 # --netns-no-rootless / ini netns_rootless = false. A process that has
 # CAP_SYS_ADMIN is left alone (no fork, nothing imported).
 
 _ROOTLESS_ENV = "NETNS_FAST_ROOTLESS"
 """What the controller did, for its xdist workers: "world", or why not."""
+_ROOTLESS_PID_ENV = "NETNS_FAST_ROOTLESS_PID"
+"""The pid of the controller that wrote _ROOTLESS_ENV (its workers'
+parent)."""
 _CAP_SYS_ADMIN = 21
 _ROOTLESS = pytest.StashKey[str]()
 """This session's rootless note: "" (not needed), "world", or why not."""
@@ -676,7 +971,7 @@ def _rootless_note(early_config: pytest.Config) -> str:
         "netns_rootless"
     ):
         return "rootless is off (--netns-no-rootless / netns_rootless)"
-    if os.environ.get("PYTEST_XDIST_WORKER"):
+    if _controllers_worker():
         # A worker runs in its controller's world (or the controller could
         # not make one): it has threads, it must not try.
         return os.environ.get(_ROOTLESS_ENV, "")
@@ -689,12 +984,22 @@ def _rootless_note(early_config: pytest.Config) -> str:
     return "world"
 
 
+def _controllers_worker() -> bool:
+    """Whether this process is an xdist worker of a controller that wrote
+    its note (config.workerinput does not exist yet this early, and
+    PYTEST_XDIST_WORKER is also inherited by a pytest a worker starts)."""
+    return bool(os.environ.get("PYTEST_XDIST_WORKER")) and os.environ.get(
+        _ROOTLESS_PID_ENV
+    ) == str(os.getppid())
+
+
 def _enter_rootless(early_config: pytest.Config) -> None:
     """The private world for an unprivileged session (see above)."""
     note = "" if _has_sys_admin() else _rootless_note(early_config)
     early_config.stash[_ROOTLESS] = note
-    if note and not os.environ.get("PYTEST_XDIST_WORKER"):
+    if note and not _controllers_worker():
         os.environ[_ROOTLESS_ENV] = note  # for xdist's workers
+        os.environ[_ROOTLESS_PID_ENV] = str(os.getpid())
 
 
 def _rootless_why(config: pytest.Config) -> str:

@@ -140,9 +140,9 @@ def _leak_guard() -> Iterator[None]:
         yield
         return
     # No pool of the session holds anything: each test closes its own.
-    before = _leaks.snapshot(frozenset, frozenset)
+    before = _leaks.baseline()
     yield
-    extra = _leaks.leaked(before, frozenset, frozenset)
+    extra = _leaks.leaked(before)
     leaked = _leaks.describe(extra)
     if leaked:
         left = _leaks.reclaim(extra)

@@ -11,11 +11,12 @@ package is laid out so that imports go one way only:
 - ``_ctx``: the leaf (Ctx, CliExit, usage, invarg, strerror, ...) that
   every other module imports;
 - ``_options`` (ip's option loop), ``_batch`` (-batch), ``_json`` (ip's
-  JSON writer);
+  JSON writer), ``_usage`` (the usage text, the extensions' paragraph);
 - one module per verb family, each holding iproute2's wording for the steps
   its verbs can fail at: ``lifecycle`` (add, attach, delete), ``list``,
   ``nsid`` (set, list-id), ``procs`` (identify, pids, monitor), ``exec``
-  (exec, -all exec, -n NAME), ``gc``, ``rootless``;
+  (exec, -all exec, -n NAME), and the extensions ``gc``, ``owners`` and
+  ``rootless``;
 - this module: the entry points and :data:`VERBS`, which names each verb's
   function as a ``"module:function"`` string, imported when the verb runs.
 
@@ -30,8 +31,9 @@ import os
 import sys
 
 from .._names import name_is_valid
-from ._ctx import USAGE, CliExit, Ctx, matches, usage
+from ._ctx import CliExit, Ctx, matches
 from ._options import parse_options
+from ._usage import print_help, usage, usage_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -50,11 +52,23 @@ else:
 
 __all__ = ["USAGE", "VERBS", "CliExit", "Ctx", "main", "main_entry", "run"]
 
+
+def __getattr__(name: str) -> bytes:
+    """``USAGE``: the usage text (ip's, then the extensions), made when
+    asked for: it imports the rootless verb's module for its line, which
+    no other verb's start-up should pay."""
+    if name == "USAGE":
+        return usage_text()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # The verbs in iproute2's matching order: the first whose name starts with
 # the word wins ("s" is list through "show", not set). Each is the
 # "module:function" that runs it, imported when the verb is used, as pip's
 # command table does. (Do not call the builtins list() or exec() in this
 # module: importing netns_fast.cli.list and .exec binds those names here.)
+_EXEC = "netns_fast.cli.exec:do_exec"
+
 VERBS: tuple[tuple[bytes, str], ...] = (
     (b"list", "netns_fast.cli.list:do_list"),
     (b"show", "netns_fast.cli.list:do_list"),
@@ -66,12 +80,13 @@ VERBS: tuple[tuple[bytes, str], ...] = (
     (b"delete", "netns_fast.cli.lifecycle:do_delete"),
     (b"identify", "netns_fast.cli.procs:do_identify"),
     (b"pids", "netns_fast.cli.procs:do_pids"),
-    (b"exec", "netns_fast.cli.exec:do_exec"),
+    (b"exec", _EXEC),
     (b"monitor", "netns_fast.cli.procs:do_monitor"),
     (b"attach", "netns_fast.cli.lifecycle:do_attach"),
     # netns-fast's own verbs, after all of ip's: they never change what an
     # abbreviation of an ip verb means.
     (b"gc", "netns_fast.cli.gc:do_gc"),
+    (b"owners", "netns_fast.cli.owners:do_owners"),
     (b"rootless", "netns_fast.cli.rootless:do_rootless"),
 )
 
@@ -89,28 +104,55 @@ def resolve(target: str) -> Handler:
 
 
 def do_help(ctx: Ctx, args: list[bytes]) -> int:
-    """help: the usage, exit 255."""
+    """help: the usage (ip's, then the extensions) on stderr, exit 255."""
     usage(ctx)
+
+
+def _verb(word: bytes) -> Optional[str]:
+    """The VERBS target ``word`` selects (iproute2's matches()), or None."""
+    for full, target in VERBS:
+        if matches(word, full):
+            return target
+    return None
+
+
+def _asks_help(ctx: Ctx, target: Optional[str], args: list[bytes]) -> bool:
+    """``--help`` among the verb's own words (an extension: ip takes it
+    for a name). A command belongs to the command: exec's after NAME (or
+    after the verb with -all), rootless's after its first word (``--``
+    or the program)."""
+    own = args
+    if target == _EXEC:
+        own = args[:1] if ctx.do_all else args[:2]
+    elif _is_command_verb(args[0]):
+        own = args[:2]
+    return b"--help" in own
+
+
+def _is_command_verb(word: bytes) -> bool:
+    """Whether ``word`` selects an extension verb that takes a command."""
+    return any(matches(word, verb) for verb in _COMMAND_VERBS)
 
 
 def do_netns(ctx: Ctx, args: list[bytes]) -> int:
     """iproute2's do_netns(): the name check, then prefix dispatch."""
     if not args:
         return resolve(VERBS[0][1])(ctx, [])
+    target = _verb(args[0])
+    if _asks_help(ctx, target, args):
+        print_help(ctx)
     # ip's invalid_name() has no NUL rule: argv cannot hold one anyway.
     if (
         not ctx.do_all
         and len(args) > 1
         and not name_is_valid(args[1])
-        and not any(matches(args[0], verb) for verb in _COMMAND_VERBS)
+        and not _is_command_verb(args[0])
     ):
         ctx.error(b'Invalid netns name "' + args[1] + b'"')
         raise CliExit(255)
-    word = args[0]
-    for full, target in VERBS:
-        if matches(word, full):
-            return resolve(target)(ctx, args[1:])
-    ctx.error(b'Command "' + word + b'" is unknown, try "netns-fast help".')
+    if target is not None:
+        return resolve(target)(ctx, args[1:])
+    ctx.error(b'Command "' + args[0] + b'" is unknown, try "netns-fast help".')
     raise CliExit(255)
 
 

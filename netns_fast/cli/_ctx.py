@@ -1,5 +1,6 @@
 """The CLI's leaf: the state of one run, ip's exit(), and the helpers every
-verb module shares. It imports no other module of the CLI.
+verb module shares. It imports no other module of the CLI (the usage text
+with the extensions, which names the rootless verb's line, is ``_usage``).
 
 Start-up is a feature here (shell scripts run the CLI hundreds of times):
 this module, like every module on the CLI's path, imports neither typing
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 PROG = b"netns-fast"
 
-USAGE = (
+IP_USAGE = (
     b"Usage:\tnetns-fast list\n"
     b"\tnetns-fast add NAME\n"
     b"\tnetns-fast attach NAME PID\n"
@@ -34,6 +35,8 @@ USAGE = (
     b"\tnetns-fast list-id [target-nsid POSITIVE-INT] [nsid POSITIVE-INT]\n"
     b"NETNSID := auto | POSITIVE-INT\n"
 )
+"""ip netns's usage text, byte for byte, with its own name in it (``_usage``
+adds the extensions)."""
 
 
 class CliExit(Exception):  # noqa: N818 (ip's exit(), not an error)
@@ -91,13 +94,6 @@ def step_of(exc: BaseException) -> str:
 def matches(word: bytes, full: bytes) -> bool:
     """iproute2's matches(): a non-empty prefix."""
     return bool(word) and full.startswith(word)
-
-
-def usage(ctx: Ctx) -> NoReturn:
-    """The usage text on stderr, exit 255."""
-    ctx.err.write(USAGE)
-    ctx.err.flush()
-    raise CliExit(255)
 
 
 def invarg(ctx: Ctx, msg: bytes, arg: Optional[bytes]) -> NoReturn:

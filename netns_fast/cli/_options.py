@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ._ctx import CliExit, invarg, matches, usage
+from ._ctx import CliExit, invarg, matches
+from ._usage import print_help, usage
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -97,6 +98,9 @@ def parse_options(
             break
         if not opt.startswith(b"-"):
             break
+        if opt == b"--help":
+            # Deviation: ip prints its usage on stderr and exits 255.
+            print_help(ctx)
         if opt == b"--version":
             # Deviation: ip rejects --version ("-version" is no prefix of
             # "-Version"); netns-fast answers it like -V.

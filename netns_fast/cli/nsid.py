@@ -12,9 +12,10 @@ from __future__ import annotations
 import errno
 import os
 
-from ._ctx import CliExit, incomplete_command, invarg, strerror, usage
+from ._ctx import CliExit, incomplete_command, invarg, strerror
 from ._json import JsonWriter
 from ._options import get_integer
+from ._usage import usage
 from .list import ensure_map, kernel_error, nsid_cache, report, scan
 
 TYPE_CHECKING = False

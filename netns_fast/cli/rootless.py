@@ -11,6 +11,8 @@ privilege on the host, so a script written for ``ip netns`` runs as is::
     netns-fast rootless -- sh script.sh
 
 The arguments are a command, never a name: ip's name check does not apply.
+``rootless --help`` prints the help (netns-fast's ``--help`` anywhere);
+after the first word (``--`` or the program) ``--help`` is the command's.
 No command: ``No command specified``, exit 1. A world that cannot be made:
 ``Cannot make a private world: WHAT failed: ERROR: WHY``, exit 1, the
 command not run (WHY names the sysctl or setting to change). A command
@@ -26,7 +28,6 @@ import os
 
 from ..exceptions import NetnsOSError
 from ._ctx import filename, step_of, strerror
-from .exec import exec_env
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ def do_rootless(ctx: Ctx, args: list[bytes]) -> int:
         ctx.error(b"rootless is not available in batch mode")
         return 1
     from .. import _rootless
+    from .exec import exec_env  # here: help imports this module for HELP
 
     try:
         # The command replaces this process (or it exits): a failure

@@ -17,8 +17,9 @@ import pytest
 
 import netns_fast
 from support.kernel import is_live, nsfs_mounts_under
-from support.names import unique_name
+from support.names import owner_fields, owner_tagged, unique_name
 from support.private import _owner
+from support.processes import runs
 from support.tools import env as child_env
 from support.tools import needs, run, tool_argv
 
@@ -29,20 +30,6 @@ SIGNALS = [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL]
 # The inner pytest loads the plugin from this checkout, and only it.
 PLUGIN = ["-p", "netns_fast.pytest_plugin", "-p", "no:cacheprovider"]
 PLUGIN_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-
-
-def _tagged(kind: str, pid: int, start: int, pidns: int, rest: str) -> str:
-    """A name of the owner form with the given owner fields."""
-    b36 = _owner._base36
-    return f"nsf-{kind}-{pid}.{b36(start)}.{b36(pidns)}-{rest}"
-
-
-def _me() -> tuple[int, int, int]:
-    """(pid, start time, pid namespace) of this process as /proc sees it."""
-    pid = _owner.proc_pid()
-    start = _owner.start_time(pid)
-    assert start is not None
-    return pid, start, _owner.proc_pidns()
 
 
 def _gc_dead_owners(run_dir: str) -> subprocess.CompletedProcess[bytes]:
@@ -65,7 +52,7 @@ def _removed(out: bytes) -> list[str]:
 def test_owner_names_round_trip_and_strangers_do_not_parse() -> None:
     """owner_name() parses back to this process; names of other forms (the
     old pool prefix, non-canonical numbers, unknown kinds) do not parse."""
-    pid, start, pidns = _me()
+    pid, start, pidns = owner_fields()
     name = _owner.owner_name("pool", "1-0").encode()
     assert _owner.parse(name) == _owner.Owner("pool", pid, start, pidns)
     b36 = _owner._base36
@@ -91,7 +78,7 @@ def test_pool_default_prefix_carries_the_owner_within_40_bytes(
     with pool, pool.acquire() as ns:
         assert ns.name is not None
         owner = _owner.parse(os.fsencode(ns.name))
-    assert owner == _owner.Owner("pool", *_me())
+    assert owner == _owner.Owner("pool", *owner_fields())
     # pid_max, ~70 years of clock ticks, the largest nsfs inode.
     b36 = _owner._base36
     monkeypatch.setitem(
@@ -204,7 +191,7 @@ def survivors(scratch_run_dir: str) -> Iterator[list[str]]:
     names = [
         _owner.owner_name("pool", "7-0"),
         _owner.owner_name("pytest", "cafe0001"),
-        _tagged("pool", 2**22 - 1, 1, pidns + 1, "x"),
+        owner_tagged("pool", 2**22 - 1, 1, pidns + 1, "x"),
         "nsf-pool-1-1-0",
         unique_name("mine"),
     ]
@@ -220,10 +207,10 @@ def test_gc_dead_owners_reclaims_a_reused_pid_and_spares_the_rest(
     the name of a dead owner and goes, also when stale; live owners, other
     pid namespaces and other forms stay."""
     rd = scratch_run_dir
-    pid, start, pidns = _me()
+    pid, start, pidns = owner_fields()
     reused = [
-        _tagged("pool", pid, start + 1, pidns, "3-0"),
-        _tagged("pytest", pid, max(start - 1, 0), pidns, "beef0002"),
+        owner_tagged("pool", pid, start + 1, pidns, "3-0"),
+        owner_tagged("pytest", pid, max(start - 1, 0), pidns, "beef0002"),
     ]
     netns_fast.add(reused[0], run_dir=rd)
     stale = os.path.join(rd, reused[1])
@@ -305,8 +292,8 @@ def test_plugin_reclaims_its_dead_sessions_names_at_session_start(
     rd = scratch_env
     dead = _killed_session(tmp_path, rd, signal.SIGKILL)
     dead = [n for n in dead if n not in survivors]
-    pid, start, pidns = _me()
-    dead_pool = _tagged("pool", pid, start + 1, pidns, "9-0")
+    pid, start, pidns = owner_fields()
+    dead_pool = owner_tagged("pool", pid, start + 1, pidns, "9-0")
     netns_fast.add(dead_pool, run_dir=rd)
     for key, value in {
         **PLUGIN_ENV,
@@ -348,16 +335,6 @@ def test_leaks_work(netns):
 """
 
 
-def _running(pid: int, start: int) -> bool:
-    """True if process ``pid`` started at ``start`` runs (not a zombie)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except FileNotFoundError:
-        return False
-    return int(fields[19]) == start and fields[0] not in (b"Z", b"X")
-
-
 def test_leak_check_kills_what_it_reports(
     scratch_env: str,
     pytester: pytest.Pytester,
@@ -378,7 +355,7 @@ def test_leak_check_kills_what_it_reports(
             tuple(map(int, line.split()))
             for line in (pytester.path / "pids").read_text().splitlines()
         ]
-        alive = [p for p, start in pids if _running(p, start)]
+        alive = [p for p, start in pids if runs(p, start)]
         for pid in alive:
             os.kill(pid, signal.SIGKILL)
         if os.path.lexists(os.path.join(scratch_env, name)):

@@ -63,7 +63,7 @@ def _available(handler: object) -> bool:
 # (and named in the figures) until it is judged safe and listed here.
 FUZZABLE = {
     b"list", b"show", b"lst", b"list-id", b"help", b"add", b"set",
-    b"delete", b"identify", b"pids", b"attach", b"gc",
+    b"delete", b"identify", b"pids", b"attach", b"gc", b"owners",
 }  # fmt: skip
 RUNNABLE = sorted(
     full

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from netns_fast import cli
 from support.faults import Fault, supported, wrapper
 from support.oracle import (
     RUN_DIR_BYTES,
@@ -27,9 +28,11 @@ from support.oracle import (
     both,
     name,
     nobody_or_skip,
+    run_one,
 )
+from support.private import cli_usage
 from support.processes import sleeper_in_own_netns
-from support.tools import ip_to_cli, requires_ip, run_ip
+from support.tools import ip_to_cli, requires_ip, run_cli, run_ip
 
 pytestmark = [pytest.mark.root, pytest.mark.oracle, requires_ip]
 
@@ -424,6 +427,44 @@ def test_usage_is_netns_fasts_own(argv: list[str]) -> None:
     assert netns_usage.startswith(b"Usage:\tnetns-fast list\n")
     assert cli_res.err == netns_usage
     assert ip_res.state == cli_res.state
+
+
+def test_help_is_ips_usage_then_the_extensions() -> None:
+    """Deviation: help prints ip's netns usage byte for byte (its own name
+    in it), then the paragraph of netns-fast's extensions; both exit 255."""
+    ip_res, cli_res = run_ip(["netns", "help"]), run_cli(["help"])
+    assert ip_res.returncode == cli_res.returncode == 255
+    assert ip_res.stdout == cli_res.stdout == b""
+    ip_text = ip_res.stderr.replace(b"ip [-all] netns ", b"netns-fast [-all] ")
+    ip_text = ip_text.replace(b"ip netns ", b"netns-fast ")
+    assert cli_res.stderr == ip_text + cli_usage.extensions()
+
+
+@pytest.mark.parametrize(
+    ("argv", "ip_rc", "ip_made"),
+    [
+        (["--help"], 255, ()),
+        (["netns", "--help"], 255, ()),
+        (["netns", "add", "--help"], 0, (b"--help",)),
+        (["netns", "delete", "--help"], 1, ()),
+    ],
+    ids=["option", "verb", "add", "delete"],
+)
+def test_double_dash_help_prints_the_help(
+    argv: list[str], ip_rc: int, ip_made: tuple[bytes, ...]
+) -> None:
+    """Deviation: --help (an option, or a verb's word) prints the usage on
+    stdout, exits 0 and does nothing else; ip prints its usage (255), calls
+    it an unknown verb, or takes it for a name (add --help makes a
+    namespace called "--help")."""
+    case = Case([], argv=argv)
+    ip_res = run_one(case, "ip")
+    case.argv = [a for a in argv if a != "netns"]
+    cli_res = run_one(case, "cli")
+    assert (cli_res.rc, cli_res.out, cli_res.err) == (0, cli.USAGE, b"")
+    assert not cli_res.state.entries
+    assert ip_res.rc == ip_rc
+    assert tuple(ip_res.state.entries or ()) == ip_made
 
 
 def test_version_is_netns_fasts_own() -> None:

@@ -463,6 +463,23 @@ def test_plugin_rootless_under_xdist(pytester: pytest.Pytester) -> None:
 
 
 @pytest.mark.usefixtures("pytester_env")
+def test_plugin_rootless_in_a_pytest_a_worker_starts(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pytest that an xdist worker's test starts inherits the worker's
+    PYTEST_XDIST_WORKER and its controller's note, but is a session of its
+    own: it enters a world of its own, never takes the note."""
+    # as in a worker: its controller (here this session's parent: the
+    # inner pytest's grandparent, as a controller is to a worker's child)
+    # wrote the note
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    monkeypatch.setenv("NETNS_FAST_ROOTLESS", "rootless is off (inherited)")
+    monkeypatch.setenv("NETNS_FAST_ROOTLESS_PID", str(os.getppid()))
+    result = _plugin_run(pytester)
+    result.assert_outcomes(passed=3)
+
+
+@pytest.mark.usefixtures("pytester_env")
 def test_plugin_rootless_off(pytester: pytest.Pytester) -> None:
     """--netns-no-rootless: the fixtures skip, and the reason says that
     rootless is off."""

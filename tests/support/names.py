@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import netns_fast
 from support.kernel import RUN_DIR
+from support.private import _owner
 
 N = TypeVar("N", str, bytes)
 
@@ -19,6 +20,23 @@ N = TypeVar("N", str, bytes)
 def unique_name(prefix: str = "nsft") -> str:
     """A name no other test (or host workload) uses."""
     return f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def owner_tagged(
+    kind: str, pid: int, start: int, pidns: int, rest: str
+) -> str:
+    """A name of the owner form (netns_fast._owner) with these fields."""
+    b36 = _owner._base36
+    return f"nsf-{kind}-{pid}.{b36(start)}.{b36(pidns)}-{rest}"
+
+
+def owner_fields() -> tuple[int, int, int]:
+    """(pid, start time, pid namespace) of this process as /proc sees it:
+    the owner fields of its names."""
+    pid = _owner.proc_pid()
+    start = _owner.start_time(pid)
+    assert start is not None
+    return pid, start, _owner.proc_pidns()
 
 
 def remove(name: str) -> None:

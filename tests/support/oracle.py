@@ -44,6 +44,7 @@ from support.tools import (
     package_parent,
     run_cli,
     run_ip,
+    unshare_mount,
 )
 
 RUN = b"/run"
@@ -208,16 +209,7 @@ def _nobody_script(stage: str) -> str:
 
 def nobody_wrapper(stage: str) -> list[str]:
     """argv prefix that runs a command as uid 65534 without capabilities."""
-    return [
-        "unshare",
-        "-m",
-        "--propagation",
-        "slave",
-        "sh",
-        "-c",
-        _nobody_script(stage),
-        "sh",
-    ]
+    return unshare_mount(_nobody_script(stage))
 
 
 def _run_wrapped(

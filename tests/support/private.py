@@ -24,6 +24,7 @@ from netns_fast.cli import _batch as cli_batch
 from netns_fast.cli import _ctx as cli_ctx
 from netns_fast.cli import _json as cli_json
 from netns_fast.cli import _options as cli_options
+from netns_fast.cli import _usage as cli_usage
 from netns_fast.cli import exec as cli_exec
 from netns_fast.cli import list as cli_list
 from netns_fast.cli import nsid as cli_nsid
@@ -57,6 +58,7 @@ __all__ = [
     "cli_options",
     "cli_procs",
     "cli_rootless",
+    "cli_usage",
     "ffi",
     "handle",
     "lib",

@@ -22,6 +22,19 @@ from support.tools import IP
 NOBODY = 65534
 
 
+def runs(pid: int, start: Optional[int] = None) -> bool:
+    """True if process ``pid`` (started at ``start``, /proc/PID/stat field
+    22, if given) runs: it exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    if start is not None and int(fields[19]) != start:
+        return False
+    return fields[0] not in (b"Z", b"X")
+
+
 def wait_in_netns(pid: int, name: str, timeout: float = 10.0) -> None:
     """Wait until process pid is in the namespace bound at RUN_DIR/name."""
     want = os.stat(f"{RUN_DIR}/{name}")

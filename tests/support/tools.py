@@ -23,6 +23,7 @@ import pytest
 
 import netns_fast
 from support.kernel import RUN_DIR
+from support.private import cli_usage
 
 Arg = Union[str, bytes]
 Completed = subprocess.CompletedProcess[bytes]
@@ -161,14 +162,42 @@ def netns_args(args: Sequence[Arg]) -> tuple[list[Arg], list[Arg]]:
     return ip_args, cli_args
 
 
+def unshare_mount(script: str) -> list[str]:
+    """The argv prefix that runs sh ``script`` ("$@": the command) in a
+    mount namespace of its own, with / made rslave."""
+    return [
+        "unshare",
+        "-m",
+        "--propagation",
+        "slave",
+        "sh",
+        "-c",
+        script,
+        "sh",
+    ]
+
+
+PRIVATE_RUN_DIR = unshare_mount(
+    f'mount -t tmpfs -o mode=755 tmpfs {RUN_DIR} && exec "$@"'
+)
+"""The argv prefix of a command that has a mount namespace and a run
+directory (a fresh tmpfs) to itself."""
+
+
 def ip_to_cli(data: bytes) -> bytes:
-    """ip's self-references as netns-fast words them."""
+    """ip's self-references as netns-fast words them, and its netns usage
+    followed by netns-fast's extensions (the only text netns-fast adds)."""
     return (
         data.replace(b"ip [-all] netns ", b"netns-fast [-all] ")
         .replace(b"ip netns help", b"netns-fast help")
         .replace(b"ip netns ", b"netns-fast ")
         .replace(b'try "ip -help"', b'try "netns-fast -help"')
+        .replace(_USAGE_END, _USAGE_END + cli_usage.extensions())
     )
+
+
+_USAGE_END = b"NETNSID := auto | POSITIVE-INT\n"
+"""The last line of ip's netns usage."""
 
 
 def run_python(

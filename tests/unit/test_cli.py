@@ -7,14 +7,24 @@ import ctypes
 import errno
 import io
 import random
+from pathlib import Path
 from typing import Callable, Optional
 
 import pytest
 
 import netns_fast
 from netns_fast import cli
+from support.docs import blocks
 from support.kernel import libc
-from support.private import cli_batch, cli_json, cli_options
+from support.private import (
+    cli_batch,
+    cli_ctx,
+    cli_json,
+    cli_options,
+    cli_rootless,
+    cli_usage,
+)
+from support.tools import CHECKOUT
 
 # -- strtol / get_integer / get_unsigned --------------------------------------
 
@@ -417,7 +427,6 @@ def test_unknown_option(opt: str, shown: bytes) -> None:
     [
         ["-help"],
         ["-h", "-help"],
-        ["--help"],
         ["-batch"],
         ["-b"],
         ["-loops"],
@@ -464,6 +473,94 @@ def test_bad_rcvbuf() -> None:
 def test_help_verb() -> None:
     """netns-fast help prints the usage to stderr and exits 255."""
     assert _run("help") == (255, b"", cli.USAGE)
+
+
+def test_usage_is_ips_then_the_extensions() -> None:
+    """The usage is ip's text unchanged, then a paragraph that lists every
+    extension: gc, owners, rootless (its module's HELP line), -j for
+    identify/pids/monitor, --version and --help."""
+    extensions = cli_usage.extensions()
+    assert cli_ctx.IP_USAGE + extensions == cli.USAGE
+    assert cli_ctx.IP_USAGE.endswith(b"NETNSID := auto | POSITIVE-INT\n")
+    assert extensions.startswith(b"\nExtensions (not in ip):\n")
+    assert cli_rootless.HELP in extensions
+    for text in ("gc [dead-owners]", "owners", "-j {", "--version", "--help"):
+        assert f"\tnetns-fast {text}".encode() in extensions
+    # Every verb of netns-fast's own (after ip's last, attach) is listed.
+    words = [word for word, _ in cli.VERBS]
+    spaced = extensions.replace(b"\n", b" \n")
+    for word in words[words.index(b"attach") + 1 :]:
+        assert b"\tnetns-fast " + word + b" " in spaced
+
+
+def test_readme_shows_the_extensions_paragraph() -> None:
+    """The README's copy of the extensions' paragraph is the one printed."""
+    shown = [
+        b.code
+        for b in blocks(CHECKOUT / "README.md")
+        if b.lang == "text" and b.code.startswith("Extensions (not in ip):")
+    ]
+    assert [b"\n" + code.encode() for code in shown] == [
+        cli_usage.extensions()
+    ]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["-j", "--help", "list"],
+        ["list", "--help"],
+        ["add", "--help"],
+        ["add", "x", "--help"],
+        ["delete", "--help"],
+        ["exec", "--help"],
+        ["exec", "--help", "true"],
+        ["gc", "--help"],
+        ["owners", "--help"],
+        ["rootless", "--help"],
+        ["rootless", "--help", "sh"],
+        ["help", "--help"],
+        ["bogus", "--help"],
+        ["--", "--help"],
+    ],
+)
+def test_double_dash_help_anywhere(argv: list[str]) -> None:
+    """--help as an option or among a verb's words prints the usage on
+    stdout and exits 0, doing nothing else (ip takes it for a name)."""
+    assert _run(*argv) == (0, cli.USAGE, b"")
+
+
+def test_double_dash_help_of_execs_command_is_the_commands() -> None:
+    """After exec's NAME, --help belongs to the command: exec runs as
+    without it (here: no such name)."""
+    assert _run("exec", "nsft-none", "--help") == (
+        255,
+        b"",
+        b'Cannot open network namespace "nsft-none": '
+        b"No such file or directory\n",
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["rootless", "sh", "--help"],
+        ["rootless", "--", "--help"],
+        ["rootless", "--", "sh", "--help"],
+    ],
+)
+def test_double_dash_help_of_rootless_command_is_the_commands(
+    argv: list[str], tmp_path: Path
+) -> None:
+    """rootless's command (after its first word, "--" or the program) owns
+    its --help: the verb runs it (here, in batch mode, refused: so nothing
+    is made)."""
+    batch = tmp_path / "batch"
+    batch.write_text(" ".join(argv) + "\n")
+    code, out, err = _run("-b", str(batch))
+    assert (code, out) == (1, b"")
+    assert err.startswith(b"rootless is not available in batch mode\n")
 
 
 def test_unknown_verb() -> None:

@@ -198,22 +198,35 @@ def test_version_written_once() -> None:
     assert netns_fast.__version__ == importlib.metadata.version("netns_fast")
 
 
-def test_import_netns_fast_loads_nothing() -> None:
-    """`import netns_fast` loads none of its modules; a name loads only
-    its own module's imports."""
-    code = (
-        "import sys\n"
-        "import netns_fast\n"
-        "print(sorted(m for m in sys.modules if m.startswith('netns_fast')))\n"
+def _loaded_by(code: str) -> list[str]:
+    """The netns_fast modules a new interpreter has loaded after ``code``."""
+    report = (
+        "\nimport sys\n"
+        "print(' '.join(sorted(m for m in sys.modules "
+        "if m.startswith('netns_fast'))))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", code + report],
         capture_output=True,
         text=True,
         check=True,
         env=_env(),
     ).stdout
-    assert out.strip() == "['netns_fast']"
+    return out.split()
+
+
+def test_import_netns_fast_loads_nothing() -> None:
+    """`import netns_fast` loads none of its modules; a name loads only
+    its own module's imports."""
+    assert _loaded_by("import netns_fast") == ["netns_fast"]
+
+
+def test_usage_text_loads_no_c_core() -> None:
+    """The usage text imports the rootless verb's module for its help
+    line, but not the C core (only the verb that runs pays for it)."""
+    loaded = _loaded_by("from netns_fast import cli\ncli.USAGE")
+    assert "netns_fast.cli.rootless" in loaded
+    assert "netns_fast._netns" not in loaded
 
 
 def _env() -> dict[str, str]:

@@ -7,8 +7,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from support.private import _leaks
-from support.tools import CHECKOUT, env
+from support.tools import CHECKOUT, PLUGIN_ARGS, env
+
+pytest_plugins = ["pytester"]
 
 
 def test_plugin_import_has_no_side_effects() -> None:
@@ -39,12 +43,59 @@ def test_pytest11_entry_point_declared() -> None:
 
 def test_leak_snapshot_sees_new_fds_but_not_held_ones() -> None:
     """A new fd is reported; one the pool holds is not."""
-    before = _leaks.snapshot(frozenset, frozenset)
+    before = _leaks.baseline()
     fd = os.open("/dev/null", os.O_RDONLY)
     try:
-        found = _leaks.compare(before, frozenset, frozenset)
+        found = _leaks.compare(before)
         assert f"{fd} -> /dev/null" in found
-        assert _leaks.compare(before, lambda: frozenset([fd]), frozenset) == ""
+        held = _leaks.Exempt(fds=lambda: frozenset([fd]))
+        assert _leaks.compare(before, held) == ""
     finally:
         os.close(fd)
-    assert _leaks.compare(before, frozenset, frozenset) == ""
+    assert _leaks.compare(before) == ""
+
+
+SETTINGS_SUITE = """
+def test_one(netns):
+    pass
+
+def test_two(netns):
+    pass
+"""
+
+
+@pytest.mark.usefixtures("pytester_env")
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-o", "netns_leak_check=sometimes"], "netns_leak_check must be"),
+        (["-o", "netns_pool_size=abc"], "netns_pool_size must be an int"),
+        (["-o", "netns_pool_size=0"], "netns_pool_size must be an int"),
+        (["--netns-pool-size=0"], "netns_pool_size must be an int"),
+        (["--netns-pool-size=-3"], "netns_pool_size must be an int"),
+        (["--netns-prefix=a/b"], "netns_prefix must be at most 32"),
+        (["-o", f"netns_prefix={'x' * 33}"], "netns_prefix must be"),
+    ],
+    ids=[
+        "mode",
+        "size-abc",
+        "size-0-ini",
+        "size-0",
+        "size-neg",
+        "prefix",
+        "prefix-long",
+    ],
+)
+def test_bad_setting_is_one_usage_error(
+    pytester: pytest.Pytester, args: list[str], message: str
+) -> None:
+    """A bad plugin setting stops the run at start-up with one
+    pytest.UsageError (exit 4), before any test runs."""
+    pytester.makepyfile(SETTINGS_SUITE)
+    result = pytester.runpytest_subprocess(*PLUGIN_ARGS, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.stderr.lines if message in line]
+    assert len(errors) == 1, result.stderr.str()
+    assert errors[0].startswith("ERROR: ")
+    assert "passed" not in result.stdout.str()
+    assert "error" not in result.stdout.str().lower()
