@@ -355,3 +355,27 @@ def test_topology_pool_backlog_stays_bounded() -> None:
     assert st.observing
     assert st.deleted == st.released == 60
     assert st.pending_max <= 8 + (2 + 1) * 2
+
+
+def test_topology_pool_gives_back_what_a_failed_handout_took(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When making the Network of a taken item fails, acquire raises, the
+    item goes back (its sockets closed) and close() does not wait for a
+    call that ended."""
+    base = fd_count()
+    pool = Pool(1, topology=_pair())
+
+    def broken(item: object) -> Network:
+        raise MemoryError("no Network")
+
+    monkeypatch.setattr(pool, "_network", broken)
+    with pytest.raises(MemoryError):
+        pool.acquire(timeout=10)
+    st = pool.stats()
+    assert (st.acquired, st.released, st.outstanding) == (1, 1, 0)
+    closer = threading.Thread(target=pool.close)
+    closer.start()
+    closer.join(10)
+    assert not closer.is_alive()
+    assert fd_count() == base
