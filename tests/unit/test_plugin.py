@@ -55,6 +55,25 @@ def test_leak_snapshot_sees_new_fds_but_not_held_ones() -> None:
     assert _leaks.compare(before) == ""
 
 
+def test_leak_check_reports_only_what_every_recheck_finds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An fd seen once (a pool producer's socket) is no leak; a kept one
+    is."""
+    before = _leaks.baseline()
+    kept = frozenset(["90 -> socket:[1]"])
+    calls = iter(range(100))
+
+    def transient(exempt: object = None) -> object:
+        fds = kept | {f"91 -> socket:[{next(calls) + 2}]"}
+        return before.seen._replace(fds=before.seen.fds | fds)
+
+    monkeypatch.setattr(_leaks, "snapshot", transient)
+    assert _leaks.leaked(before).fds == kept
+    monkeypatch.setattr(_leaks, "snapshot", lambda exempt=None: before.seen)
+    assert not any(_leaks.leaked(before))
+
+
 SETTINGS_SUITE = """
 def test_one(netns):
     pass
