@@ -23,7 +23,7 @@ lint:  ## ruff, ruff format and mypy --strict.
 	$(PYTHON) -m mypy --strict netns_fast
 
 bench:  ## Every benchmark (as root; ARGS=--quick for a smoke run).
-	for b in churn listing startup shell_loop procs exec pool; do \
+	for b in churn listing startup shell_loop procs exec pool wiring; do \
 		$(PYTHON) benchmarks/$$b.py $(ARGS) || exit 1; done
 
 release-checks:  ## Wheel, sdist into a fresh venv, lint, the version (.ci/).

@@ -32,10 +32,12 @@ CLONE_NEWNET = 0x40000000
 _MARK = "NETNS_FAST_BENCH_ISOLATED"
 
 
-def isolate(*, pid_namespace: bool = False) -> None:
+def isolate(*, pid_namespace: bool = False, network: bool = False) -> None:
     """Re-exec in a private mount namespace with a tmpfs on RUN_DIR; with
     ``pid_namespace``, also in a private pid namespace with its own /proc
-    (it lists only the benchmark's processes, and none outlives it)."""
+    (it lists only the benchmark's processes, and none outlives it); with
+    ``network``, also in a fresh network namespace (benchmarks that make
+    interfaces: nothing can land in the host's)."""
     if os.environ.get(_MARK) == "1":
         return
     if shutil.which("unshare") is None:
@@ -43,10 +45,12 @@ def isolate(*, pid_namespace: bool = False) -> None:
     os.makedirs(RUN_DIR, exist_ok=True)
     env = dict(os.environ, **{_MARK: "1"})
     pid_ns = ["--pid", "--fork", "--mount-proc"] if pid_namespace else []
+    net_ns = ["-n"] if network else []
     cmd = [
         "unshare",
         "-m",
         *pid_ns,
+        *net_ns,
         "--propagation",
         "slave",
         "sh",

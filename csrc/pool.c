@@ -34,6 +34,18 @@
  * they left the count. ENOSPC from unshare (the limit itself) makes
  * producers back off as well.
  *
+ * Pre-wired topologies (cfg.nodes > 0): a producer makes every namespace
+ * of one topology (each with its nsid in the observer, so the backlog
+ * counts namespaces), then runs the wiring plan over them on its own
+ * thread (nsf_wire_run, NSF_WIRE_OWN_THREAD: a named node's socket and
+ * the sysctl files are opened by moving the producer in and back). A
+ * failure anywhere removes every namespace of the topology (which takes
+ * everything wired in them along: NSF_WIRE_KEEP spares the undo). The
+ * deleter closes a topology's namespaces together, in the same batch, so
+ * the kernel tears their devices down in one batch too (unregistering a
+ * batch of devices waits for RCU grace periods once per batch, not per
+ * device).
+ *
  * Failures: a producer whose creation fails keeps the error (with its
  * step and name) in the stats and retries with a doubling backoff
  * (BACKOFF_MIN_MS .. BACKOFF_MAX_MS). An acquirer with nothing ready gets
@@ -70,6 +82,7 @@
 #include "lifecycle.h"
 #include "pool.h"
 #include "rtnl.h"
+#include "wire.h"
 
 /* Room for one rtnetlink datagram (a dump part, a batch of events). */
 #define NL_BUF 32768
@@ -78,6 +91,8 @@
 #define BACKOFF_MAX_MS 100
 #define RECHECK_MS 50
 #define FAIL_ATTEMPTS 5
+/* Most namespaces of one topology. */
+#define NSF_POOL_NODES_MAX 1024
 
 /* -- nsids in the observer namespace (the rtnetlink codec) -------------- */
 
@@ -116,6 +131,9 @@ struct nsf_pool {
     int head, nready, inflight, waiting;
     struct item_list queue;      /* released, not deleted yet */
     struct item_list batch;      /* being deleted right now */
+    int queue_units, batch_units; /* their namespaces */
+    struct nsf_wire_req *wiring; /* the copied template (cfg.wiring) */
+    int *node_flags;             /* copied cfg.node_flags */
     struct pending *pend;
     int npend, cappend;
     int closing, deleter_gone, threads_joined;
@@ -239,15 +257,81 @@ static void pending_age(struct nsf_pool *p)
     }
 }
 
-/* Remove a namespace the pool made: its name (if any), then its fd. */
-static void delete_item(struct nsf_pool *p, const struct nsf_pool_item *it)
+/* How many namespaces an item holds. */
+static int units(const struct nsf_pool_item *it)
 {
-    int step;
+    return it->net ? it->net->nodes : 1;
+}
+
+static void free_net(struct nsf_pool_net *net)
+{
+    free(net->node);
+    free(net->ns);
+    free(net->reqs);
+    free(net->taken);
+    free(net->inos);
+    free(net);
+}
+
+/* Hand a topology to its taker: its fds, sockets, indexes and inodes in
+ * flat arrays (see struct nsf_pool_net); the sockets are the taker's. */
+static void take_net(struct nsf_pool_net *net)
+{
+    int k, *t = net->taken;
+
+    for (k = 0; k < net->nodes; k++) {
+        *t++ = net->node[k].fd;
+        *t++ = net->ns[k].rtnl;
+        net->ns[k].rtnl = -1;
+        net->inos[k] = net->node[k].ino;
+    }
+    for (k = 0; k < net->nreqs; k++) {
+        *t++ = net->reqs[k].index;
+        *t++ = net->reqs[k].peer_index;
+    }
+}
+
+/* Remove a namespace the pool made: its name (if any), then its fd; for
+ * a topology, each of its namespaces and the sockets still held (its
+ * memory stays: see drop_item). */
+static void close_item(struct nsf_pool *p, const struct nsf_pool_item *it)
+{
+    struct nsf_pool_net *net = it->net;
+    int step, k;
 
     if (it->name[0])
         (void)nsf_delete(p->run_dir, it->name, &step);
     if (it->fd >= 0)
         close(it->fd);
+    if (!net)
+        return;
+    for (k = 0; k < net->nodes; k++) {
+        if (net->ns[k].rtnl >= 0)
+            close(net->ns[k].rtnl);
+        close_item(p, &net->node[k]);
+    }
+}
+
+/* close_item, and free a topology's memory. */
+static void delete_item(struct nsf_pool *p, const struct nsf_pool_item *it)
+{
+    close_item(p, it);
+    if (it->net)
+        free_net(it->net);
+}
+
+/* Remove the names of an item at once (its fds go later, in a batch). */
+static void unname_item(struct nsf_pool *p, struct nsf_pool_item *it)
+{
+    int step, k;
+
+    if (it->name[0]) {
+        (void)nsf_delete(p->run_dir, it->name, &step);
+        it->name[0] = '\0';
+    }
+    if (it->net)
+        for (k = 0; k < it->net->nodes; k++)
+            unname_item(p, &it->net->node[k]);
 }
 
 /* The answer to one request: its error (0: an ack). */
@@ -337,30 +421,136 @@ static int make_named(struct nsf_pool *p, struct nsf_pool_item *it, int *step)
     return 0;
 }
 
-/* One new namespace (named it->name if that is set), made by a producer
- * thread that returns to saved. On failure nothing of it is left. */
+/* Give a new namespace its nsid in the observer (a failure turns the
+ * backlog signal off). */
+static void observe(struct nsf_pool *p, struct nsf_pool_item *it)
+{
+    int nsid;
+
+    if (p->req.fd < 0)
+        return;
+    nsid = assign_nsid(p, it->fd);
+    if (nsid >= 0) {
+        it->nsid = nsid;
+        return;
+    }
+    pthread_mutex_lock(&p->lock);
+    p->st.observing = 0;
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* The nodes of a topology item, and a copy of the wiring to run. */
+static int alloc_net(struct nsf_pool *p, struct nsf_pool_item *it)
+{
+    struct nsf_pool_net *net = calloc(1, sizeof(*net));
+    int n = p->cfg.nodes, k;
+
+    if (!net)
+        return -ENOMEM;
+    net->node = calloc((size_t)n, sizeof(*net->node));
+    net->ns = calloc((size_t)n, sizeof(*net->ns));
+    net->reqs = calloc((size_t)p->cfg.nwiring + 1, sizeof(*net->reqs));
+    net->taken = calloc((size_t)(n + p->cfg.nwiring), 2 * sizeof(int));
+    net->inos = calloc((size_t)n, sizeof(*net->inos));
+    if (!net->node || !net->ns || !net->reqs || !net->taken || !net->inos) {
+        free_net(net);
+        return -ENOMEM;
+    }
+    net->nodes = n;
+    net->nreqs = p->cfg.nwiring;
+    if (net->nreqs)
+        memcpy(net->reqs, p->wiring, (size_t)net->nreqs * sizeof(*net->reqs));
+    for (k = 0; k < n; k++) {
+        net->node[k].fd = net->node[k].nsid = -1;
+        net->node[k].serial = it->serial;
+        net->ns[k].fd = net->ns[k].rtnl = -1;
+    }
+    it->net = net;
+    return 0;
+}
+
+/* Node k of a topology: named (RUN_DIR/PREFIX SERIAL.K, also copied to
+ * making) or anonymous with its socket made inside. */
+static int make_node(struct nsf_pool *p, struct nsf_pool_net *net, int k,
+                     char *making, int *step)
+{
+    struct nsf_pool_item *node = &net->node[k];
+    int flags = p->node_flags ? p->node_flags[k] : 0, n;
+
+    if (flags & NSF_POOL_NODE_NAMED) {
+        n = snprintf(node->name, sizeof(node->name), "%s%llu.%d", p->prefix,
+                     node->serial, k);
+        if (n < 0 || (size_t)n >= sizeof(node->name)) {
+            node->name[0] = '\0';
+            return nsf_set_step(step, NSF_STEP_PATH_TOO_LONG, -ENAMETOOLONG);
+        }
+        memcpy(making, node->name, sizeof(node->name));
+        n = make_named(p, node, step);
+    } else {
+        node->fd = nsf_wire_anon_new(p->cfg.flags & NSF_LO_UP, &node->ino,
+                                     &net->ns[k].rtnl, step);
+        n = node->fd < 0 ? node->fd : 0;
+    }
+    net->ns[k].fd = node->fd;
+    if (n == 0)
+        observe(p, node);
+    return n;
+}
+
+/* A whole topology: its namespaces, then its wiring on this (our own)
+ * thread. On failure making is the name of the namespace that failed
+ * ("" none), it->request and it->msg tell a wiring failure. */
+static int make_net(struct nsf_pool *p, struct nsf_pool_item *it,
+                    char *making, int *step)
+{
+    struct nsf_wire_plan plan;
+    int k, rc;
+
+    if (alloc_net(p, it) < 0)
+        return nsf_set_step(step, NSF_STEP_MALLOC, -ENOMEM);
+    for (k = 0; k < it->net->nodes; k++) {
+        making[0] = '\0';
+        rc = make_node(p, it->net, k, making, step);
+        if (rc < 0)
+            return rc;
+    }
+    making[0] = '\0';
+    memset(&plan, 0, sizeof(plan));
+    plan.ns = it->net->ns;
+    plan.nns = it->net->nodes;
+    plan.reqs = it->net->reqs;
+    plan.nreqs = it->net->nreqs;
+    /* On failure the namespaces go, and all in them: no undo. */
+    plan.flags = NSF_WIRE_OWN_THREAD | NSF_WIRE_KEEP;
+    rc = nsf_wire_run(&plan, step);
+    if (rc < 0) {
+        it->request = plan.failed;
+        memcpy(it->msg, plan.msg, sizeof(it->msg));
+    }
+    return rc;
+}
+
+/* One new namespace (named it->name if that is set), or one topology
+ * (making: the name of the node being made), made by a producer thread
+ * that returns to saved. On failure nothing of it is left. */
 static int make_one(struct nsf_pool *p, int saved, struct nsf_pool_item *it,
-                    int *step)
+                    char *making, int *step)
 {
     int rc;
 
     *step = NSF_STEP_NONE;
-    if (p->cfg.run_dir)
+    if (p->cfg.nodes)
+        rc = make_net(p, it, making, step);
+    else if (p->cfg.run_dir)
         rc = make_named(p, it, step);
     else
         rc = make_anon(p, saved, it, step);
-    if (rc == 0 && p->req.fd >= 0) {
-        int nsid = assign_nsid(p, it->fd);
-        if (nsid >= 0) {
-            it->nsid = nsid;
-        } else {
-            pthread_mutex_lock(&p->lock);
-            p->st.observing = 0;
-            pthread_mutex_unlock(&p->lock);
-        }
-    }
-    if (rc < 0)
+    if (rc == 0 && !it->net)
+        observe(p, it);
+    if (rc < 0) {
         delete_item(p, it);
+        it->net = NULL;
+    }
     return rc;
 }
 
@@ -368,7 +558,7 @@ static int make_one(struct nsf_pool *p, int saved, struct nsf_pool_item *it,
  * not started: queued for the deleter, being deleted, or pending. */
 static int backlog(const struct nsf_pool *p)
 {
-    return p->npend + p->queue.n + p->batch.n;
+    return p->npend + p->queue_units + p->batch_units;
 }
 
 /* Under lock: may a producer start one more namespace? */
@@ -390,9 +580,10 @@ static int is_ns_limit(int rc, int step)
     return rc == -ENOSPC && step == NSF_STEP_UNSHARE_NET;
 }
 
-/* Under lock: a creation of name failed with rc at step. */
+/* Under lock: a creation of name failed with rc at step (for a topology
+ * maybe at a wiring request, with the kernel's text in it). */
 static void note_failure(struct nsf_pool *p, int rc, int step,
-                         const char *name)
+                         const char *name, const struct nsf_pool_item *it)
 {
     int limit = is_ns_limit(rc, step);
 
@@ -407,6 +598,8 @@ static void note_failure(struct nsf_pool *p, int rc, int step,
     p->st.last_error = rc;
     p->st.last_step = step;
     snprintf(p->st.last_name, sizeof(p->st.last_name), "%s", name);
+    p->st.last_request = it->request;
+    memcpy(p->st.last_msg, it->msg, sizeof(p->st.last_msg));
     pthread_cond_broadcast(&p->have);
 }
 
@@ -450,13 +643,14 @@ static void *producer(void *arg)
         memset(&it, 0, sizeof(it));
         it.fd = -1;
         it.nsid = -1;
+        it.request = -1;
         it.serial = ++p->serial;
-        if (p->cfg.run_dir)
+        if (p->cfg.run_dir && !p->cfg.nodes)
             snprintf(it.name, sizeof(it.name), "%s%llu", p->prefix,
                      it.serial);
         memcpy(name, it.name, sizeof(name));
         pthread_mutex_unlock(&p->lock);
-        rc = make_one(p, saved, &it, &step);
+        rc = make_one(p, saved, &it, name, &step);
         pthread_mutex_lock(&p->lock);
         p->inflight--;
         if (rc == 0) {
@@ -469,7 +663,7 @@ static void *producer(void *arg)
             pthread_cond_signal(&p->have);
             continue;
         }
-        note_failure(p, rc, step, name);
+        note_failure(p, rc, step, name, &it);
         backoff = backoff ? backoff * 2 : BACKOFF_MIN_MS;
         if (backoff > BACKOFF_MAX_MS)
             backoff = BACKOFF_MAX_MS;
@@ -480,7 +674,20 @@ static void *producer(void *arg)
     return NULL;
 }
 
-/* The deleter: takes released namespaces in batches, records them as
+/* Under lock: an item's namespaces become pending (their nsids). */
+static void pend_item(struct nsf_pool *p, const struct nsf_pool_item *it)
+{
+    int k;
+
+    if (it->nsid >= 0 && p->st.observing)
+        (void)pending_push(p, it->nsid, now_ms());
+    if (it->net)
+        for (k = 0; k < it->net->nodes; k++)
+            pend_item(p, &it->net->node[k]);
+}
+
+/* The deleter: takes released namespaces in batches (of at most
+ * cfg.batch namespaces, a topology's all in one), records them as
  * pending (before the close, so no RTM_DELNSID can come first) and
  * deletes them together, so that the kernel's cleanup_net gets them in
  * one batch too. */
@@ -488,7 +695,7 @@ static void *deleter(void *arg)
 {
     struct nsf_pool *p = arg;
     struct timespec ts;
-    int i, n;
+    int i, n, u;
 
     pthread_mutex_lock(&p->lock);
     for (;;) {
@@ -500,31 +707,40 @@ static void *deleter(void *arg)
             pthread_cond_timedwait(&p->work, &p->lock, &ts);
             continue;
         }
-        if (p->queue.n < p->cfg.batch && !p->closing &&
+        if (p->queue_units < p->cfg.batch && !p->closing &&
             p->cfg.batch_delay_us > 0) {
             deadline_in_us(&ts, p->cfg.batch_delay_us);
-            while (p->queue.n < p->cfg.batch && !p->closing &&
+            while (p->queue_units < p->cfg.batch && !p->closing &&
                    pthread_cond_timedwait(&p->work, &p->lock, &ts) !=
                        ETIMEDOUT)
                 ;
         }
-        n = p->queue.n < p->cfg.batch ? p->queue.n : p->cfg.batch;
         p->batch.n = 0;
-        for (i = 0; i < n; i++) {
-            const struct nsf_pool_item *it = &p->queue.v[i];
+        for (n = 0, u = 0; n < p->queue.n; n++) {
+            const struct nsf_pool_item *it = &p->queue.v[n];
+
+            if (n > 0 && u + units(it) > p->cfg.batch)
+                break;
+            u += units(it);
             (void)list_push(&p->batch, it);
-            if (it->nsid >= 0 && p->st.observing)
-                (void)pending_push(p, it->nsid, now_ms());
+            pend_item(p, it);
         }
         memmove(p->queue.v, p->queue.v + n,
                 (size_t)(p->queue.n - n) * sizeof(*p->queue.v));
         p->queue.n -= n;
+        p->queue_units -= u;
+        p->batch_units = u;
         pthread_mutex_unlock(&p->lock);
         for (i = 0; i < p->batch.n; i++)
-            delete_item(p, &p->batch.v[i]);
+            close_item(p, &p->batch.v[i]);
         pthread_mutex_lock(&p->lock);
+        /* Freed under the lock: nsf_pool_held_fds reads the batch. */
+        for (i = 0; i < p->batch.n; i++)
+            if (p->batch.v[i].net)
+                free_net(p->batch.v[i].net);
         p->st.deleted += p->batch.n;
         p->batch.n = 0;
+        p->batch_units = 0;
         pthread_cond_broadcast(&p->idle);
     }
     p->deleter_gone = 1;
@@ -691,6 +907,32 @@ static void pool_init_sync(struct nsf_pool *p)
     pthread_condattr_destroy(&ca);
 }
 
+/* A topology pool's nodes and wiring: namespaces in the table, named
+ * nodes only with a run directory. */
+static int check_topology(const struct nsf_pool_config *cfg)
+{
+    int i;
+
+    if (cfg->nodes == 0)
+        return cfg->nwiring == 0 && !cfg->node_flags ? 0 : -EINVAL;
+    if (cfg->nodes < 0 || cfg->nodes > NSF_POOL_NODES_MAX ||
+        cfg->nwiring < 0 || (cfg->nwiring && !cfg->wiring))
+        return -EINVAL;
+    for (i = 0; i < cfg->nwiring; i++) {
+        const struct nsf_wire_req *q = &cfg->wiring[i];
+
+        if (q->ns < 0 || q->ns >= cfg->nodes || q->peer_ns < -1 ||
+            q->peer_ns >= cfg->nodes)
+            return -EINVAL;
+    }
+    if (cfg->node_flags)
+        for (i = 0; i < cfg->nodes; i++)
+            if ((cfg->node_flags[i] & ~NSF_POOL_NODE_NAMED) ||
+                ((cfg->node_flags[i] & NSF_POOL_NODE_NAMED) && !cfg->run_dir))
+                return -EINVAL;
+    return 0;
+}
+
 /* -EINVAL at POOL_CONFIG for a config out of range, -ENAMETOOLONG at
  * PATH_TOO_LONG for a run_dir too long. */
 static int check_config(const struct nsf_pool_config *cfg, int *step)
@@ -698,11 +940,71 @@ static int check_config(const struct nsf_pool_config *cfg, int *step)
     if (cfg->size < 1 || cfg->threads < 1 || cfg->max_pending < 1 ||
         cfg->batch < 1 || cfg->batch_delay_us < 0 || cfg->stuck_ms < 1 ||
         cfg->fail_ms < 0 ||
-        (cfg->run_dir && (!cfg->prefix || strlen(cfg->prefix) > 40)))
+        (cfg->run_dir && (!cfg->prefix || strlen(cfg->prefix) > 40)) ||
+        check_topology(cfg) < 0)
         return nsf_set_step(step, NSF_STEP_POOL_CONFIG, -EINVAL);
     if (cfg->run_dir && strlen(cfg->run_dir) >= PATH_MAX)
         return nsf_set_step(step, NSF_STEP_PATH_TOO_LONG, -ENAMETOOLONG);
     return 0;
+}
+
+/* Copy the wiring template and the strings its requests point to (no
+ * value is read back, no record: out and link are dropped). */
+static int copy_wiring(struct nsf_pool *p, const struct nsf_pool_config *cfg)
+{
+    int i, k;
+
+    if (cfg->node_flags) {
+        p->node_flags = calloc((size_t)cfg->nodes, sizeof(int));
+        if (!p->node_flags)
+            return -ENOMEM;
+        memcpy(p->node_flags, cfg->node_flags,
+               (size_t)cfg->nodes * sizeof(int));
+    } else if (cfg->run_dir && cfg->nodes) {
+        p->node_flags = calloc((size_t)cfg->nodes, sizeof(int));
+        if (!p->node_flags)
+            return -ENOMEM;
+        for (k = 0; k < cfg->nodes; k++)
+            p->node_flags[k] = NSF_POOL_NODE_NAMED;
+    }
+    p->cfg.node_flags = p->node_flags;
+    if (cfg->nwiring == 0)
+        return 0;
+    p->wiring = calloc((size_t)cfg->nwiring, sizeof(*p->wiring));
+    if (!p->wiring)
+        return -ENOMEM;
+    p->cfg.wiring = p->wiring;
+    for (i = 0; i < cfg->nwiring; i++) {
+        struct nsf_wire_req *q = &p->wiring[i];
+        const char **strs[] = {&q->name, &q->peer_name, &q->master, &q->value};
+
+        *q = cfg->wiring[i];
+        q->out = NULL;
+        q->out_cap = 0;
+        q->link = NULL;
+        for (k = 0; k < 4; k++)
+            if (*strs[k] && !(*strs[k] = strdup(*strs[k]))) {
+                for (k++; k < 4; k++)
+                    *strs[k] = NULL; /* not ours to free */
+                return -ENOMEM;
+            }
+    }
+    return 0;
+}
+
+static void free_wiring(struct nsf_pool *p)
+{
+    int i;
+
+    if (p->wiring)
+        for (i = 0; i < p->cfg.nwiring; i++) {
+            free((void *)p->wiring[i].name);
+            free((void *)p->wiring[i].peer_name);
+            free((void *)p->wiring[i].master);
+            free((void *)p->wiring[i].value);
+        }
+    free(p->wiring);
+    free(p->node_flags);
 }
 
 /* Start the deleter and the producers (each with an fd of the opener's
@@ -776,11 +1078,13 @@ int nsf_pool_open(const struct nsf_pool_config *cfg, struct nsf_pool **out,
     }
     p->obs_fd = p->evfd = p->req.fd = p->evt.fd = -1;
     p->next_nsid = 1;
+    p->st.last_request = -1;
     p->ready = calloc((size_t)cfg->size, sizeof(*p->ready));
     p->saved_fds = calloc((size_t)cfg->threads, sizeof(int));
     p->producers = calloc((size_t)cfg->threads, sizeof(pthread_t));
     p->rx = malloc(2 * NL_BUF);
-    if (!p->ready || !p->saved_fds || !p->producers || !p->rx) {
+    if (!p->ready || !p->saved_fds || !p->producers || !p->rx ||
+        copy_wiring(p, cfg) < 0) {
         nsf_pool_free(p);
         return nsf_set_step(step, NSF_STEP_MALLOC, -ENOMEM);
     }
@@ -816,6 +1120,8 @@ int nsf_pool_acquire(struct nsf_pool *p, int timeout_ms,
         }
         if (p->nready > 0) {
             *item = p->ready[p->head];
+            if (item->net)
+                take_net(item->net);
             p->head = (p->head + 1) % p->cfg.size;
             p->nready--;
             p->st.acquired++;
@@ -835,6 +1141,8 @@ int nsf_pool_acquire(struct nsf_pool *p, int timeout_ms,
             if (p->failures != seen) {
                 rc = nsf_set_step(step, p->st.last_step, p->st.last_error);
                 memcpy(item->name, p->st.last_name, sizeof(item->name));
+                item->request = p->st.last_request;
+                memcpy(item->msg, p->st.last_msg, sizeof(item->msg));
                 break;
             }
             pthread_cond_broadcast(&p->need);
@@ -856,15 +1164,12 @@ int nsf_pool_acquire(struct nsf_pool *p, int timeout_ms,
 int nsf_pool_release(struct nsf_pool *p, const struct nsf_pool_item *item)
 {
     struct nsf_pool_item it = *item;
-    int rc = 0, step;
+    int rc = 0, before;
 
-    /* The name goes at once (a lazy umount and an unlink, tens of us), so
-     * that it is gone when release returns; the last reference, the fd,
-     * is dropped later in a batch. */
-    if (it.name[0]) {
-        (void)nsf_delete(p->run_dir, it.name, &step);
-        it.name[0] = '\0';
-    }
+    /* The names go at once (a lazy umount and an unlink, tens of us), so
+     * that they are gone when release returns; the last reference, the
+     * fd, is dropped later in a batch. */
+    unname_item(p, &it);
     item = &it;
     pthread_mutex_lock(&p->lock);
     p->st.outstanding--;
@@ -874,7 +1179,10 @@ int nsf_pool_release(struct nsf_pool *p, const struct nsf_pool_item *item)
         if (rc == 0) {
             /* The deleter sleeps until the first item, then waits for a
              * batch to fill (or batch_delay_us): wake it only for those. */
-            if (p->queue.n == 1 || p->queue.n == p->cfg.batch)
+            before = p->queue_units;
+            p->queue_units += units(item);
+            if (p->queue.n == 1 ||
+                (before < p->cfg.batch && p->queue_units >= p->cfg.batch))
                 pthread_cond_signal(&p->work);
             pthread_mutex_unlock(&p->lock);
             return 0;
@@ -897,33 +1205,47 @@ int nsf_pool_stats(struct nsf_pool *p, struct nsf_pool_stats *st)
     return 0;
 }
 
+/* Note fd in fds[0 .. max) (counting it in *n either way). */
+static void hold(int fd, int *fds, int max, int *n)
+{
+    if (fd < 0)
+        return;
+    if (*n < max)
+        fds[*n] = fd;
+    (*n)++;
+}
+
+static void hold_item(const struct nsf_pool_item *it, int *fds, int max,
+                      int *n)
+{
+    int k;
+
+    hold(it->fd, fds, max, n);
+    if (it->net)
+        for (k = 0; k < it->net->nodes; k++) {
+            hold(it->net->node[k].fd, fds, max, n);
+            hold(it->net->ns[k].rtnl, fds, max, n);
+        }
+}
+
 int nsf_pool_held_fds(struct nsf_pool *p, int *fds, int max)
 {
     int n = 0, i;
 
-#define HOLD(fd)                                                             \
-    do {                                                                     \
-        if ((fd) >= 0) {                                                     \
-            if (n < max)                                                     \
-                fds[n] = (fd);                                               \
-            n++;                                                             \
-        }                                                                    \
-    } while (0)
     pthread_mutex_lock(&p->lock);
-    HOLD(p->obs_fd);
-    HOLD(p->req.fd);
-    HOLD(p->evt.fd);
-    HOLD(p->evfd);
+    hold(p->obs_fd, fds, max, &n);
+    hold(p->req.fd, fds, max, &n);
+    hold(p->evt.fd, fds, max, &n);
+    hold(p->evfd, fds, max, &n);
     for (i = 0; i < p->nproducers; i++)
-        HOLD(p->saved_fds[i]);
+        hold(p->saved_fds[i], fds, max, &n);
     for (i = 0; i < p->nready; i++)
-        HOLD(p->ready[(p->head + i) % p->cfg.size].fd);
+        hold_item(&p->ready[(p->head + i) % p->cfg.size], fds, max, &n);
     for (i = 0; i < p->queue.n; i++)
-        HOLD(p->queue.v[i].fd);
+        hold_item(&p->queue.v[i], fds, max, &n);
     for (i = 0; i < p->batch.n; i++)
-        HOLD(p->batch.v[i].fd);
+        hold_item(&p->batch.v[i], fds, max, &n);
     pthread_mutex_unlock(&p->lock);
-#undef HOLD
     return n;
 }
 
@@ -1017,5 +1339,6 @@ void nsf_pool_free(struct nsf_pool *p)
     free(p->saved_fds);
     free(p->producers);
     free(p->rx);
+    free_wiring(p);
     free(p);
 }

@@ -5,12 +5,12 @@ thread-safe, parallel API over a small C core.
 
 This module is the public API. The names below live in private modules,
 one per verb family (``_lifecycle``, ``_nsid``, ``_procs``, ``_spawn``,
-``_handle``, ``_pool``, ``_wire``, ``_rootless``, ``_gc`` and ``_owner``),
-next to the public ``exceptions``, ``cli``, ``pytest_plugin`` and
-``compat``. Each name's module is imported on first use, so that ``import
-netns_fast`` loads nothing and the CLI starts at the interpreter's floor
-(spawn imports subprocess, the pool starts threads, set_nsid and list_ids
-pull in pyroute2).
+``_handle``, ``_pool``, ``_wire``, ``_topology``, ``_rootless``, ``_gc``
+and ``_owner``), next to the public ``exceptions``, ``cli``,
+``pytest_plugin`` and ``compat``. Each name's module is imported on first
+use, so that ``import netns_fast`` loads nothing and the CLI starts at the
+interpreter's floor (spawn imports subprocess, the pool starts threads,
+set_nsid and list_ids pull in pyroute2).
 """
 
 from __future__ import annotations
@@ -58,6 +58,10 @@ if TYPE_CHECKING:
     from ._spawn import create_subprocess_exec as create_subprocess_exec
     from ._spawn import run as run
     from ._spawn import spawn as spawn
+    from ._topology import Interface as Interface
+    from ._topology import Network as Network
+    from ._topology import Topology as Topology
+    from ._topology import WiredLink as WiredLink
     from ._wire import Address as Address
     from ._wire import Link as Link
     from ._wire import Route as Route
@@ -128,6 +132,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "_handle": ("Netns", "enter", "run_in", "socket"),
     "_pool": ("Pool", "PoolStats"),
     "_wire": ("Address", "Link", "Route"),
+    "_topology": ("Interface", "Network", "Topology", "WiredLink"),
 }
 
 _LAZY = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -27,6 +27,18 @@ rtnetlink round trip).
 Errors: a failing creation is retried with a backoff; its error is kept
 in :meth:`Pool.stats` (``last_error``, ``failing``) and raised by
 :meth:`Pool.acquire` once the creations keep failing (see there).
+
+Pre-wired topologies: ``Pool(size, topology=t)`` keeps ``size`` whole
+:class:`~netns_fast.Topology` builds ready, each made on a C thread (its
+namespaces, then its wiring plan, the one :meth:`Topology.build` sends,
+run by ``nsf_wire_run`` on that thread), and :meth:`Pool.acquire` hands
+out a :class:`~netns_fast.Network` (never reused). Closing it gives every
+namespace back together: their names go at once, their fds in one of the
+deleter's batches, so the kernel tears their devices down in one batch
+(unregistering devices waits for RCU grace periods once per batch). The
+backlog then counts namespaces: ``max_pending`` and ``batch`` bound
+namespaces, and the kernel's backlog stays within ``max_pending + (size
++ outstanding) * nodes``.
 """
 
 from __future__ import annotations
@@ -37,19 +49,34 @@ import itertools
 import os
 import threading
 import weakref
-from typing import TYPE_CHECKING, NamedTuple, Optional
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Generic,
+    NamedTuple,
+    Optional,
+    TypeVar,
+    Union,
+    overload,
+)
 
-from . import _sys
+from . import _sys, _wire
 from ._handle import Netns
 from ._names import encode_name, note_prefix, run_dir_bytes
 from ._owner import owner_name
 from ._resource import Resource
+from ._topology import Network, Topology
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ._names import Name
     from .exceptions import NetnsOSError
 
-_live: weakref.WeakSet[Pool] = weakref.WeakSet()
+H = TypeVar("H", Netns, Network)
+"""What a pool hands out: a Netns, or a Network (``topology=``)."""
+
+_live: weakref.WeakSet[Pool[Any]] = weakref.WeakSet()
 _serials = itertools.count(1)
 
 
@@ -106,17 +133,30 @@ def _forget_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_in_child)
 
 
+def _keep_fd(ns: Netns) -> None:
+    """The release of a node of a pre-wired network: its fd stays with
+    the network's item, given back whole (the socket is closed)."""
+
+
+def _close_sockets(item: _sys.PoolItem) -> None:
+    """Close the sockets of a topology item that no handle took."""
+    for node in item.nodes:
+        if node.rtnl >= 0:
+            os.close(node.rtnl)
+
+
 def _positive(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an int >= 1, not {value!r}")
     return value
 
 
-class Pool(Resource):
-    """Fresh network namespaces made ahead by background C threads.
+class Pool(Resource, Generic[H]):
+    """Fresh network namespaces (or pre-wired topologies) made ahead by
+    background C threads.
 
     Args:
-        size: how many namespaces to keep ready (K).
+        size: how many namespaces (topologies) to keep ready (K).
         named: make named namespaces (RUN_DIR/PREFIX<n>) instead of
             anonymous ones.
         run_dir: the run directory of named ones.
@@ -133,11 +173,51 @@ class Pool(Resource):
         fail_after: seconds of failing creations after which
             :meth:`acquire` raises their error instead of waiting (see
             there).
+        topology: hand out whole builds of this
+            :class:`~netns_fast.Topology` (a :class:`~netns_fast.Network`
+            each; see the module doc); with ``named``, every node is
+            named, else the nodes the topology names.
 
     Use it as a context manager, or call :meth:`close`; an open pool is
     also closed at interpreter exit. A forked child cannot use its
     parent's pools (they are closed in the child, untouched in the parent).
     """
+
+    @overload
+    def __init__(
+        self: Pool[Netns],
+        size: int = 8,
+        *,
+        named: bool = False,
+        run_dir: Optional[Name] = None,
+        prefix: Optional[str] = None,
+        threads: int = 1,
+        lo_up: bool = True,
+        max_pending: int = 256,
+        batch: int = 64,
+        batch_delay: float = 0.002,
+        stuck_after: float = 10.0,
+        fail_after: float = 1.0,
+        topology: None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: Pool[Network],
+        size: int = 8,
+        *,
+        named: bool = False,
+        run_dir: Optional[Name] = None,
+        prefix: Optional[str] = None,
+        threads: int = 1,
+        lo_up: bool = True,
+        max_pending: int = 256,
+        batch: int = 64,
+        batch_delay: float = 0.002,
+        stuck_after: float = 10.0,
+        fail_after: float = 1.0,
+        topology: Topology,
+    ) -> None: ...
 
     def __init__(
         self,
@@ -153,6 +233,7 @@ class Pool(Resource):
         batch_delay: float = 0.002,
         stuck_after: float = 10.0,
         fail_after: float = 1.0,
+        topology: Optional[Topology] = None,
     ) -> None:
         self._closing = True  # until the C pool runs (see __del__)
         if prefix is None:
@@ -171,12 +252,23 @@ class Pool(Resource):
         threads = _positive("threads", threads)
         max_pending = _positive("max_pending", max_pending)
         batch = _positive("batch", batch)
+        nodes: list[tuple[str, bool]] = []
+        wiring: list[_sys.WireReq] = []
+        self._topology = topology
+        if topology is not None:
+            compiled = topology._compile()  # ValueError before any syscall
+            if not compiled.nodes:
+                raise ValueError("a topology pool needs a node")
+            lo_up = compiled.lo_up
+            nodes = [(n.label, named or n.named) for n in compiled.nodes]
+            wiring = compiled.template.template(compiled.placeholders)
+            named = any(flag for _, flag in nodes)
         self._run_dir = run_dir_bytes(run_dir) if named else None
         self._prefix = raw_prefix
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
         self._busy = 0
-        self._out: weakref.WeakValueDictionary[int, Netns] = (
+        self._out: weakref.WeakValueDictionary[int, Union[Netns, Network]] = (
             weakref.WeakValueDictionary()
         )
         self._core: Optional[_sys.PoolCore] = _sys.PoolCore(
@@ -190,6 +282,8 @@ class Pool(Resource):
             batch_delay_us=int(batch_delay * 1e6),
             stuck_ms=max(1, int(stuck_after * 1000)),
             fail_ms=int(fail_after * 1000),
+            nodes=nodes,
+            wiring=wiring,
         )
         self._closing = False
         _live.add(self)
@@ -199,8 +293,13 @@ class Pool(Resource):
 
     @property
     def size(self) -> int:
-        """How many namespaces the pool keeps ready."""
+        """How many namespaces (topologies) the pool keeps ready."""
         return self._size
+
+    @property
+    def topology(self) -> Optional[Topology]:
+        """The topology of a pre-wired pool, or None."""
+        return self._topology
 
     @property
     def named(self) -> bool:
@@ -212,8 +311,9 @@ class Pool(Resource):
         """True once close() has started."""
         return self._closing
 
-    def acquire(self, timeout: Optional[float] = 30.0) -> Netns:
-        """A fresh namespace; close the handle (or release it) when done.
+    def acquire(self, timeout: Optional[float] = 30.0) -> H:
+        """A fresh namespace (a fresh Network for a topology pool); close
+        it (or release it) when done.
 
         Waits up to ``timeout`` seconds (None: forever) when none is ready,
         e.g. while the back-pressure holds creation back.
@@ -245,25 +345,65 @@ class Pool(Resource):
             self._busy += 1
         try:
             item = core.acquire(ms)
-        except BaseException:
+            with self._lock:
+                if self._closing:
+                    _close_sockets(item)
+                    core.release(item)
+                    raise RuntimeError("the pool is closed")
+                try:
+                    handle = self._wrap(item)
+                    self._out[item.key] = handle
+                except BaseException:
+                    _close_sockets(item)
+                    core.release(item)
+                    raise
+        finally:
             self._done()
-            raise
-        with self._lock:
-            if self._closing:
-                core.release(item)
-                self._done()
-                raise RuntimeError("the pool is closed")
-            handle = Netns(
-                item.fd,
-                name=item.name or None,
-                run_dir=self._run_dir if item.name else None,
-                owned=True,
-                ino=item.ino,
-                release=functools.partial(self._give_back, item),
-            )
-            self._out[item.fd] = handle
-            self._done()
-        return handle
+        return handle  # type: ignore[return-value]
+
+    def _wrap(self, item: _sys.PoolItem) -> Union[Netns, Network]:
+        """The handle (or Network) of a taken item."""
+        if item.nodes:
+            return self._network(item)
+        return self._handle(
+            item.fd,
+            item.name,
+            item.ino,
+            functools.partial(self._give_back, item),
+        )
+
+    def _handle(
+        self,
+        fd: int,
+        name: bytes,
+        ino: int,
+        release: Callable[[Netns], None],
+    ) -> Netns:
+        return Netns(
+            fd,
+            name=name or None,
+            run_dir=self._run_dir if name else None,
+            owned=True,
+            ino=ino,
+            release=release,
+        )
+
+    def _network(self, item: _sys.PoolItem) -> Network:
+        """The Network of a pre-wired topology item: a handle per node
+        (with the socket made inside; its fd stays the item's until the
+        whole network goes back)."""
+        topo = self._topology
+        assert topo is not None
+        compiled = topo._compile()
+        nodes: dict[str, Netns] = {}
+        for decl, node in zip(compiled.nodes, item.nodes):
+            ns = self._handle(node.fd, node.name, node.ino, _keep_fd)
+            if node.rtnl >= 0:
+                ns._wire = _wire.Socket(node.rtnl)
+            nodes[decl.label] = ns
+        net = Network(topo, compiled, nodes, item.indexes)
+        net._released_by(functools.partial(self._give_back, item, net))
+        return net
 
     def _done(self) -> None:
         with self._lock:
@@ -275,13 +415,15 @@ class Pool(Resource):
         """Give ``ns`` back (the same as ``ns.close()``)."""
         ns.close()
 
-    def _give_back(self, item: _sys.PoolItem, ns: Netns) -> None:
-        """The release of a handle acquire() made (its close() calls it):
-        the namespace goes to the deleter, or is deleted here once the C
-        pool is gone."""
+    def _give_back(
+        self, item: _sys.PoolItem, ns: Union[Netns, Network]
+    ) -> None:
+        """The release of a handle or network acquire() made (its close()
+        calls it): the namespaces go to the deleter, or are deleted here
+        once the C pool is gone."""
         with self._lock:
-            if self._out.get(item.fd) is ns:
-                del self._out[item.fd]
+            if self._out.get(item.key) is ns:
+                del self._out[item.key]
             if self._core is not None:
                 self._core.release(item)
                 return
@@ -314,7 +456,15 @@ class Pool(Resource):
         if rd is None:
             return frozenset()
         with self._lock:
-            out = {h._name for h in self._out.values()}
+            out = {
+                h._name
+                for held in self._out.values()
+                for h in (
+                    held.nodes.values()
+                    if isinstance(held, Network)
+                    else [held]
+                )
+            }
         try:
             entries = os.listdir(rd)
         except OSError:
@@ -382,5 +532,7 @@ class Pool(Resource):
 
     def __repr__(self) -> str:
         kind = "named" if self.named else "anonymous"
+        if self._topology is not None:
+            kind += f" topology={self._topology!r}"
         state = "closed" if self._closing else "open"
         return f"<Pool size={self._size} {kind} {state}>"

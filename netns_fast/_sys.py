@@ -601,19 +601,75 @@ POOL_STAT_FIELDS = (
 )
 
 
-class PoolItem:
-    """One namespace taken from a C pool; ``cdata`` goes back on release."""
+def _cstr(chars: Any) -> bytes:
+    """The text of a char[] (an empty one without ffi.string, which costs
+    microseconds on the pool's hot path)."""
+    return ffi.string(chars) if chars[0] != b"\0" else b""
 
-    __slots__ = ("cdata", "fd", "ino", "name", "nsid")
+
+class PoolNode:
+    """One namespace of a pre-wired topology taken from a C pool: its fd,
+    inode and name (b"": anonymous), and its rtnetlink socket (-1: none),
+    the taker's."""
+
+    __slots__ = ("fd", "ino", "name", "rtnl")
+
+    def __init__(self, fd: int, ino: int, name: bytes, rtnl: int) -> None:
+        self.fd = fd
+        self.ino = ino
+        self.name = name
+        self.rtnl = rtnl
+
+
+class PoolItem:
+    """One namespace (or, from a topology pool, one topology: ``nodes``,
+    and each wiring request's (index, peer index) in ``indexes``) taken
+    from a C pool; ``cdata`` goes back on release."""
+
+    __slots__ = (
+        "cdata",
+        "fd",
+        "indexes",
+        "ino",
+        "key",
+        "name",
+        "nodes",
+        "nsid",
+    )
 
     def __init__(
-        self, fd: int, ino: int, nsid: int, name: bytes, cdata: object
+        self, fd: int, ino: int, nsid: int, name: bytes, cdata: Any
     ) -> None:
         self.fd = fd
         self.ino = ino
         self.nsid = nsid
         self.name = name
         self.cdata = cdata
+        self.key = fd
+        """The fd that names the item among those taken (the first
+        node's for a topology)."""
+        self.nodes: list[PoolNode] = []
+        self.indexes: list[tuple[int, int]] = []
+
+    def take_net(self, net: Any, named: Sequence[bool]) -> None:
+        """Read a topology item's nodes and indexes (struct nsf_pool_net,
+        written by nsf_pool_acquire: a few array reads, no per-field
+        cdata on this hot path); ``named``: which nodes have names."""
+        n = len(named)
+        flat = ffi.unpack(net.taken, 2 * (n + net.nreqs))
+        inos = ffi.unpack(net.inos, n)
+        self.nodes = [
+            PoolNode(
+                flat[2 * k],
+                inos[k],
+                _cstr(net.node[k].name) if named[k] else b"",
+                flat[2 * k + 1],
+            )
+            for k in range(n)
+        ]
+        self.key = flat[0]
+        rest = flat[2 * n :]
+        self.indexes = list(zip(rest[0::2], rest[1::2]))
 
 
 class PoolCore:
@@ -632,9 +688,13 @@ class PoolCore:
         batch_delay_us: int,
         stuck_ms: int,
         fail_ms: int,
+        nodes: Sequence[tuple[str, bool]] = (),
+        wiring: Sequence[WireReq] = (),
     ) -> None:
+        """``nodes`` (a topology pool: each node's label and whether it
+        is named) and ``wiring`` (requests over nodes 0 .. n - 1)."""
         cfg = ffi.new("struct nsf_pool_config *")
-        keep = [ffi.new("char[]", prefix)]
+        keep: list[object] = [ffi.new("char[]", prefix)]
         cfg.prefix = keep[0]
         if run_dir is not None:
             keep.append(ffi.new("char[]", run_dir))
@@ -647,6 +707,21 @@ class PoolCore:
         cfg.batch_delay_us = batch_delay_us
         cfg.stuck_ms = stuck_ms
         cfg.fail_ms = fail_ms
+        self._labels = [label for label, _ in nodes]
+        self._named = [flag for _, flag in nodes]
+        self._wiring = list(wiring)
+        if nodes:
+            flags = ffi.new(
+                "int[]",
+                [lib.NSF_POOL_NODE_NAMED if n else 0 for _, n in nodes],
+            )
+            holes = [WireNs(-1, WireSocket(), label) for label in self._labels]
+            template = _CPlan(holes, self._wiring, 0)
+            keep += [flags, template]
+            cfg.nodes = len(nodes)
+            cfg.node_flags = flags
+            cfg.wiring = template.plan.reqs
+            cfg.nwiring = len(self._wiring)
         out = ffi.new("struct nsf_pool **")
         step = ffi.new("int *")
         rc = lib.nsf_pool_open(cfg, out, step)
@@ -661,19 +736,44 @@ class PoolCore:
         step = ffi.new("int *")
         rc = lib.nsf_pool_acquire(self._p, timeout_ms, item, step)
         if rc < 0:
-            raise self.error(rc, step[0], ffi.string(item.name))
-        return PoolItem(
-            item.fd, item.ino, item.nsid, ffi.string(item.name), item
-        )
+            raise self.error(
+                rc,
+                step[0],
+                ffi.string(item.name),
+                int(item.request),
+                ffi.string(item.msg),
+            )
+        got = PoolItem(item.fd, item.ino, item.nsid, _cstr(item.name), item)
+        if self._named:
+            got.take_net(item.net, self._named)
+        return got
 
     def release(self, item: PoolItem) -> None:
         """Hand a taken namespace back for deletion."""
         lib.nsf_pool_release(self._p, item.cdata)
 
-    def error(self, rc: int, step: int, name: bytes) -> NetnsOSError:
+    def error(
+        self,
+        rc: int,
+        step: int,
+        name: bytes,
+        request: int = -1,
+        msg: bytes = b"",
+    ) -> NetnsOSError:
         """The exception for a creation that failed making ``name``
         (b"" for an anonymous namespace), with add's paths (a named pool
-        makes its names with it)."""
+        makes its names with it); for a topology's wiring request
+        ``request``, its node's label and what it names, and the
+        kernel's text ``msg``."""
+        if 0 <= request < len(self._wiring):
+            req = self._wiring[request]
+            return _oserror(
+                rc,
+                step,
+                path=self._labels[req.ns],
+                path2=req.what,
+                text=msg.decode("utf-8", "replace") or None,
+            )
         rd = self.run_dir
         named = rd is not None and bool(name)
         return _oserror(
@@ -693,7 +793,11 @@ class PoolCore:
         last = None
         if st.last_error:
             last = self.error(
-                st.last_error, st.last_step, ffi.string(st.last_name)
+                st.last_error,
+                st.last_step,
+                ffi.string(st.last_name),
+                int(st.last_request),
+                ffi.string(st.last_msg),
             )
         return out, last
 
@@ -723,12 +827,16 @@ class PoolCore:
 
 
 def release_item(run_dir: Optional[bytes], item: PoolItem) -> None:
-    """Delete a pool namespace whose pool is gone: name, then fd."""
+    """Delete a pool namespace (or topology) whose pool is gone: names,
+    then fds (a topology's sockets are its handles' to close)."""
     try:
-        if item.name and run_dir is not None:
-            delete(run_dir, item.name)
+        for name in [item.name, *(n.name for n in item.nodes)]:
+            if name and run_dir is not None:
+                delete(run_dir, name)
     finally:
-        os.close(item.fd)
+        for fd in [item.fd, *(n.fd for n in item.nodes)]:
+            if fd >= 0:
+                os.close(fd)
 
 
 # == nsid: ids of the names in a run directory (csrc/nsid.h) ==================

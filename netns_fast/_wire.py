@@ -43,6 +43,7 @@ and ``nsf_wire_run_many`` (csrc/wire.h), callable from C threads.
 
 from __future__ import annotations
 
+import copy
 import os
 import socket as _socket
 import threading
@@ -500,6 +501,22 @@ class Plan:
     def _add(self, req: _sys.WireReq) -> int:
         self._reqs.append(req)
         return len(self._reqs) - 1
+
+    def template(self, eps: Sequence[Endpoint]) -> list[_sys.WireReq]:
+        """Copies of the requests with their namespaces numbered by
+        position in ``eps`` (which holds every endpoint the plan uses):
+        what C runs again over other namespaces of the same shape (a
+        pool's pre-wired topologies, netns_fast._topology)."""
+        where = {id(ep.socket): i for i, ep in enumerate(eps)}
+        order = [where[id(ep.socket)] for ep in self._eps]
+        out = []
+        for req in self._reqs:
+            dup = copy.copy(req)
+            dup.ns = order[req.ns]
+            if req.peer_ns >= 0:
+                dup.peer_ns = order[req.peer_ns]
+            out.append(dup)
+        return out
 
     def _link_req(self, kind: int, ep: Endpoint, name: str) -> _sys.WireReq:
         return _sys.WireReq(kind, self._ns(ep), check_ifname(name), name)

@@ -14,7 +14,10 @@ scope every process in it is killed, then it is removed):
   ``factory(named=None, prefix=None)`` makes more, removed at the end of
   the factory's scope;
 - ``netns_pool``: the session's :class:`~netns_fast.Pool` (the one the
-  fixtures take from with ``--netns-pool``), e.g. for ``stats()``.
+  fixtures take from with ``--netns-pool``), e.g. for ``stats()``;
+- ``netns_topology``, ``module_netns_topology``,
+  ``session_netns_topology``: wired networks of a
+  :class:`~netns_fast.Topology` (see the topology fixtures' block).
 
 The fixtures take their namespaces from the session pool when it is
 enabled (``--netns-pool`` or ini ``netns_pool = true``). They are
@@ -194,7 +197,8 @@ class _Session:
         self._config = config
         self._why: Optional[str] = None
         self._probed = False
-        self.pools: dict[bool, Pool] = {}
+        self.pools: dict[bool, Pool[Netns]] = {}
+        self.holders: list[_Holds] = []  # the topology fixtures' (below)
         self.pool_prefixes: frozenset[bytes] = frozenset()
         self.keepers: list[NetnsFactory] = []
         """The module and session factories (what they make outlives a
@@ -234,7 +238,7 @@ class _Session:
                 break
         return prefix
 
-    def pool(self, named: bool) -> Pool:
+    def pool(self, named: bool) -> Pool[Netns]:
         """The session's pool of named or anonymous namespaces."""
         pool = self.pools.get(named)
         if pool is None:
@@ -307,6 +311,8 @@ class _Session:
         held: frozenset[int] = frozenset()
         for pool in self.pools.values():
             held |= pool.held_fds()
+        for holder in self.holders:
+            held |= holder.held_fds()
         fds = set()
         for ns in self._kept():
             try:
@@ -317,14 +323,20 @@ class _Session:
 
     def held_prefixes(self) -> frozenset[bytes]:
         """RUN_DIR/PREFIX of this session's named pool (not leaks)."""
-        return self.pool_prefixes
+        held = self.pool_prefixes
+        for holder in self.holders:
+            held |= holder.held_prefixes()
+        return held
 
     def held_paths(self) -> frozenset[bytes]:
         """RUN_DIR/NAME of the named namespaces of this session's module
         and session factories (not leaks)."""
-        return frozenset(
+        held = frozenset(
             os.fsencode(ns.path) for ns in self._kept() if ns.name is not None
         )
+        for holder in self.holders:
+            held |= holder.held_paths()
+        return held
 
     def exempt(self) -> Exempt:
         """What the leak check never blames a test for."""
@@ -336,7 +348,10 @@ class _Session:
         """Close the session's pools."""
         for pool in self.pools.values():
             pool.close()
+        for holder in self.holders:
+            holder.close()
         self.pools.clear()
+        self.holders.clear()
 
 
 def _check_prefix(prefix: str) -> str:
@@ -534,7 +549,7 @@ def session_netns(session_netns_factory: NetnsFactory) -> Netns:
 
 
 @pytest.fixture(scope="session")
-def netns_pool(request: pytest.FixtureRequest) -> Pool:
+def netns_pool(request: pytest.FixtureRequest) -> Pool[Netns]:
     """The session's pool (named per ini ``netns_named``).
 
     Name: netns_pool. Scope: session. Depends: the privilege probe. The
@@ -547,6 +562,245 @@ def netns_pool(request: pytest.FixtureRequest) -> Pool:
     if why is not None:
         pytest.skip(why)
     return state.pool(state.named)
+
+
+# -- topology fixtures -------------------------------------------------------
+#
+# netns_topology(spec) -> Network (function scope), module_netns_topology
+# and session_netns_topology: spec is a netns_fast.Topology or its dict
+# form. Each call of the function-scoped factory builds a fresh network
+# (from a pre-wired Pool(topology=...) per topology when --netns-pool is
+# on); the module- and session-scoped ones build one network per spec
+# and hand the same one to every test of their scope. Afterwards every
+# process in the nodes is killed, then the network is removed. The leak
+# check covers the tests that use them; the networks of the wider scopes
+# and the pre-wired pools' own fds and names count as held, not leaked.
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any, Protocol, Union
+
+    from ._topology import Network, Topology
+
+    TopologySpec = Union[Topology, Mapping[str, Any]]
+
+    class _Holds(Protocol):
+        """What the session keeps: a pool, or the topology fixtures'."""
+
+        def held_fds(self) -> frozenset[int]: ...
+        def held_prefixes(self) -> frozenset[bytes]: ...
+        def held_paths(self) -> frozenset[bytes]: ...
+        def close(self) -> None: ...
+
+
+_TOPOLOGY_FIXTURES = frozenset(
+    ("netns_topology", "module_netns_topology", "session_netns_topology")
+)
+_FIXTURES = _FIXTURES | _TOPOLOGY_FIXTURES
+
+
+class _Topologies:
+    """The session's topology pools and its networks of wider scopes
+    (kept in the session's pools, so the leak check counts what they
+    hold as held)."""
+
+    def __init__(self, state: _Session) -> None:
+        self._state = state
+        self.pools: dict[str, Pool[Network]] = {}
+        self.prefixes: frozenset[bytes] = frozenset()
+        self.kept: list[Network] = []
+
+    def _prefix(self) -> str:
+        """A fresh name prefix for named nodes (the longest form that a
+        pool takes)."""
+        from ._owner import owner_name
+
+        state, tag = self._state, f"t{os.urandom(3).hex()}-"
+        for rest in (state.worker + state.prefix, state.worker, ""):
+            prefix = owner_name(_KIND, rest + tag)
+            if len(os.fsencode(prefix)) <= _POOL_PREFIX_MAX:
+                break
+        return prefix
+
+    def build(self, spec: TopologySpec) -> Network:
+        """A fresh network of spec, from its pre-wired pool when enabled."""
+        from ._topology import Topology
+
+        topo = spec if isinstance(spec, Topology) else Topology.from_dict(spec)
+        prefix = self._prefix()
+        if not self._state.use_pool:
+            return topo.build(prefix=prefix)
+        key = topo.key()
+        pool = self.pools.get(key)
+        if pool is None:
+            from ._names import run_dir_bytes
+            from ._pool import Pool
+
+            pool = Pool(self._state.pool_size, topology=topo, prefix=prefix)
+            self.pools[key] = pool
+            path = run_dir_bytes() + b"/" + os.fsencode(prefix)
+            self.prefixes |= {path}
+        return pool.acquire()
+
+    def held_fds(self) -> frozenset[int]:
+        held: set[int] = set()
+        for pool in self.pools.values():
+            held |= pool.held_fds()
+        for net in self.kept:
+            if not net.closed:
+                held.update(_fds_of(net))
+        return frozenset(held)
+
+    def held_prefixes(self) -> frozenset[bytes]:
+        return self.prefixes
+
+    def held_paths(self) -> frozenset[bytes]:
+        held: set[bytes] = set()
+        for net in self.kept:
+            if not net.closed:
+                held.update(
+                    os.fsencode(ns.path)
+                    for ns in net.nodes.values()
+                    if ns.name
+                )
+        return frozenset(held)
+
+    def close(self) -> None:
+        for pool in self.pools.values():
+            pool.close()
+        self.pools.clear()
+
+
+def _fds_of(net: Network) -> Iterator[int]:
+    """The fds a network holds: its nodes' and their sockets'."""
+    for ns in net.nodes.values():
+        yield ns.fileno()
+        if ns._wire is not None and ns._wire.sock.fd >= 0:
+            yield ns._wire.sock.fd
+
+
+def _topologies(state: _Session) -> _Topologies:
+    for held in state.holders:
+        if isinstance(held, _Topologies):
+            return held
+    made = _Topologies(state)
+    state.holders.append(made)
+    return made
+
+
+def _dispose_network(net: Network) -> None:
+    """Kill the processes in every node of net, then remove it."""
+    from ._handle import kill_all_in
+
+    if net.closed:
+        return
+    try:
+        for ns in net.nodes.values():
+            if not ns.closed:
+                kill_all_in(ns)
+    finally:
+        net.close()
+
+
+class NetnsTopology:
+    """The value of the topology fixtures: call it with a spec (a
+    :class:`~netns_fast.Topology` or its dict) for a
+    :class:`~netns_fast.Network`."""
+
+    def __init__(self, state: _Session, *, shared: bool) -> None:
+        self._state = state
+        self._shared = shared
+        self._by_key: dict[str, Network] = {}
+        self.made: list[Network] = []
+
+    def __call__(self, spec: TopologySpec) -> Network:
+        """A network of spec: fresh for the function-scoped fixture, the
+        scope's one network of spec for the others."""
+        topologies = _topologies(self._state)
+        if not self._shared:
+            fresh = topologies.build(spec)
+            self.made.append(fresh)
+            return fresh
+        from ._topology import Topology
+
+        topo = spec if isinstance(spec, Topology) else Topology.from_dict(spec)
+        key = topo.key()
+        net = self._by_key.get(key)
+        if net is None or net.closed:
+            net = topologies.build(topo)
+            self._by_key[key] = net
+            self.made.append(net)
+            topologies.kept.append(net)
+        return net
+
+    def cleanup(self) -> None:
+        """Kill the processes of every network made, then remove them."""
+        kept = _topologies(self._state).kept
+        errors: list[BaseException] = []
+        while self.made:
+            net = self.made.pop()
+            try:
+                _dispose_network(net)
+            except Exception as exc:
+                errors.append(exc)
+            if net in kept:
+                kept.remove(net)
+        self._by_key.clear()
+        if errors:
+            raise errors[0]
+
+
+def _topology_fixture(
+    request: pytest.FixtureRequest, *, shared: bool
+) -> Iterator[NetnsTopology]:
+    state = _session_state(request.config)
+    why = state.unavailable()
+    if why is not None:
+        pytest.skip(why)
+    factory = NetnsTopology(state, shared=shared)
+    yield factory
+    factory.cleanup()
+
+
+@pytest.fixture
+def netns_topology(request: pytest.FixtureRequest) -> Iterator[NetnsTopology]:
+    """Wired networks on demand.
+
+    Name: netns_topology. Scope: function. Depends: the privilege probe.
+    ``netns_topology(spec) -> Network`` (spec: a Topology or its dict), a
+    fresh one per call (from the pre-wired pool with ``--netns-pool``);
+    removed at teardown, its processes killed first.
+    """
+    yield from _topology_fixture(request, shared=False)
+
+
+@pytest.fixture(scope="module")
+def module_netns_topology(
+    request: pytest.FixtureRequest,
+) -> Iterator[NetnsTopology]:
+    """One wired network per spec for a module's tests.
+
+    Name: module_netns_topology. Scope: module. ``(spec) -> Network``,
+    the same network for the same spec in every test of the module;
+    removed after the module, its processes killed first.
+    """
+    yield from _topology_fixture(request, shared=True)
+
+
+@pytest.fixture(scope="session")
+def session_netns_topology(
+    request: pytest.FixtureRequest,
+) -> Iterator[NetnsTopology]:
+    """One wired network per spec for the whole session.
+
+    Name: session_netns_topology. Scope: session. ``(spec) -> Network``,
+    the same network for the same spec everywhere; removed at the end of
+    the session, its processes killed first.
+    """
+    yield from _topology_fixture(request, shared=True)
+
+
+# -- end of the topology fixtures --------------------------------------------
 
 
 # -- leak check ------------------------------------------------------------

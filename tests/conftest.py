@@ -28,12 +28,14 @@ Fixtures (the helpers are in tests/support):
 - ``netns_name``: a live namespace (its name, a str), removed afterwards
   (the pytest plugin's ``netns`` is a Netns handle);
 - ``spawner``: processes started for the test, killed by pid afterwards;
-- ``pytester_env``: an inner pytest run imports the same netns_fast.
+- ``pytester_env``: an inner pytest run imports the same netns_fast;
+- ``host_links``: the pytest process's own namespace keeps its links.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from typing import Optional
@@ -184,6 +186,14 @@ def pytester_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """An inner pytest run (pytester) imports the netns_fast this session
     imported."""
     monkeypatch.setenv("PYTHONPATH", package_parent())
+
+
+@pytest.fixture
+def host_links() -> Iterator[None]:
+    """The pytest process's own namespace (the host's) keeps its links."""
+    before = socket.if_nameindex()
+    yield
+    assert socket.if_nameindex() == before
 
 
 @pytest.fixture

@@ -4,7 +4,11 @@
  * plain file, a missing file and a namespace of another type are refused
  * at once; a named pool's name is bound to the namespace it hands out; a
  * pool whose names are taken fails, raises the error with its name, keeps
- * the taken files and recovers. Usage: farm_driver RUN_DIR (an empty
+ * the taken files and recovers; a pool of pre-wired topologies (a named
+ * and an anonymous node, a veth with addresses between them) hands out
+ * fresh wired pairs with their fds, sockets and indexes, and one whose
+ * wiring the kernel refuses fails with the request and the kernel's text,
+ * leaving no name. Usage: farm_driver RUN_DIR (an empty
  * directory of a private tmpfs). Prints "farm_driver: ok", exits 0. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +26,10 @@
 #include "exec.h"
 #include "handle.h"
 #include "pool.h"
+#include "wire.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #define TAKEN 8
 
@@ -96,8 +104,10 @@ static void spawn_on_fifo(void)
 static struct nsf_pool *open_pool(const char *dir, const char *prefix,
                                   int fail_ms)
 {
-    struct nsf_pool_config cfg = {dir, prefix, 1, 1, NSF_LO_UP, 64, 8,
-                                  1000, 10000, fail_ms};
+    struct nsf_pool_config cfg = {
+        .run_dir = dir, .prefix = prefix, .size = 1, .threads = 1,
+        .flags = NSF_LO_UP, .max_pending = 64, .batch = 8,
+        .batch_delay_us = 1000, .stuck_ms = 10000, .fail_ms = fail_ms};
     struct nsf_pool *p = NULL;
     int step;
 
@@ -179,6 +189,110 @@ static void failing_pool(void)
     }
 }
 
+/* A wired pair over nodes 0 (named) and 1: a veth eth0 - eth0, up, a
+ * /24 on each end; with bad, a route via an unreachable gateway too. */
+static int pair_plan(struct nsf_wire_req *q, int bad)
+{
+    const char *ips[] = {"10.0.0.1", "10.0.0.2"};
+    int k, n = 0;
+
+    memset(q, 0, 4 * sizeof(*q));
+    q[n].kind = NSF_WIRE_VETH;
+    q[n].ns = 0;
+    q[n].peer_ns = 1;
+    q[n].name = q[n].peer_name = "eth0";
+    q[n++].up = 1;
+    for (k = 0; k < 2; k++, n++) {
+        q[n].kind = NSF_WIRE_ADDR_ADD;
+        q[n].ns = k;
+        q[n].peer_ns = -1;
+        q[n].name = "eth0";
+        q[n].family = AF_INET;
+        q[n].prefix = 24;
+        inet_pton(AF_INET, ips[k], q[n].addr);
+    }
+    if (bad) {
+        q[n].kind = NSF_WIRE_ROUTE_ADD;
+        q[n].ns = 0;
+        q[n].peer_ns = -1;
+        q[n].family = AF_INET;
+        q[n].prefix = 24;
+        inet_pton(AF_INET, "10.9.0.0", q[n].addr);
+        q[n].has_gateway = 1;
+        inet_pton(AF_INET, "10.77.0.1", q[n++].gateway);
+    }
+    return n;
+}
+
+static struct nsf_pool *open_topology_pool(const char *prefix, int bad)
+{
+    static const int flags[] = {NSF_POOL_NODE_NAMED, 0};
+    struct nsf_wire_req q[4];
+    struct nsf_pool_config cfg = {
+        .run_dir = run_dir, .prefix = prefix, .size = 2, .threads = 1,
+        .flags = NSF_LO_UP, .max_pending = 8, .batch = 4,
+        .batch_delay_us = 1000, .stuck_ms = 10000, .fail_ms = 0,
+        .nodes = 2, .node_flags = flags, .wiring = q};
+    struct nsf_pool *p = NULL;
+    int step;
+
+    cfg.nwiring = pair_plan(q, bad); /* copied at open: q may go */
+    CHECK(nsf_pool_open(&cfg, &p, &step) == 0);
+    return p;
+}
+
+/* Pre-wired pairs: fresh namespaces, node 0 named, the fds, sockets and
+ * indexes handed over at acquire; released whole. */
+static void topology_pool(void)
+{
+    struct nsf_pool *p = open_topology_pool("t-", 0);
+    struct nsf_pool_item it;
+    struct nsf_pool_net *net;
+    struct stat st;
+    char name[64];
+    int i, k, step, *t;
+
+    for (i = 0; p && i < 4; i++) {
+        CHECK(nsf_pool_acquire(p, 10000, &it, &step) == 0);
+        net = it.net;
+        CHECK(net && net->nodes == 2 && net->nreqs == 3);
+        if (!net)
+            break;
+        t = net->taken;
+        for (k = 0; k < 2; k++) {
+            CHECK(t[2 * k] == net->node[k].fd && t[2 * k + 1] >= 0);
+            CHECK(net->ns[k].rtnl == -1); /* the taker's now */
+            CHECK(fstat(t[2 * k], &st) == 0 && st.st_ino == net->inos[k]);
+            close(t[2 * k + 1]);
+        }
+        CHECK(ino_in(net->node[0].name) == net->inos[0]);
+        CHECK(net->node[1].name[0] == '\0');
+        CHECK(t[4] > 0 && t[5] > 0); /* the veth's index, its peer's */
+        snprintf(name, sizeof(name), "%s", net->node[0].name);
+        nsf_pool_release(p, &it); /* net is the deleter's from here */
+        CHECK(name[0] && ino_in(name) == 0);
+    }
+    if (p)
+        close_pool(p);
+}
+
+/* A topology the kernel refuses half-way: acquire fails with the route's
+ * error, its request and the kernel's text; no name is left. */
+static void failing_topology_pool(void)
+{
+    struct nsf_pool *p = open_topology_pool("b-", 1);
+    struct nsf_pool_item it;
+    int rc, step;
+
+    if (!p)
+        return;
+    rc = nsf_pool_acquire(p, 10000, &it, &step);
+    CHECK(rc == -ENETUNREACH && step == NSF_STEP_RTM_NEWROUTE);
+    CHECK(it.request == 3 && strstr(it.msg, "gateway") != NULL);
+    close_pool(p);
+    CHECK(ino_in("b-1.0") == 0);
+}
+
 int main(int argc, char **argv)
 {
     int step;
@@ -195,6 +309,8 @@ int main(int argc, char **argv)
     spawn_on_fifo();
     named_pool();
     failing_pool();
+    topology_pool();
+    failing_topology_pool();
     close(rd);
     if (failures)
         return 1;

@@ -440,3 +440,81 @@ def test_module_and_session_fixtures_prefixes_and_the_pool(
     assert [n.split("-", 3)[3][:-8] for n in named] == ["db-", "web-"]
     assert all(n.startswith("nsf-pytest-") for n in named)
     assert os.listdir("/run/netns") == []
+
+
+# -- topology fixtures -------------------------------------------------------
+
+TOPOLOGY_ONE = """
+import os, subprocess, time
+from netns_fast import Topology
+
+PAIR = {"nodes": {"a": {"named": True}, "b": {}}, "links": [["a", "b"]]}
+STATE = {}
+
+def test_function_scope_is_fresh_per_call(netns_topology):
+    one, two = netns_topology(PAIR), netns_topology(Topology.from_dict(PAIR))
+    assert one["a"].inode != two["a"].inode
+    assert one["a"].name in os.listdir("/run/netns")
+    assert one.address("b:eth0") == "10.255.0.2"
+    assert one["a"].sysctl("net.ipv4.ip_forward") == "0"
+    one["a"].sysctl("net.ipv4.ip_forward", 1)
+    STATE["function"] = one["a"].name
+    p = subprocess.Popen(["nsenter", "--net=" + one["b"].path, "sleep", "60"])
+    for _ in range(500):
+        if os.stat(f"/proc/{p.pid}/ns/net").st_ino == one["b"].inode:
+            break
+        time.sleep(0.01)
+    STATE["proc"] = p
+
+def test_function_scope_was_removed_and_killed(netns_topology):
+    assert STATE["function"] not in os.listdir("/run/netns")
+    assert STATE["proc"].wait(5) == -9
+    net = netns_topology(PAIR)
+    assert net["a"].sysctl("net.ipv4.ip_forward") == "0"
+
+def test_module_scope_first(module_netns_topology, session_netns_topology):
+    STATE["module"] = module_netns_topology(PAIR)
+    STATE["session"] = session_netns_topology(PAIR)
+    assert STATE["module"]["a"].name in os.listdir("/run/netns")
+
+def test_module_scope_is_shared(module_netns_topology, session_netns_topology):
+    assert module_netns_topology(PAIR) is STATE["module"]
+    assert session_netns_topology(PAIR) is STATE["session"]
+    assert STATE["module"] is not STATE["session"]
+"""
+
+TOPOLOGY_TWO = """
+import os
+from test_one import PAIR, STATE
+
+def test_module_scope_was_removed(
+    module_netns_topology, session_netns_topology
+):
+    assert STATE["module"].closed
+    assert STATE["module"]["a"].name not in os.listdir("/run/netns")
+    assert module_netns_topology(PAIR) is not STATE["module"]
+    assert session_netns_topology(PAIR) is STATE["session"]
+    assert not STATE["session"].closed
+
+def test_a_leak_is_caught(netns_topology):
+    from netns_fast import Topology
+    STATE["leak"] = Topology.from_dict(PAIR).build(prefix="nsft-leak-")
+"""
+
+
+@pytest.mark.usefixtures("pytester_env")
+@pytest.mark.parametrize("args", [[], ["--netns-pool"]], ids=["plain", "pool"])
+def test_topology_fixtures_in_every_scope(
+    pytester: pytest.Pytester, args: list[str]
+) -> None:
+    """netns_topology gives a fresh network per call, killed and removed
+    after the test; the module and session ones share one network per
+    spec within their scope and remove it after; the leak check passes
+    them and catches a network a test leaves behind."""
+    pytester.makepyfile(test_one=TOPOLOGY_ONE, test_two=TOPOLOGY_TWO)
+    result = pytester.runpytest_subprocess(*PLUGIN_ARGS, *args)
+    result.assert_outcomes(passed=6, errors=1)
+    out = result.stdout.str()
+    assert "test_two.py::test_a_leak_is_caught: " in out
+    assert "nsft-leak-a" in out
+    assert os.listdir("/run/netns") == []

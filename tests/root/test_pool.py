@@ -1,7 +1,10 @@
-"""The namespace pool: freshness, threads, back-pressure, shutdown."""
+"""The namespace pool: freshness, threads, back-pressure, shutdown; and
+the pool of pre-wired topologies."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import threading
 import time
@@ -9,9 +12,10 @@ import time
 import pytest
 
 import netns_fast
-from netns_fast import Netns, Pool, enter
+from netns_fast import Netns, Network, Pool, Topology, enter
 from netns_fast.exceptions import NetnsTimeoutError
-from support.kernel import RUN_DIR, run_threads
+from support.kernel import RUN_DIR, fd_count, run_threads
+from support.net import ping
 from support.private import handle
 
 pytestmark = pytest.mark.root
@@ -238,3 +242,140 @@ def test_forked_child_leaves_the_parents_pool_alone() -> None:
         assert os.waitstatus_to_exitcode(status) == 0
         assert ns.name in netns_fast.list_names()
         ns.close()
+
+
+# -- pre-wired topologies -----------------------------------------------------
+
+
+def _pair(named: bool = False) -> Topology:
+    """Two nodes (the first named if asked) and a link between them."""
+    return Topology().node("a", named=named).node("b").link("a", "b")
+
+
+def _wait_pending(pool: Pool[Network], count: int) -> None:
+    deadline = time.monotonic() + 5
+    while pool.stats().pending < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pool.stats().pending == count
+
+
+def test_topology_pool_hands_out_fresh_networks_never_reused() -> None:
+    """Every network a topology pool hands out is wired as declared (the
+    records' indexes are the kernel's) and new: what a test changed in
+    one (a sysctl, an address) never shows up in a later one."""
+    with Pool(2, topology=_pair()) as pool:
+        for _ in range(8):
+            with pool.acquire() as net:
+                a, b = net["a"], net["b"]
+                assert a.sysctl("net.ipv4.ip_forward") == "0"
+                a.sysctl("net.ipv4.ip_forward", 1)
+                addrs = {x.cidr for x in b.addrs("eth0") if x.family == 2}
+                assert addrs == {"10.255.0.2/24"}
+                b.addr_add("eth0", "10.1.2.3/32")
+                link = net.links["a-b"]
+                assert a.link("eth0").ifindex == link.a.ifindex
+                assert b.link("eth0").peer_ifindex == link.a.ifindex
+                b.wait_link("eth0", 5)
+                assert ping(a, net.address("b:eth0"))
+        st = pool.stats()
+    assert st.acquired == st.released == 8
+    assert st.created >= 8
+
+
+def test_topology_pool_named_nodes_and_close_with_networks_out() -> None:
+    """A named node of a pooled network has a name while it is out;
+    close() closes the networks still out and removes every name."""
+    base = fd_count()
+    pool = Pool(2, topology=_pair(named=True), prefix="nsft-topo-")
+    out = [pool.acquire() for _ in range(2)]
+    names = {net["a"].name for net in out}
+    assert all(n and n.startswith("nsft-topo-") for n in names)
+    assert names <= set(netns_fast.list_names())
+    assert all(net["b"].anonymous for net in out)
+    pool.close()
+    assert all(net.closed and net["a"].closed for net in out)
+    assert netns_fast.list_names() == []
+    assert fd_count() == base
+
+
+def test_topology_pool_failure_raises_the_kernels_error() -> None:
+    """A topology the kernel refuses half-way: acquire raises the refusal
+    (errno, step, the node and the request, the kernel's text) once the
+    creations keep failing, and nothing of the attempts is left."""
+    base = fd_count()
+    topo = _pair(named=True).route("a", "10.9.0.0/24", via="10.77.0.1")
+    with Pool(1, topology=topo, prefix="nsft-bad-", fail_after=0.05) as pool:
+        with pytest.raises(OSError, match="Nexthop has invalid gateway") as e:
+            pool.acquire(timeout=10)
+        assert e.value.errno == errno.ENETUNREACH
+        assert e.value.step == "rtm_newroute"  # type: ignore[attr-defined]
+        assert (e.value.filename, e.value.filename2) == (
+            "a",
+            "10.9.0.0/24 via 10.77.0.1",
+        )
+        assert pool.stats().last_error is not None
+        assert netns_fast.list_names() == []
+    assert fd_count() == base
+
+
+def test_topology_pool_backlog_counts_namespaces() -> None:
+    """The backlog of a topology pool counts namespaces: one network
+    given back while pinned is two pending, which at max_pending=2 holds
+    creation back until the kernel starts their teardown."""
+    with Pool(1, topology=_pair(), max_pending=2, batch_delay=0) as pool:
+        net = pool.acquire()
+        pins = [os.dup(ns.fileno()) for ns in net.nodes.values()]
+        net.close()
+        try:
+            _wait_pending(pool, 2)
+            taken = []
+            with contextlib.suppress(NetnsTimeoutError):
+                while len(taken) < 5:
+                    taken.append(pool.acquire(timeout=0.3))
+            assert len(taken) <= 1  # only one made before the backlog
+            assert pool.stats().throttled > 0
+            for other in taken:
+                other.close()
+        finally:
+            for fd in pins:
+                os.close(fd)
+        with pool.acquire(timeout=10) as net:
+            assert net["a"].sysctl("net.ipv4.ip_forward") == "0"
+        assert pool.drain(10.0)
+
+
+def test_topology_pool_backlog_stays_bounded() -> None:
+    """60 quick cycles of a pre-wired pair, torn down in batches: the
+    backlog never passes max_pending + (size + outstanding) * nodes."""
+    with Pool(2, topology=_pair(), max_pending=8, batch=4) as pool:
+        for _ in range(60):
+            pool.acquire(timeout=30).close()
+        assert pool.drain(10.0)
+        st = pool.stats()
+    assert st.observing
+    assert st.deleted == st.released == 60
+    assert st.pending_max <= 8 + (2 + 1) * 2
+
+
+def test_topology_pool_gives_back_what_a_failed_handout_took(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When making the Network of a taken item fails, acquire raises, the
+    item goes back (its sockets closed) and close() does not wait for a
+    call that ended."""
+    base = fd_count()
+    pool = Pool(1, topology=_pair())
+
+    def broken(item: object) -> Network:
+        raise MemoryError("no Network")
+
+    monkeypatch.setattr(pool, "_network", broken)
+    with pytest.raises(MemoryError):
+        pool.acquire(timeout=10)
+    st = pool.stats()
+    assert (st.acquired, st.released, st.outstanding) == (1, 1, 0)
+    closer = threading.Thread(target=pool.close)
+    closer.start()
+    closer.join(10)
+    assert not closer.is_alive()
+    assert fd_count() == base

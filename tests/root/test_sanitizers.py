@@ -261,14 +261,16 @@ def test_namespace_open_and_pool_are_clean_under_sanitizers(
 ) -> None:
     """nsf_open_ns and nsf_spawn refuse a FIFO, a plain file and another
     namespace type at once; a named pool binds its names right; a failing
-    pool raises, keeps others' files and recovers: no ASan, UBSan, LSan
-    or TSan report."""
+    pool raises, keeps others' files and recovers; a pool of pre-wired
+    pairs hands them out whole and one the kernel refuses fails with its
+    request: no ASan, UBSan, LSan or TSan report."""
     exe = _build(
         tmp_path,
         "farm_driver",
         sanitize,
         [
             *(CSRC / f for f in ("handle.c", "pool.c", "rtnl.c", "exec.c")),
+            CSRC / "wire.c",
             CSRC / "lifecycle.c",
             FARM_DRIVER,
         ],

@@ -40,14 +40,6 @@ IFA_F_TENTATIVE = 0x40
 
 
 @pytest.fixture
-def host_links() -> Iterator[None]:
-    """The pytest process's own namespace (the host's) keeps its links."""
-    before = socket.if_nameindex()
-    yield
-    assert socket.if_nameindex() == before
-
-
-@pytest.fixture
 def pair(host_links: None) -> Iterator[tuple[Netns, Netns]]:
     """Two fresh anonymous namespaces, closed afterwards."""
     a, b = Netns.new(), Netns.new()
