@@ -64,21 +64,13 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
     gcc = shutil.which("gcc")
     if gcc is None:
         pytest.skip("gcc is not installed")
-    out = tmp_path_factory.mktemp("sanitizers")
-    probe = out / "probe.c"
-    probe.write_text("int main(void) { return 0; }\n")
-    built = subprocess.run(
-        [gcc, *SANITIZE, str(probe), "-o", str(out / "probe")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if built.returncode != 0:
+    why = _cannot_build(gcc, tuple(SANITIZE))
+    if why is not None:
         pytest.skip(
             "gcc cannot build with -fsanitize=address,undefined "
-            f"(libasan/libubsan missing?): {built.stderr.strip()}"
+            f"(libasan/libubsan missing?): {why}"
         )
-    exe = out / "core_driver"
+    exe = tmp_path_factory.mktemp("sanitizers") / "core_driver"
     subprocess.run(
         [
             gcc,
