@@ -1641,6 +1641,81 @@ int nsf_wire_run(struct nsf_wire_plan *p, int *step)
     return p->rc;
 }
 
+/* -- the veth pair of Netns.veth -------------------------------------------- */
+
+static void pair_addr(struct nsf_wire_req *q, int ns, struct nsf_wire_end *e)
+{
+    q->kind = NSF_WIRE_ADDR_ADD;
+    q->ns = ns;
+    q->peer_ns = -1;
+    q->name = e->name;
+    q->family = e->family;
+    q->prefix = e->prefix;
+    q->flags = e->flags;
+    memcpy(q->addr, e->addr, sizeof(q->addr));
+}
+
+static void pair_read(struct nsf_wire_req *q, int ns, struct nsf_wire_end *e)
+{
+    q->kind = NSF_WIRE_LINK_GET;
+    q->ns = ns;
+    q->peer_ns = -1;
+    q->name = e->name;
+    q->link = &e->link;
+}
+
+int nsf_wire_pair_reqs(struct nsf_wire_pair *pair, struct nsf_wire_req *reqs)
+{
+    /* The peer's end first: its datagram then also carries its "up", and
+     * this end's read sees the carrier (three sends in all). */
+    struct nsf_wire_req *q = reqs;
+    struct nsf_wire_end *a = &pair->end[0], *b = &pair->end[1];
+    int peer = pair->plan.nns - 1;
+
+    if (a->mac_len < 0 || a->mac_len > NSF_WIRE_MAC_MAX || b->mac_len < 0 ||
+        b->mac_len > NSF_WIRE_MAC_MAX || peer < 0 || peer > 1)
+        return -EINVAL;
+    memset(reqs, 0, NSF_WIRE_PAIR_REQS * sizeof(*reqs));
+    a->name[NSF_WIRE_NAME_MAX - 1] = b->name[NSF_WIRE_NAME_MAX - 1] = 0;
+    q->kind = NSF_WIRE_VETH;
+    q->peer_ns = peer;
+    q->name = a->name;
+    q->peer_name = b->name;
+    q->up = pair->up;
+    q->mtu = pair->mtu;
+    q->mac_len = a->mac_len;
+    memcpy(q->mac, a->mac, (size_t)a->mac_len);
+    q->peer_mac_len = b->mac_len;
+    memcpy(q->peer_mac, b->mac, (size_t)b->mac_len);
+    q++;
+    if (b->family)
+        pair_addr(q++, peer, b);
+    pair_read(q++, peer, b);
+    if (a->family)
+        pair_addr(q++, 0, a);
+    pair_read(q++, 0, a);
+    return (int)(q - reqs);
+}
+
+int nsf_wire_pair(struct nsf_wire_pair *pair, int *step)
+{
+    struct nsf_wire_req reqs[NSF_WIRE_PAIR_REQS];
+    int n = nsf_wire_pair_reqs(pair, reqs), rc;
+
+    if (n < 0) {
+        pair->plan.failed = -1;
+        pair->plan.step = NSF_STEP_WIRE_REQUEST;
+        return pair->plan.rc = nsf_set_step(step, NSF_STEP_WIRE_REQUEST, n);
+    }
+    pair->plan.ns = pair->ns;
+    pair->plan.reqs = reqs;
+    pair->plan.nreqs = n;
+    rc = nsf_wire_run(&pair->plan, step);
+    pair->plan.reqs = NULL; /* they lived on this stack */
+    pair->plan.ns = NULL;
+    return rc;
+}
+
 /* -- plans on C threads ------------------------------------------------------ */
 
 struct many {

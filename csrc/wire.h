@@ -37,7 +37,8 @@
 enum nsf_wire_sizes {
     NSF_WIRE_NAME_MAX = 16, /* IFNAMSIZ: 15 bytes and the NUL */
     NSF_WIRE_MAC_MAX = 32,  /* MAX_ADDR_LEN */
-    NSF_WIRE_MSG_MAX = 256  /* room for the kernel's error text */
+    NSF_WIRE_MSG_MAX = 256, /* room for the kernel's error text */
+    NSF_WIRE_PAIR_REQS = 5  /* requests of a pair's plan, at most */
 };
 
 /* What a request does (nsf_wire_req.kind). Links are named by their name
@@ -209,6 +210,39 @@ int nsf_wire_run(struct nsf_wire_plan *plan, int *step);
 int nsf_wire_run_many(struct nsf_wire_plan *plans, int n, int nthreads,
                       int *step);
 
+/* One end of a veth pair for nsf_wire_pair. */
+struct nsf_wire_end {
+    char name[16];           /* the link's name (NUL ended) */
+    int mac_len;             /* 0: a random MAC */
+    unsigned char mac[32];
+    int family;              /* its address: AF_INET, AF_INET6; 0: none */
+    int prefix;
+    unsigned int flags;      /* IFA_F_* of the address (IFA_F_NODAD) */
+    unsigned char addr[16];
+    struct nsf_wire_link link; /* out: the end's record, read last */
+};
+/* The plan of Netns.veth in one struct (one allocation, one call): a veth
+ * pair, end[0] in ns[0] and end[1] in ns[plan.nns - 1] (plan.nns 1: both
+ * ends in one namespace), up and mtu on both ends, an address on each end
+ * that has one, both records read. The caller sets ns, end (all but link),
+ * up, mtu, plan.nns and plan.flags. */
+struct nsf_wire_pair {
+    struct nsf_wire_ns ns[2];
+    struct nsf_wire_end end[2];
+    int up;
+    unsigned int mtu;
+    struct nsf_wire_plan plan; /* the outcome, as nsf_wire_run's; failed
+                                  numbers the requests in their order: the
+                                  veth, the peer's address (if any), the
+                                  peer's read, this end's address (if
+                                  any), this end's read */
+};
+/* Run the pair's plan (nsf_wire_run: the same sends, the same undo).
+ * Returns plan.rc; steps as nsf_wire_run's. */
+int nsf_wire_pair(struct nsf_wire_pair *pair, int *step);
+/* The requests of the pair's plan, into reqs[0 .. NSF_WIRE_PAIR_REQS)
+ * (they point into pair); how many, or -EINVAL for a bad pair. */
+int nsf_wire_pair_reqs(struct nsf_wire_pair *pair, struct nsf_wire_req *reqs);
 /* The links (RTM_GETLINK dump), addresses (RTM_GETADDR; family 0: all)
  * and routes (RTM_GETROUTE, every table; family 0: all) of ns, into
  * out[0 .. cap). Returns how many there are (more than cap: call again

@@ -21,7 +21,13 @@ import threading
 from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union, cast
 
 from . import _sys, _wire
-from ._names import check_pid, encode_name, is_path, run_dir_bytes
+from ._names import (
+    check_pid,
+    encode_name,
+    is_path,
+    own_pid,
+    run_dir_bytes,
+)
 from ._owner import proc_pid
 from ._procs import kill_all
 from ._resource import Resource
@@ -107,7 +113,7 @@ class Netns(Resource):
         self._run_dir = run_dir
         self._owned = owned
         self._release = release
-        self._pid = os.getpid()
+        self._pid = own_pid()
         self._closed = False
         self._lock = threading.Lock()
         self._wire: Optional[_wire.Socket] = None
@@ -279,7 +285,8 @@ class Netns(Resource):
     def _endpoint(self) -> _wire.Endpoint:
         """This namespace for a wiring plan, with the rtnetlink socket the
         handle keeps (made inside on first use, closed with the handle)."""
-        fd = self.fileno()
+        if self._closed:
+            raise ValueError("operation on a closed Netns handle")
         sock = self._wire
         if sock is None:
             with self._lock:
@@ -288,7 +295,11 @@ class Netns(Resource):
                 if self._wire is None:
                     self._wire = _wire.Socket()
                 sock = self._wire
-        return _wire.Endpoint(fd, sock, self.path)
+        # The path is made only when an error names it.
+        return _wire.Endpoint(self._fd, sock, self._path_of)
+
+    def _path_of(self) -> str:
+        return self.path
 
     def veth(
         self,
@@ -310,10 +321,17 @@ class Netns(Resource):
         (IPv6 without DAD). Returns the two ends' records. A failure
         leaves nothing made behind.
         """
-        with _Peer(peer) as other:
+        # A handle needs no temporary endpoint (the common case, kept lean).
+        tmp: Optional[_Peer] = None
+        if isinstance(peer, Netns):
+            other = peer._endpoint()
+        else:
+            tmp = _Peer(peer)
+            other = tmp.ep
+        try:
             return _wire.veth(
                 self._endpoint(),
-                other.ep,
+                other,
                 name,
                 peer_name,
                 addrs=addrs,
@@ -322,6 +340,9 @@ class Netns(Resource):
                 peer_mac=peer_mac,
                 up=up,
             )
+        finally:
+            if tmp is not None:
+                tmp.__exit__()
 
     def bridge(
         self,
@@ -536,7 +557,7 @@ class Netns(Resource):
             self._closed = True
         if self._wire is not None:
             self._wire.close()
-        if os.getpid() != self._pid:
+        if own_pid() != self._pid:
             # A copy inherited through fork: the namespace is the parent's.
             os.close(self._fd)
             return

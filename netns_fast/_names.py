@@ -73,8 +73,18 @@ def note_prefix(path: bytes, is_open: bool) -> None:
         made_prefixes.pop(path, None)
 
 
+_pid = [os.getpid()]
+
+
+def own_pid() -> int:
+    """os.getpid() without a syscall: kept here, renewed in a child that
+    os.fork() (or any fork that runs Python's after-fork hooks) made."""
+    return _pid[0]
+
+
 def _forget_made() -> None:
     """In a forked child: what the parent made is the parent's."""
+    _pid[0] = os.getpid()
     made.clear()
     made_prefixes.clear()
 

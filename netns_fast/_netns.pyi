@@ -161,6 +161,7 @@ class _Lib:
     NSF_WIRE_NAME_MAX: Final[int]
     NSF_WIRE_MAC_MAX: Final[int]
     NSF_WIRE_MSG_MAX: Final[int]
+    NSF_WIRE_PAIR_REQS: Final[int]
     NSF_WIRE_VETH: Final[int]
     NSF_WIRE_DUMMY: Final[int]
     NSF_WIRE_BRIDGE: Final[int]
@@ -178,6 +179,8 @@ class _Lib:
     NSF_WIRE_KEEP: Final[int]
     NSF_WIRE_OWN_THREAD: Final[int]
     def nsf_wire_run(self, plan: Any, step: Any, /) -> int: ...
+    def nsf_wire_pair(self, pair: Any, step: Any, /) -> int: ...
+    def nsf_wire_pair_reqs(self, pair: Any, reqs: Any, /) -> int: ...
     def nsf_wire_run_many(
         self, plans: Any, n: int, nthreads: int, step: Any, /
     ) -> int: ...

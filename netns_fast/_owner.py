@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, NamedTuple, Optional
 
-from ._names import read_run_dir, run_dir_bytes
+from ._names import own_pid, read_run_dir, run_dir_bytes
 
 if TYPE_CHECKING:
     from ._names import Name
@@ -87,7 +87,7 @@ def proc_pid() -> int:
     Computed once per process (a forked child computes its own); without
     a readable /proc it is os.getpid().
     """
-    pid = os.getpid()
+    pid = own_pid()
     if _proc_self and _proc_self[0][0] == pid:
         return _proc_self[0][1]
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import struct
 
 from ._names import THREAD_NS_NET as THREAD_NS_NET  # noqa: PLC0414 (re-export)
 from ._names import note_gone, note_made
@@ -21,7 +22,7 @@ from .exceptions import NetnsOSError, error_class
 # imports would be most of its start-up).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from typing import Any, Optional, Union
 
     _PathArg = Union[str, bytes, None]
@@ -1145,10 +1146,11 @@ _SYSCTL_MAX = 4096
 
 if TYPE_CHECKING:
     RawLink = tuple[
-        int, bytes, bytes, int, int, int, int, bytes, int, int, int
+        int, int, int, int, int, int, int, int, int, bytes, bytes, bytes
     ]
-    """(index, name, kind, flags, mtu, operstate, carrier, mac, master,
-    link, link_netnsid) of struct nsf_wire_link."""
+    """struct nsf_wire_link as unpacked (LINK): index, master, link,
+    link_netnsid, flags, mtu, operstate, carrier, mac_len, mac[32],
+    name[16], kind[16] (the last three NUL padded)."""
     RawAddr = tuple[int, bytes, int, int, int, int, bytes]
     """(family, address, prefixlen, index, scope, flags, label)."""
     RawRoute = tuple[
@@ -1189,14 +1191,23 @@ class WireSocket:
 
 class WireNs:
     """A namespace of a plan: its fd (-1: the calling thread's own), its
-    socket, and the path its errors name."""
+    socket, and the path its errors name (``where``: the path, or what
+    makes it when an error needs it)."""
 
-    __slots__ = ("fd", "path", "sock")
+    __slots__ = ("fd", "sock", "where")
 
-    def __init__(self, fd: int, sock: WireSocket, path: str) -> None:
+    def __init__(
+        self, fd: int, sock: WireSocket, where: Union[str, Callable[[], str]]
+    ) -> None:
         self.fd = fd
         self.sock = sock
-        self.path = path
+        self.where = where
+
+    @property
+    def path(self) -> str:
+        """The path errors name."""
+        where = self.where
+        return where if isinstance(where, str) else where()
 
 
 class WireReq:
@@ -1282,20 +1293,14 @@ class WireResult:
         self.values: list[Optional[bytes]] = [None] * n
 
 
+# struct nsf_wire_link as bytes (RawLink; checked against the cdef in
+# tests/unit/test_wire.py).
+LINK = struct.Struct("=4i2I3i32s16s16s")
+
+
 def _raw_link(c: Any) -> RawLink:
-    return (
-        int(c.index),
-        ffi.string(c.name),
-        ffi.string(c.kind),
-        int(c.flags),
-        int(c.mtu),
-        int(c.operstate),
-        int(c.carrier),
-        ffi.buffer(c.mac, c.mac_len)[:],
-        int(c.master),
-        int(c.link),
-        int(c.link_netnsid),
-    )
+    """The record a struct nsf_wire_link * points to."""
+    return LINK.unpack_from(ffi.buffer(c))
 
 
 class _CPlan:
@@ -1402,20 +1407,39 @@ class _CPlan:
         self, rc: int, step: int, failed: int, msg: bytes
     ) -> NetnsOSError:
         req = self.reqs[failed] if 0 <= failed < len(self.reqs) else None
-        ns = self.nss[req.ns].path if req is not None else None
-        what = None
-        if req is not None:
-            # A link not found is named, not the address or route on it.
-            name = req.name
-            lookup = step == lib.NSF_STEP_RTM_GETLINK and name is not None
-            what = os.fsdecode(name) if lookup and name else req.what
-        return _oserror(
+        if req is None:
+            return _wire_error(rc, step, msg, path=None, name=None, what=None)
+        return _wire_error(
             rc,
             step,
-            path=ns,
-            path2=what,
-            text=msg.decode("utf-8", "replace") or None,
+            msg,
+            path=self.nss[req.ns].path,
+            name=req.name,
+            what=req.what,
         )
+
+
+def _wire_error(
+    rc: int,
+    step: int,
+    msg: bytes,
+    *,
+    path: Optional[str],
+    name: Optional[bytes],
+    what: Optional[str],
+) -> NetnsOSError:
+    """The error of a failed wiring request: in the namespace at path, on
+    the link name, about what (a link not found is named, not the address
+    or route on it); the kernel's text when it sent one."""
+    if step == lib.NSF_STEP_RTM_GETLINK and name:
+        what = os.fsdecode(name)
+    return _oserror(
+        rc,
+        step,
+        path=path,
+        path2=what,
+        text=msg.decode("utf-8", "replace") or None,
+    )
 
 
 def wire_run(
@@ -1426,6 +1450,84 @@ def wire_run(
     step = ffi.new("int *")
     lib.nsf_wire_run(plan.plan, step)
     return plan.result()
+
+
+if TYPE_CHECKING:
+    WireEnd = tuple[bytes, bytes, Optional[tuple[int, bytes, int, int, str]]]
+    """A veth end for :func:`wire_pair`: (name, MAC or b"", address or
+    None: (family, packed, prefix length, IFA_F_* flags, text))."""
+
+
+def wire_pair(
+    a: WireNs, b: WireNs, end: WireEnd, peer: WireEnd, *, up: int, mtu: int
+) -> tuple[RawLink, RawLink]:
+    """A veth pair, end in a and peer in b (b may be a: one namespace),
+    with their addresses, both records read (nsf_wire_pair: Netns.veth's
+    plan in one call); raises the failing request's error."""
+    one = b is a
+    p = ffi.new(
+        "struct nsf_wire_pair *",
+        (
+            (
+                (a.fd, a.sock.fd, a.sock.seq),
+                (b.fd, b.sock.fd, b.sock.seq),
+            ),
+            (_c_end(end), _c_end(peer)),
+            up,
+            mtu,
+            (ffi.NULL, 1 if one else 2),
+        ),
+    )
+    step = ffi.new("int *")
+    rc = lib.nsf_wire_pair(p, step)
+    ns = p.ns
+    a.sock.fd, a.sock.seq = ns[0].rtnl, ns[0].seq
+    if not one:
+        b.sock.fd, b.sock.seq = ns[1].rtnl, ns[1].seq
+    if rc >= 0:
+        buf = ffi.buffer(p)
+        return (
+            LINK.unpack_from(buf, _PAIR_LINK),
+            LINK.unpack_from(buf, _PAIR_LINK + _END),
+        )
+    # The requests in nsf_wire_pair's order: (namespace, link, what).
+    reqs: list[tuple[Optional[str], Optional[bytes], Optional[str]]] = [
+        (a.path, end[0], os.fsdecode(end[0]))
+    ]
+    if peer[2] is not None:
+        reqs.append((b.path, peer[0], peer[2][4]))
+    reqs.append((b.path, peer[0], os.fsdecode(peer[0])))
+    if end[2] is not None:
+        reqs.append((a.path, end[0], end[2][4]))
+    reqs.append((a.path, end[0], os.fsdecode(end[0])))
+    plan = p.plan
+    failed = int(plan.failed)
+    path, name, what = (
+        reqs[failed] if 0 <= failed < len(reqs) else (None, None, None)
+    )
+    raise _wire_error(
+        rc,
+        int(plan.step),
+        ffi.string(plan.msg),
+        path=path,
+        name=name,
+        what=what,
+    )
+
+
+def _c_end(end: WireEnd) -> tuple[object, ...]:
+    """The initializer of a struct nsf_wire_end."""
+    name, mac, addr = end
+    if addr is None:
+        return (name, len(mac), mac)
+    return (name, len(mac), mac, addr[0], addr[2], addr[3], addr[1])
+
+
+# Where the records are in a struct nsf_wire_pair.
+_PAIR_LINK = ffi.offsetof("struct nsf_wire_pair", "end") + ffi.offsetof(
+    "struct nsf_wire_end", "link"
+)
+_END = ffi.sizeof("struct nsf_wire_end")
 
 
 def wire_run_many(
@@ -1474,7 +1576,8 @@ def _dump(what: str, w: WireNs, family: int) -> tuple[Any, int]:
 def wire_links(w: WireNs) -> list[RawLink]:
     """The links of a namespace (RTM_GETLINK dump)."""
     out, n = _dump("links", w, 0)
-    return [_raw_link(out[i]) for i in range(n)]
+    buf = ffi.buffer(out)
+    return [LINK.unpack_from(buf, i * LINK.size) for i in range(n)]
 
 
 def _ip_bytes(c: Any, field: str, present: bool = True) -> Optional[bytes]:

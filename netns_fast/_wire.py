@@ -50,6 +50,7 @@ import threading
 from typing import TYPE_CHECKING, NamedTuple, Optional, Union
 
 from . import _sys
+from ._names import own_pid
 
 if TYPE_CHECKING:
     import ipaddress
@@ -160,20 +161,40 @@ class Route(NamedTuple):
 
 
 def _link(raw: _sys.RawLink) -> Link:
-    index, name, kind, flags, mtu, oper, carrier, mac, master, peer, nsid = raw
-    return Link(
+    (
         index,
-        os.fsdecode(name),
-        os.fsdecode(kind),
+        master,
+        peer,
+        nsid,
         flags,
         mtu,
-        ":".join(f"{b:02x}" for b in mac),
-        _OPERSTATES[oper] if 0 <= oper < len(_OPERSTATES) else str(oper),
-        None if carrier < 0 else bool(carrier),
-        master or None,
-        peer or None,
-        None if nsid < 0 else nsid,
+        oper,
+        carrier,
+        n,
+        mac,
+        name,
+        kind,
+    ) = raw
+    # tuple.__new__: no Python frame of NamedTuple's __new__.
+    return _new_link(
+        Link,
+        (
+            index,
+            name.split(b"\0", 1)[0].decode("utf-8", "surrogateescape"),
+            kind.split(b"\0", 1)[0].decode("utf-8", "surrogateescape"),
+            flags,
+            mtu,
+            mac[: max(0, n)].hex(":"),
+            _OPERSTATES[oper] if 0 <= oper < len(_OPERSTATES) else str(oper),
+            None if carrier < 0 else bool(carrier),
+            master or None,
+            peer or None,
+            None if nsid < 0 else nsid,
+        ),
     )
+
+
+_new_link = tuple.__new__
 
 
 def _ip(family: int, raw: bytes) -> str:
@@ -257,7 +278,11 @@ def _prefixed(value: object, what: str) -> tuple[int, bytes, int, str]:
             )
         value = str(value)
     addr, slash, length = value.partition("/")
-    family, packed = _pton(addr, what)
+    family = AF_INET6 if ":" in addr else AF_INET
+    try:
+        packed = _socket.inet_pton(family, addr)
+    except (OSError, ValueError):
+        raise ValueError(f"invalid {what} {addr!r}") from None
     bits = len(packed) * 8
     if not slash:
         return family, packed, bits, value
@@ -390,7 +415,7 @@ class Socket:
     def __init__(self, fd: int = -1) -> None:
         self.sock = _sys.WireSocket(fd)
         self.lock = threading.Lock()
-        self._pid = os.getpid()
+        self._pid = own_pid()
 
     def close(self) -> None:
         """Close the socket (idempotent; waits for a call using it)."""
@@ -399,23 +424,32 @@ class Socket:
 
     def fresh(self) -> None:
         """In a forked child: drop the copy of the parent's socket."""
-        if self._pid != os.getpid():
+        if self._pid != own_pid():
             self.lock = threading.Lock()
-            self._pid = os.getpid()
+            self._pid = own_pid()
             self.sock.close()
             self.sock.seq = 0
 
 
 class Endpoint:
     """A namespace to wire: its fd (-1: the calling thread's own), its
-    kept socket, and the path its errors name."""
+    kept socket, and the path its errors name (``where``: the path, or
+    what makes it when an error needs it)."""
 
-    __slots__ = ("fd", "path", "socket")
+    __slots__ = ("fd", "socket", "where")
 
-    def __init__(self, fd: int, socket: Socket, path: str) -> None:
+    def __init__(
+        self, fd: int, socket: Socket, where: Union[str, Callable[[], str]]
+    ) -> None:
         self.fd = fd
         self.socket = socket
-        self.path = path
+        self.where = where
+
+    @property
+    def path(self) -> str:
+        """The path errors name."""
+        where = self.where
+        return where if isinstance(where, str) else where()
 
 
 def own_endpoint() -> Endpoint:
@@ -729,7 +763,7 @@ class Plan:
         for ep in self._eps:
             ep.socket.fresh()
         return [
-            _sys.WireNs(ep.fd, ep.socket.sock, ep.path) for ep in self._eps
+            _sys.WireNs(ep.fd, ep.socket.sock, ep.where) for ep in self._eps
         ]
 
     def run(self, *, keep: bool = False) -> PlanResult:
@@ -804,23 +838,50 @@ def veth(
     peer_mac: Optional[str],
     up: bool,
 ) -> tuple[Link, Link]:
-    """A veth pair with an address on each end, both records read."""
-    plan = Plan()
-    plan.veth(
-        ep, name, peer, peer_name, up=up, mtu=mtu, mac=mac, peer_mac=peer_mac
-    )
-    # The peer's end first: its datagram then also carries its "up",
-    # and this end's records see the carrier (three sends in all).
+    """A veth pair with an address on each end, both records read: the
+    plan of Plan.veth, then addr_add and link_get per end (the peer's
+    first), in one C call (nsf_wire_pair)."""
+    # Few calls on this path: after the kernel's work each costs more.
+    raw, peer_raw = check_ifname(name), check_ifname(peer_name)
+    mtu_ = 0 if mtu is None else check_mtu(mtu, "veth")
+    mac_ = b"" if mac is None else check_mac(mac)
+    peer_mac_ = b"" if peer_mac is None else check_mac(peer_mac)
+    up_ = 1 if up else 0
+    end: _sys.WireEnd = (raw, mac_, None)
+    other: _sys.WireEnd = (peer_raw, peer_mac_, None)
     if addrs is not None:
         if len(addrs) != 2:
             raise ValueError("addrs= is a pair: (this end's, the peer's)")
-        plan.addr_add(peer, peer_name, addrs[1])
-    got_peer = plan.link_get(peer, peer_name)
-    if addrs is not None:
-        plan.addr_add(ep, name, addrs[0])
-    got = plan.link_get(ep, name)
-    res = plan.run()
-    return res.link(got), res.link(got_peer)
+        end = (raw, mac_, _end_addr(addrs[0]))
+        other = (peer_raw, peer_mac_, _end_addr(addrs[1]))
+    one, two = ep.socket, peer.socket
+    # Both sockets, in the order Plan.run takes them (by identity).
+    first, second = (one, two) if id(one) <= id(two) else (two, one)
+    with first.lock:
+        if second is first:
+            one.fresh()
+            a = _sys.WireNs(ep.fd, one.sock, ep.where)
+            got, got_peer = _sys.wire_pair(a, a, end, other, up=up_, mtu=mtu_)
+        else:
+            with second.lock:
+                one.fresh()
+                two.fresh()
+                got, got_peer = _sys.wire_pair(
+                    _sys.WireNs(ep.fd, one.sock, ep.where),
+                    _sys.WireNs(peer.fd, two.sock, peer.where),
+                    end,
+                    other,
+                    up=up_,
+                    mtu=mtu_,
+                )
+    return _link(got), _link(got_peer)
+
+
+def _end_addr(cidr: AddressLike) -> tuple[int, bytes, int, int, str]:
+    """An address of a veth end (IPv6 without DAD, as addr_add)."""
+    family, packed, prefix, text = _prefixed(cidr, "address")
+    flags = _IFA_F_NODAD if family == AF_INET6 else 0
+    return family, packed, prefix, flags, text
 
 
 def device(
@@ -878,7 +939,7 @@ def sysctl(
 
 def _dump_ns(ep: Endpoint) -> _sys.WireNs:
     ep.socket.fresh()
-    return _sys.WireNs(ep.fd, ep.socket.sock, ep.path)
+    return _sys.WireNs(ep.fd, ep.socket.sock, ep.where)
 
 
 def links(ep: Endpoint) -> list[Link]:

@@ -515,7 +515,10 @@ def test_veth_failing_half_way_is_undone(wired: tuple[Netns, Netns]) -> None:
     with pytest.raises(PermissionError) as info:
         a.veth(b, "v0", "v1", addrs=("fd02::1/64", "fd02::2/64"))
     assert info.value.step == "rtm_newaddr"
-    assert info.value.filename2 == "fd02::2/64"
+    assert (info.value.filename, info.value.filename2) == (
+        b.path,
+        "fd02::2/64",
+    )
     assert (state(a), state(b)) == before
 
 

@@ -86,6 +86,17 @@ class FakeWire:
         step[0] = self.step
         return self.rc
 
+    def nsf_wire_pair(self, pair: Any, step: Any) -> int:
+        # The requests C makes of the pair, then the fake run.
+        reqs = ffi.new("struct nsf_wire_req[]", lib.NSF_WIRE_PAIR_REQS)
+        n = lib.nsf_wire_pair_reqs(pair, reqs)
+        assert n > 0
+        plan = pair.plan
+        plan.ns = pair.ns
+        plan.reqs = reqs
+        plan.nreqs = n
+        return self.nsf_wire_run(plan, step)
+
     def nsf_wire_links(self, *args: Any) -> int:
         raise AssertionError("no dump expected")
 
@@ -121,6 +132,39 @@ def _link_reply(plan: Any) -> None:
             c.link.mac_len = 6
             c.link.mac[0:6] = b"\x02\x00\x00\x00\x00\x0a"
             c.link.link_netnsid = -1
+
+
+# -- the record's layout ------------------------------------------------------
+
+
+def test_link_struct_matches_the_cdef() -> None:
+    """_sys.LINK unpacks struct nsf_wire_link field by field: every field
+    written through cffi comes back in its place."""
+    c = ffi.new("struct nsf_wire_link *")
+    c.index, c.master, c.link, c.link_netnsid = 7, 3, 9, -1
+    c.flags, c.mtu, c.operstate, c.carrier = 0x11043, 1400, 6, 1
+    c.mac_len = 6
+    c.mac[0:6] = b"\x02\x00\x00\x00\x00\x0b"
+    c.name = b"eth0"
+    c.kind = b"veth"
+    assert _sys.LINK.size == ffi.sizeof("struct nsf_wire_link")
+    raw = _sys._raw_link(c)
+    assert raw[:9] == (7, 3, 9, -1, 0x11043, 1400, 6, 1, 6)
+    assert raw[9][:6] == b"\x02\x00\x00\x00\x00\x0b"
+    assert (raw[10].rstrip(b"\0"), raw[11].rstrip(b"\0")) == (b"eth0", b"veth")
+    link = wire._link(raw)
+    assert (link.ifindex, link.name, link.kind, link.mtu) == (
+        7,
+        "eth0",
+        "veth",
+        1400,
+    )
+    assert (link.mac, link.operstate, link.carrier) == (
+        "02:00:00:00:00:0b",
+        "UP",
+        True,
+    )
+    assert (link.master, link.peer_ifindex, link.peer_netnsid) == (3, 9, None)
 
 
 # -- input checks -------------------------------------------------------------
@@ -614,16 +658,17 @@ def test_link_record() -> None:
     link = wire._link(
         (
             3,
-            b"eth0",
-            b"veth",
+            0,
+            4,
+            -1,
             0x11043,
             1500,
             6,
             1,
-            b"\x02\x00\x00\x00\x00\x01",
-            0,
-            4,
-            -1,
+            6,
+            b"\x02\x00\x00\x00\x00\x01".ljust(32, b"\0"),
+            b"eth0".ljust(16, b"\0"),
+            b"veth".ljust(16, b"\0"),
         )
     )
     assert link == netns_fast.Link(
@@ -641,7 +686,9 @@ def test_link_record() -> None:
     )
     assert link.up
     assert link.lower_up
-    down = wire._link((1, b"lo", b"", 0x8, 65536, 2, -1, b"", 5, 0, 2))
+    down = wire._link(
+        (1, 5, 0, 2, 0x8, 65536, 2, -1, 0, bytes(32), b"lo", b"")
+    )
     assert (down.operstate, down.carrier, down.master) == ("DOWN", None, 5)
     assert (down.peer_ifindex, down.peer_netnsid) == (None, 2)
     assert not down.up
