@@ -11,7 +11,9 @@
  *
  * Usage: wire_floor CYCLES [ns]; with "ns", only the namespaces: unshare
  * x2 with their sockets and both loopbacks up (the part of the cycle that
- * is no wiring). */
+ * is no wiring). Built with -DFLOOR_LIB -shared it is a library instead:
+ * floor_cycle(only_ns) runs one cycle (wiring.py interleaves the rivals
+ * cycle by cycle in one process). */
 #define _GNU_SOURCE 1
 #include <errno.h>
 #include <fcntl.h>
@@ -156,56 +158,80 @@ static long long now_ns(void)
     return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* One cycle; its microseconds. */
+static double cycle(int home, int only_ns)
+{
+    long long t0 = now_ns();
+    int sa, sb, fa = fresh(home, &sa), fb = fresh(home, &sb);
+    struct nlmsghdr *h;
+    struct ifinfomsg *ifi;
+    struct rtattr *info, *data, *peer;
+
+    if (only_ns) {
+        up(1, &h);
+        flush(sa, 1);
+        up(1, &h);
+        flush(sb, 1);
+        goto done;
+    }
+    /* In A: the pair (its peer placed in B), A's address, eth0 and lo
+     * up; a fresh namespace numbers them lo 1, eth0 2. */
+    h = msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifi));
+    put(h, IFLA_IFNAME, "eth0", 5);
+    info = put(h, IFLA_LINKINFO, NULL, 0);
+    put(h, IFLA_INFO_KIND, "veth", 5);
+    data = put(h, IFLA_INFO_DATA, NULL, 0);
+    peer = put(h, VETH_INFO_PEER, NULL, 0);
+    h->nlmsg_len += sizeof(struct ifinfomsg); /* the peer's header */
+    memset(RTA_DATA(peer), 0, sizeof(struct ifinfomsg));
+    put(h, IFLA_IFNAME, "eth0", 5);
+    put(h, IFLA_NET_NS_FD, &fb, 4);
+    close_nest(h, peer);
+    close_nest(h, data);
+    close_nest(h, info);
+    end(h);
+    addr(2, "10.0.0.1");
+    up(2, &h);
+    up(1, &h);
+    flush(sa, 4);
+    addr(2, "10.0.0.2");
+    up(2, &h);
+    up(1, &h);
+    flush(sb, 3);
+done:
+    close(sa);
+    close(sb);
+    close(fa);
+    close(fb);
+    return (now_ns() - t0) / 1e3;
+}
+
+#ifdef FLOOR_LIB
+/* The shared object wiring.py loads: one cycle per call (only_ns as the
+ * program's "ns"), run on the calling thread, which ends where it
+ * started. */
+double floor_cycle(int only_ns);
+
+double floor_cycle(int only_ns)
+{
+    static int home = -1;
+
+    if (home < 0 &&
+        (home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+        die("open");
+    return cycle(home, only_ns);
+}
+#else
 int main(int argc, char **argv)
 {
     int cycles = argc > 1 ? atoi(argv[1]) : 100, i;
     int only_ns = argc > 2 && strcmp(argv[2], "ns") == 0;
     int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 
-    for (i = 0; i < cycles; i++) {
-        long long t0 = now_ns();
-        int sa, sb, fa = fresh(home, &sa), fb = fresh(home, &sb);
-        struct nlmsghdr *h;
-        struct ifinfomsg *ifi;
-        struct rtattr *info, *data, *peer;
-
-        if (only_ns) {
-            up(1, &h);
-            flush(sa, 1);
-            up(1, &h);
-            flush(sb, 1);
-            goto done;
-        }
-        /* In A: the pair (its peer placed in B), A's address, eth0 and lo
-         * up; a fresh namespace numbers them lo 1, eth0 2. */
-        h = msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifi));
-        put(h, IFLA_IFNAME, "eth0", 5);
-        info = put(h, IFLA_LINKINFO, NULL, 0);
-        put(h, IFLA_INFO_KIND, "veth", 5);
-        data = put(h, IFLA_INFO_DATA, NULL, 0);
-        peer = put(h, VETH_INFO_PEER, NULL, 0);
-        h->nlmsg_len += sizeof(struct ifinfomsg); /* the peer's header */
-        memset(RTA_DATA(peer), 0, sizeof(struct ifinfomsg));
-        put(h, IFLA_IFNAME, "eth0", 5);
-        put(h, IFLA_NET_NS_FD, &fb, 4);
-        close_nest(h, peer);
-        close_nest(h, data);
-        close_nest(h, info);
-        end(h);
-        addr(2, "10.0.0.1");
-        up(2, &h);
-        up(1, &h);
-        flush(sa, 4);
-        addr(2, "10.0.0.2");
-        up(2, &h);
-        up(1, &h);
-        flush(sb, 3);
-    done:
-        close(sa);
-        close(sb);
-        close(fa);
-        close(fb);
-        printf("%.1f\n", (now_ns() - t0) / 1e3);
-    }
+    if (home < 0)
+        die("open");
+    for (i = 0; i < cycles; i++)
+        printf("%.1f\n", cycle(home, only_ns));
     return 0;
 }
+#endif

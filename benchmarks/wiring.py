@@ -2,8 +2,12 @@
 rival side by side in one run.
 
 The wired pair (2 fresh namespaces, a veth between them, an IPv4 /24 on
-each end, both ends and both loopbacks up, then torn down), rounds
-interleaved in a shuffled order:
+each end, both ends and both loopbacks up, then torn down), the rivals
+interleaved cycle by cycle in one process (each round one cycle of each,
+in a new shuffled order; the slow rivals every --slow-every rounds), so
+that every rival meets the kernel's background teardown of the others'
+namespaces alike (in blocks of 40 cycles per rival the same code measured
+0.64x to 1.53x of itself from round to round):
 
 - ``ip`` processes: ip netns add x2, ip link add eth0 netns A type veth
   peer name eth0 netns B, ip -n addr add / link set up x6, ip netns del x2
@@ -12,9 +16,10 @@ interleaved in a shuffled order:
   inside each (as the README shows), closed
 - netns_fast API: Netns.new() x2 + a.veth(b, ..., addrs=...), closed
 - netns_fast Topology: Topology.build() of the pair, Network.close()
-- the bare C floor, compiled here (benchmarks/wire_floor.c): unshare x2,
-  one RTM_NEWLINK, then RTM_NEWADDR + RTM_NEWLINK up per end and per
-  loopback, fds closed
+- the bare C floor, compiled here (benchmarks/wire_floor.c, as a shared
+  object whose floor_cycle() times one cycle itself, on this process's
+  thread): unshare x2, one RTM_NEWLINK, then RTM_NEWADDR + RTM_NEWLINK up
+  per end and per loopback, fds closed
 
 Then the pre-wired pool (Pool(topology=pair)): acquire + release per test
 around a simulated test body (--work ms, busy), so that its C threads can
@@ -28,8 +33,9 @@ Goals: the API's wired pair <= 1.15x the C floor; the pre-wired pool's
 acquire median <= 50 µs; the sustained run within the bound. Prints µs,
 ratios and the goals' verdicts; --plot PATH draws docs/wiring.png.
 
-Usage (root): python benchmarks/wiring.py [--quick] [--rounds R] [--n N]
-[--work MS] [--cycles C] [--plot docs/wiring.png]. It re-executes itself
+Usage (root): python benchmarks/wiring.py [--quick] [--rounds R]
+[--slow-every K] [--n POOL_CYCLES] [--work MS] [--cycles C]
+[--plot docs/wiring.png]. It re-executes itself
 in a private mount namespace (a tmpfs on /run/netns) and a fresh network
 namespace, so nothing it makes is visible outside.
 """
@@ -37,6 +43,7 @@ namespace, so nothing it makes is visible outside.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import os
 import random
@@ -48,8 +55,8 @@ from _bench import compile_c, isolate, median, settle, table
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ADDRS = ("10.0.0.1/24", "10.0.0.2/24")
-Cycle = Callable[[int], list[float]]
-"""Runs n cycles of a rival; the µs of each."""
+Cycle = Callable[[int], float]
+"""Runs cycle k of a rival; its µs."""
 
 
 def busy(seconds: float) -> None:
@@ -62,13 +69,10 @@ def busy(seconds: float) -> None:
 def timed(one: Callable[[int], None]) -> Cycle:
     """A rival whose cycle k is one(k), timed here."""
 
-    def run(n: int) -> list[float]:
-        out = []
-        for k in range(n):
-            t0 = time.perf_counter()
-            one(k)
-            out.append((time.perf_counter() - t0) * 1e6)
-        return out
+    def run(k: int) -> float:
+        t0 = time.perf_counter()
+        one(k)
+        return (time.perf_counter() - t0) * 1e6
 
     return run
 
@@ -182,14 +186,17 @@ def namespaces_only(k: int) -> None:
     Netns.new().close()
 
 
-def c_floor(binary: str, *mode: str) -> Cycle:
-    """The bare C floor: the binary times its own cycles."""
+def c_floor(library: str, only_ns: bool = False) -> Cycle:
+    """The bare C floor, built as a shared object: each call runs one
+    cycle on this thread and times it itself (the call's own cost is
+    outside)."""
+    lib = ctypes.CDLL(library)
+    lib.floor_cycle.restype = ctypes.c_double
+    lib.floor_cycle.argtypes = [ctypes.c_int]
+    mode = 1 if only_ns else 0
 
-    def run(n: int) -> list[float]:
-        out = subprocess.run(
-            [binary, str(n), *mode], check=True, capture_output=True, text=True
-        ).stdout
-        return [float(x) for x in out.split()]
+    def run(k: int) -> float:
+        return float(lib.floor_cycle(mode))
 
     return run
 
@@ -200,18 +207,28 @@ def c_floor(binary: str, *mode: str) -> Cycle:
 def side_by_side(
     rivals: dict[str, tuple[Cycle, int]], rounds: int
 ) -> dict[str, list[float]]:
-    """Every rival's n cycles per round, rounds interleaved in a shuffled
-    order; the µs of every cycle, by rival."""
+    """Rivals interleaved cycle by cycle: each round runs one cycle of
+    every rival whose ``every`` divides the round number (1: each round;
+    the slow rivals less often), in a new shuffled order, so that every
+    rival meets the kernel's background teardown of the others' cycles
+    alike; a pause every 50 rounds. The µs of every cycle, by rival."""
     got: dict[str, list[float]] = {name: [] for name in rivals}
-    order = list(rivals)
-    for r in range(rounds):
-        random.shuffle(order)
-        for name in order:
-            run, n = rivals[name]
-            gc.collect()
-            got[name] += run(n)
-            settle(2 * n)
-        print(f"  round {r + 1}/{rounds} done", flush=True)
+    gc.collect()
+    gc.disable()  # as timeit: no rival pays for another's garbage
+    try:
+        for r in range(rounds):
+            order = [
+                name for name, (_, every) in rivals.items() if r % every == 0
+            ]
+            random.shuffle(order)
+            for name in order:
+                got[name].append(rivals[name][0](r))
+            if r % 50 == 49:
+                gc.collect()
+                settle(100)
+                print(f"  round {r + 1}/{rounds}", flush=True)
+    finally:
+        gc.enable()
     return got
 
 
@@ -409,8 +426,16 @@ def main() -> None:
     """Parse the options, isolate, run every part."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run")
-    parser.add_argument("--rounds", type=int, help="rounds (default 5)")
-    parser.add_argument("--n", type=int, help="fast rivals' cycles/round")
+    parser.add_argument(
+        "--rounds", type=int, help="rounds of the pair (default 400)"
+    )
+    parser.add_argument(
+        "--slow-every",
+        type=int,
+        default=8,
+        help="a cycle of the slow rivals every N rounds",
+    )
+    parser.add_argument("--n", type=int, help="pool cycles (default 200)")
     parser.add_argument(
         "--work", type=float, default=5.0, help="pool test body, ms"
     )
@@ -419,24 +444,29 @@ def main() -> None:
     parser.add_argument("--plot", help="write the bar chart here (PNG)")
     args = parser.parse_args()
     isolate(network=True)
-    rounds = args.rounds or (2 if args.quick else 5)
-    n = args.n or (10 if args.quick else 40)
-    slow = max(2, n // 8)
+    rounds = args.rounds or (40 if args.quick else 400)
+    slow = max(1, args.slow_every)
+    n = args.n or (20 if args.quick else 200)
     cycles = args.cycles or (500 if args.quick else 5000)
     with open(os.path.join(HERE, "wire_floor.c")) as f:
-        floor = compile_c(f.read(), "wire_floor")
+        floor = compile_c(
+            f.read(), "wire_floor.so", ["-shared", "-fPIC", "-DFLOOR_LIB"]
+        )
     api = "netns_fast API (handles + veth)"
     rivals: dict[str, tuple[Cycle, int]] = {
-        "C floor": (c_floor(floor), n),
-        api: (timed(api_pair), n),
-        "netns_fast Topology.build": (timed(topology_pair()), n),
+        "C floor": (c_floor(floor), 1),
+        api: (timed(api_pair), 1),
+        "netns_fast Topology.build": (timed(topology_pair()), 1),
         "netns_fast handles + pyroute2": (timed(handles_pyroute2_pair), slow),
         "ip processes": (timed(ip_pair), slow),
         "pyroute2": (timed(pyroute2_pair), slow),
-        "(namespaces only) C floor": (c_floor(floor, "ns"), n),
-        "(namespaces only) Netns.new x2": (timed(namespaces_only), n),
+        "(namespaces only) C floor": (c_floor(floor, only_ns=True), 1),
+        "(namespaces only) Netns.new x2": (timed(namespaces_only), 1),
     }
-    print(f"wired pair: {rounds} rounds, n={n} (slow rivals {slow})")
+    print(
+        f"wired pair: {rounds} rounds, rivals interleaved cycle by cycle "
+        f"(the slow ones every {slow})"
+    )
     got = side_by_side(rivals, rounds)
     medians = print_table(
         "wired pair per test, set up and torn down", got, "C floor"
@@ -445,14 +475,14 @@ def main() -> None:
     topo_ratio = medians["netns_fast Topology.build"] / medians["C floor"]
     pair = pair_topology()
     work = args.work / 1e3
-    acq, rel = pool_cycles(pair, n * rounds, work, 8, args.threads)
+    acq, rel = pool_cycles(pair, n, work, 8, args.threads)
     title = (
         f"pre-wired pool of the pair (size 8, threads {args.threads}), "
         f"test body {args.work:.1f} ms"
     )
     a50 = print_pool(title, acq, rel)
     pool_row = a50 + median(rel)
-    b_acq, b_rel = pool_cycles(None, n * rounds, work, 8, args.threads)
+    b_acq, b_rel = pool_cycles(None, n, work, 8, args.threads)
     bare = print_pool(
         f"for comparison, a pool of bare namespaces (size 8), test body "
         f"{args.work:.1f} ms",
@@ -461,21 +491,22 @@ def main() -> None:
     )
 
     star = star_topology()
+    star_rounds = max(10, rounds // 4)
     star_rivals: dict[str, tuple[Cycle, int]] = {
         "Topology.build (star)": (
-            timed(lambda k: star.build().close()),
-            n // 2,
-        ),  # type: ignore[attr-defined]
-        "ip processes (star)": (timed(ip_star), 2),
+            timed(lambda k: star.build().close()),  # type: ignore[attr-defined]
+            1,
+        ),
+        "ip processes (star)": (timed(ip_star), 10),
     }
-    print(f"\nstar of {HOSTS}: {rounds} rounds")
-    star_got = side_by_side(star_rivals, rounds)
+    print(f"\nstar of {HOSTS}: {star_rounds} rounds")
+    star_got = side_by_side(star_rivals, star_rounds)
     print_table(
         f"star: one bridge namespace, {HOSTS} hosts on veths",
         star_got,
         "Topology.build (star)",
     )
-    s_acq, s_rel = pool_cycles(star, n * rounds // 2, 4 * work, 4, 1)
+    s_acq, s_rel = pool_cycles(star, n // 2, 4 * work, 4, 1)
     print_pool(
         f"pre-wired pool of the star (size 4), test body {4 * args.work:.0f}"
         " ms",
