@@ -1716,6 +1716,72 @@ int nsf_wire_pair(struct nsf_wire_pair *pair, int *step)
     return rc;
 }
 
+/* -- a topology in one call (Topology.build) ------------------------------- */
+
+static void close_nodes(struct nsf_wire_ns *ns, int n)
+{
+    int k;
+
+    for (k = 0; k < n; k++) {
+        if (ns[k].rtnl >= 0)
+            close(ns[k].rtnl);
+        if (ns[k].fd >= 0)
+            close(ns[k].fd);
+        ns[k].fd = ns[k].rtnl = -1;
+    }
+}
+
+int nsf_wire_build(struct nsf_wire_build *b, int *step)
+{
+    struct nsf_wire_plan *p = &b->plan;
+    int k, i, rc;
+
+    memset(p, 0, sizeof(*p));
+    p->failed = -1;
+    b->node = -1;
+    *step = NSF_STEP_NONE;
+    if (b->nodes <= 0 || b->nreqs < 0 || !b->ns || !b->inos ||
+        (b->nreqs && (!b->tmpl || !b->reqs))) {
+        p->step = NSF_STEP_WIRE_REQUEST;
+        return p->rc = nsf_set_step(step, NSF_STEP_WIRE_REQUEST, -EINVAL);
+    }
+    for (k = 0; k < b->nodes; k++)
+        b->ns[k].fd = b->ns[k].rtnl = -1;
+    for (k = 0; k < b->nodes; k++) {
+        b->ns[k].seq = 0;
+        b->ns[k].fd = nsf_wire_anon_new(b->flags, &b->inos[k],
+                                        &b->ns[k].rtnl, step);
+        if (b->ns[k].fd < 0) {
+            rc = b->ns[k].fd;
+            b->ns[k].fd = -1;
+            b->node = k;
+            p->step = *step;
+            close_nodes(b->ns, k);
+            return p->rc = rc;
+        }
+    }
+    if (b->nreqs == 0)
+        return 0;
+    memcpy(b->reqs, b->tmpl, (size_t)b->nreqs * sizeof(*b->reqs));
+    for (i = 0; i < b->nreqs; i++) {
+        b->reqs[i].link = NULL; /* no read-back: the template's buffers */
+        b->reqs[i].out = NULL;  /* are shared by concurrent builds */
+        b->reqs[i].out_cap = 0;
+    }
+    p->ns = b->ns;
+    p->nns = b->nodes;
+    p->reqs = b->reqs;
+    p->nreqs = b->nreqs;
+    /* On failure the namespaces go, and all in them: no undo. */
+    p->flags = NSF_WIRE_KEEP;
+    rc = nsf_wire_run(p, step);
+    p->ns = NULL;
+    p->reqs = NULL;
+    if (rc < 0)
+        close_nodes(b->ns, b->nodes);
+    return rc;
+}
+
 /* -- plans on C threads ------------------------------------------------------ */
 
 struct many {

@@ -243,6 +243,28 @@ int nsf_wire_pair(struct nsf_wire_pair *pair, int *step);
 /* The requests of the pair's plan, into reqs[0 .. NSF_WIRE_PAIR_REQS)
  * (they point into pair); how many, or -EINVAL for a bad pair. */
 int nsf_wire_pair_reqs(struct nsf_wire_pair *pair, struct nsf_wire_req *reqs);
+/* A topology's anonymous namespaces and their wiring, in one call
+ * (Topology.build): nodes new namespaces (nsf_wire_anon_new; loopback up
+ * with NSF_LO_UP in flags, handle.h), then the requests tmpl[0 .. nreqs)
+ * over nodes 0 .. nodes - 1, copied into reqs[0 .. nreqs) and run there
+ * (their results land in reqs; records and sysctl values are not read
+ * back). ns[0 .. nodes) receives each namespace's fd and socket, inos
+ * its inode. On failure nothing is left: the namespaces made are closed,
+ * and all that was made in them goes with them; plan.failed tells a
+ * failed request (-1: making a namespace, node the one). */
+struct nsf_wire_build {
+    int nodes;
+    int flags;
+    const struct nsf_wire_req *tmpl;
+    struct nsf_wire_req *reqs;
+    int nreqs;
+    struct nsf_wire_ns *ns;
+    unsigned long long *inos;
+    int node;                  /* out: the node being made at a failure */
+    struct nsf_wire_plan plan; /* out: as nsf_wire_run's */
+};
+/* Returns plan.rc; steps as nsf_wire_anon_new's and nsf_wire_run's. */
+int nsf_wire_build(struct nsf_wire_build *b, int *step);
 /* The links (RTM_GETLINK dump), addresses (RTM_GETADDR; family 0: all)
  * and routes (RTM_GETROUTE, every table; family 0: all) of ns, into
  * out[0 .. cap). Returns how many there are (more than cap: call again

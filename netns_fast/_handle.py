@@ -128,7 +128,12 @@ class Netns(Resource):
         socket its wiring methods use, made while the thread was inside
         (so wiring it needs no helper thread).
         """
-        fd, ino, rtnl = _sys.wire_anon_new(lo_up)
+        return cls._held(*_sys.wire_anon_new(lo_up))
+
+    @classmethod
+    def _held(cls, fd: int, ino: int, rtnl: int) -> Netns:
+        """The handle of an anonymous namespace made here: its fd, inode
+        and rtnetlink socket made inside (both taken over)."""
         try:
             handle = cls(fd, owned=True, ino=ino)
         except BaseException:

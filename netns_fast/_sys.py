@@ -1442,6 +1442,64 @@ def _wire_error(
     )
 
 
+class WireBuild:
+    """A topology's wiring as a C template (requests over nodes 0 .. n - 1,
+    labelled for errors) that :meth:`build` runs over new anonymous
+    namespaces in one C call (nsf_wire_build); safe for threads."""
+
+    def __init__(
+        self, labels: Sequence[str], wiring: Sequence[WireReq], lo_up: bool
+    ) -> None:
+        self._labels = list(labels)
+        self._wiring = list(wiring)
+        holes = [WireNs(-1, WireSocket(), label) for label in labels]
+        self._tmpl = _CPlan(holes, self._wiring, 0)
+        self._flags = lib.NSF_LO_UP if lo_up else 0
+
+    def build(
+        self, made: Sequence[int]
+    ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:
+        """The nodes (fd, inode, socket fd: the caller's to close) and the
+        (index, peer index) of each request (those numbered in made; the
+        others 0); raises the failure, after which nothing is left."""
+        n, m = len(self._labels), len(self._wiring)
+        b = ffi.new("struct nsf_wire_build *")
+        ns = ffi.new("struct nsf_wire_ns[]", n)
+        inos = ffi.new("unsigned long long[]", n)
+        reqs = ffi.new("struct nsf_wire_req[]", max(m, 1))
+        b.nodes = n
+        b.flags = self._flags
+        b.tmpl = self._tmpl.plan.reqs
+        b.reqs = reqs
+        b.nreqs = m
+        b.ns = ns
+        b.inos = inos
+        step = ffi.new("int *")
+        rc = lib.nsf_wire_build(b, step)
+        if rc < 0:
+            raise self._error(rc, b)
+        nodes = [(ns[k].fd, inos[k], ns[k].rtnl) for k in range(n)]
+        indexes = [(0, 0)] * m
+        for k in made:
+            indexes[k] = (reqs[k].index, reqs[k].peer_index)
+        return nodes, indexes
+
+    def _error(self, rc: int, b: Any) -> NetnsOSError:
+        plan = b.plan
+        failed = int(plan.failed)
+        if 0 <= failed < len(self._wiring):
+            req = self._wiring[failed]
+            return _wire_error(
+                rc,
+                int(plan.step),
+                ffi.string(plan.msg),
+                path=self._labels[req.ns],
+                name=req.name,
+                what=req.what,
+            )
+        return _oserror(rc, int(plan.step), path=THREAD_NS_NET)
+
+
 def wire_run(
     nss: Sequence[WireNs], reqs: Sequence[WireReq], flags: int = 0
 ) -> WireResult:

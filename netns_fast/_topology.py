@@ -49,7 +49,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Union
 
-from . import _wire
+from . import _sys, _wire
 from ._handle import Netns
 from ._resource import Resource
 
@@ -595,7 +595,9 @@ class Topology:
         input; the kernel's refusal, e.g. FileExistsError, otherwise).
         """
         compiled = self._compile()
-        if prefix is None and compiled.any_named:
+        if not compiled.any_named:
+            return self._build_anonymous(compiled)
+        if prefix is None:
             prefix = _default_prefix()
         made: dict[str, Netns] = {}
         try:
@@ -621,6 +623,21 @@ class Topology:
                 (result.index(i), result.peer_index(i))
                 for i in range(len(plan))
             ]
+        return Network(self, compiled, made, indexes)
+
+    def _build_anonymous(self, compiled: _Compiled) -> Network:
+        """Every node anonymous: namespaces and wiring in one C call."""
+        nodes, indexes = compiled.c_build().build(compiled.made)
+        made: dict[str, Netns] = {}
+        try:
+            for node, held in zip(compiled.nodes, nodes):
+                made[node.label] = Netns._held(*held)
+        except BaseException:
+            _close_all(made.values())
+            for fd, _, rtnl in nodes[len(made) :]:
+                os.close(rtnl)
+                os.close(fd)
+            raise
         return Network(self, compiled, made, indexes)
 
     def __repr__(self) -> str:
@@ -790,6 +807,19 @@ class _Compiled:
         """The numbers of the creation requests (bridges, then links) in
         every plan fill() makes."""
         self._shapes = self._record_shapes()
+        self._c_build: Optional[_sys.WireBuild] = None
+
+    def c_build(self) -> _sys.WireBuild:
+        """The template in C that builds anonymous nodes in one call
+        (made on first use; two threads may both make one)."""
+        b = self._c_build
+        if b is None:
+            b = self._c_build = _sys.WireBuild(
+                [n.label for n in self.nodes],
+                self.template.template(self.placeholders),
+                self.lo_up,
+            )
+        return b
 
     # names: every interface of every node, unique
 

@@ -8,7 +8,8 @@
  * undo of what the plan made before, a missing link, a malformed request,
  * a bad MTU with the kernel's text, a missing sysctl, a wait that times
  * out), the caller's own namespace (fd -1), NSF_WIRE_OWN_THREAD, and plans
- * on C threads (nsf_wire_run_many). Every fd is closed at the end; the
+ * on C threads (nsf_wire_run_many), Netns.veth's pair and Topology.build's
+ * one-call build (nsf_wire_pair, nsf_wire_build). Every fd is closed at the end; the
  * calling thread is in its namespace throughout. Prints "wire_driver: ok".
  */
 #define _GNU_SOURCE
@@ -420,6 +421,99 @@ static void many(void)
         }
 }
 
+/* nsf_wire_pair (Netns.veth's plan in one call: a veth with an address
+ * per end, both records read, in three sends; a taken name fails at the
+ * veth and leaves nothing) and nsf_wire_build (Topology.build of
+ * anonymous nodes: namespaces and wiring in one call; a failing request
+ * closes every namespace it made). */
+static void pair_and_build(void)
+{
+    static struct nsf_wire_pair pr;
+    struct nsf_wire_req tmpl[3], reqs[3];
+    struct nsf_wire_ns nodes[2], two[2];
+    unsigned long long inos[2], ino;
+    struct nsf_wire_build b;
+    int k, step, before = fds_open();
+
+    for (k = 0; k < 2; k++) {
+        two[k].fd = nsf_wire_anon_new(NSF_LO_UP, &ino, &two[k].rtnl, &step);
+        two[k].seq = 0;
+        CHECK(two[k].fd >= 0);
+    }
+    memset(&pr, 0, sizeof(pr));
+    memcpy(pr.ns, two, sizeof(two));
+    strcpy(pr.end[0].name, "p0");
+    strcpy(pr.end[1].name, "p1");
+    pr.end[1].family = AF_INET6;
+    pr.end[1].prefix = 64;
+    pr.end[1].flags = IFA_F_NODAD;
+    CHECK(inet_pton(AF_INET6, "fd09::2", pr.end[1].addr) == 1);
+    pr.end[0].family = AF_INET;
+    pr.end[0].prefix = 24;
+    CHECK(inet_pton(AF_INET, "10.9.0.1", pr.end[0].addr) == 1);
+    pr.up = 1;
+    pr.plan.nns = 2;
+    CHECK(nsf_wire_pair(&pr, &step) == 0 && pr.plan.sends == 3);
+    CHECK(pr.end[0].link.index > 0 && pr.end[1].link.index > 0);
+    CHECK(strcmp(pr.end[0].link.name, "p0") == 0);
+    CHECK(strcmp(pr.end[1].link.kind, "veth") == 0);
+    CHECK(pr.end[0].link.link == pr.end[1].link.index);
+    CHECK(has_addr(&two[0], "10.9.0.1") && has_addr(&two[1], "fd09::2"));
+    two[0].seq = pr.ns[0].seq;
+    two[1].seq = pr.ns[1].seq;
+    /* Again: p0 is taken; the failure is the veth's, nothing is made. */
+    strcpy(pr.end[1].name, "p2");
+    CHECK(nsf_wire_pair(&pr, &step) == -EEXIST && pr.plan.failed == 0);
+    CHECK(!has_link(&two[1], "p2", NULL));
+    pr.plan.nns = 3;
+    CHECK(nsf_wire_pair(&pr, &step) == -EINVAL && step == NSF_STEP_WIRE_REQUEST);
+    for (k = 0; k < 2; k++) {
+        close(two[k].rtnl);
+        close(two[k].fd);
+    }
+
+    /* A build: the veth, an address, then a route the kernel refuses. */
+    memset(tmpl, 0, sizeof(tmpl));
+    tmpl[0].kind = NSF_WIRE_VETH;
+    tmpl[0].peer_ns = 1;
+    tmpl[0].name = "eth0";
+    tmpl[0].peer_name = "eth0";
+    tmpl[0].up = 1;
+    tmpl[1].kind = NSF_WIRE_ADDR_ADD;
+    tmpl[1].ns = 1;
+    tmpl[1].peer_ns = -1;
+    tmpl[1].name = "eth0";
+    addr(&tmpl[1], "10.8.0.2", 24);
+    memset(&b, 0, sizeof(b));
+    b.nodes = 2;
+    b.flags = NSF_LO_UP;
+    b.tmpl = tmpl;
+    b.reqs = reqs;
+    b.nreqs = 2;
+    b.ns = nodes;
+    b.inos = inos;
+    CHECK(nsf_wire_build(&b, &step) == 0 && b.plan.sends >= 2);
+    CHECK(reqs[0].index > 0 && reqs[0].peer_index > 0 && inos[0] != inos[1]);
+    CHECK(has_addr(&nodes[1], "10.8.0.2"));
+    for (k = 0; k < 2; k++) {
+        close(nodes[k].rtnl);
+        close(nodes[k].fd);
+    }
+    tmpl[2].kind = NSF_WIRE_ROUTE_ADD;
+    tmpl[2].ns = 0;
+    tmpl[2].peer_ns = -1;
+    addr(&tmpl[2], "10.7.0.0", 24);
+    tmpl[2].has_gateway = 1;
+    CHECK(inet_pton(AF_INET, "10.77.0.1", tmpl[2].gateway) == 1);
+    b.nreqs = 3;
+    CHECK(nsf_wire_build(&b, &step) == -ENETUNREACH);
+    CHECK(b.plan.failed == 2 && step == NSF_STEP_RTM_NEWROUTE);
+    CHECK(nodes[0].fd == -1 && nodes[1].rtnl == -1);
+    b.nodes = 0;
+    CHECK(nsf_wire_build(&b, &step) == -EINVAL);
+    CHECK(fds_open() == before);
+}
+
 int main(void)
 {
     struct nsf_wire_ns ns[3];
@@ -449,6 +543,7 @@ int main(void)
     refusals(ns);
     own(ns);
     many();
+    pair_and_build();
     for (i = 0; i < 3; i++) {
         close(ns[i].rtnl);
         close(ns[i].fd);

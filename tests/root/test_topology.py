@@ -23,12 +23,13 @@ pytestmark = pytest.mark.root
 
 @pytest.fixture
 def made(monkeypatch: pytest.MonkeyPatch) -> list[Netns]:
-    """Every handle Netns.new and Netns.create make during the test."""
+    """Every handle Netns._held (behind Netns.new and the one-call build
+    of anonymous nodes) and Netns.create make during the test."""
     handles: list[Netns] = []
-    new, create = Netns.new.__func__, Netns.create.__func__  # type: ignore[attr-defined]
+    held, create = Netns._held.__func__, Netns.create.__func__  # type: ignore[attr-defined]
 
-    def spy_new(cls: type[Netns], **kw: object) -> Netns:
-        ns: Netns = new(cls, **kw)
+    def spy_held(cls: type[Netns], *args: int) -> Netns:
+        ns: Netns = held(cls, *args)
         handles.append(ns)
         return ns
 
@@ -37,7 +38,7 @@ def made(monkeypatch: pytest.MonkeyPatch) -> list[Netns]:
         handles.append(ns)
         return ns
 
-    monkeypatch.setattr(Netns, "new", classmethod(spy_new))
+    monkeypatch.setattr(Netns, "_held", classmethod(spy_held))
     monkeypatch.setattr(Netns, "create", classmethod(spy_create))
     return handles
 
@@ -143,6 +144,32 @@ def test_failing_half_way_leaves_nothing(
     assert all(ns.closed for ns in made)
     assert os.listdir(RUN_DIR) == []
     assert fd_count() == base
+
+
+def test_anonymous_build_failing_half_way_leaves_nothing(
+    host_links: None, made: list[Netns]
+) -> None:
+    """A build of anonymous nodes (one C call) that the kernel refuses
+    after its links and addresses exist raises the kernel's error naming
+    the node, makes no handle and leaves no fd."""
+    base = fd_count()
+    t = Topology().node("a").node("b").link("a", "b")
+    t.route("b", "10.9.0.0/24", via="10.77.0.1")
+    with pytest.raises(OSError, match="Nexthop has invalid gateway") as info:
+        t.build()
+    assert info.value.errno == errno.ENETUNREACH
+    assert info.value.step == "rtm_newroute"  # type: ignore[attr-defined]
+    assert info.value.filename == "b"
+    assert info.value.filename2 == "10.9.0.0/24 via 10.77.0.1"
+    assert made == []
+    assert fd_count() == base
+    # The same topology builds again once its route is reachable.
+    ok = Topology().node("a").node("b").link("a", "b")
+    ok.route("b", "10.9.0.0/24", via="a:eth0")
+    with ok.build() as net:
+        assert [r.dst for r in net["b"].routes() if r.gateway] == [
+            "10.9.0.0/24"
+        ]
 
 
 def test_bad_input_makes_no_namespace(made: list[Netns]) -> None:
