@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Union
 
 from . import _sys, _wire
 from ._handle import Netns
+from ._names import own_pid
 from ._resource import Resource
 
 if TYPE_CHECKING:
@@ -1131,11 +1132,11 @@ class Network(Resource):
         "_closed",
         "_compiled",
         "_ifaces",
+        "_indexes",
         "_lock",
         "_pid",
+        "_records",
         "_release",
-        "bridges",
-        "links",
         "nodes",
         "topology",
     )
@@ -1150,12 +1151,32 @@ class Network(Resource):
         self.topology = topology
         self._compiled = compiled
         self.nodes: Mapping[str, Netns] = nodes
-        self.links, self.bridges = compiled.records(indexes)
+        # The records are made on first use (a test may never ask).
+        self._indexes = indexes
+        self._records: Optional[
+            tuple[dict[str, WiredLink], dict[str, Interface]]
+        ] = None
         self._ifaces: Optional[dict[str, Interface]] = None  # on first use
         self._release: Optional[Callable[[], None]] = None
-        self._pid = os.getpid()
+        self._pid = own_pid()
         self._closed = False
         self._lock = threading.Lock()
+
+    @property
+    def links(self) -> dict[str, WiredLink]:
+        """The links made, by name (see :class:`WiredLink`)."""
+        return self._made()[0]
+
+    @property
+    def bridges(self) -> dict[str, Interface]:
+        """The bridges made, by "NODE:NAME"."""
+        return self._made()[1]
+
+    def _made(self) -> tuple[dict[str, WiredLink], dict[str, Interface]]:
+        records = self._records
+        if records is None:
+            records = self._records = self._compiled.records(self._indexes)
+        return records
 
     def __getitem__(self, node: str) -> Netns:
         """The handle of node ``node``."""
@@ -1205,7 +1226,7 @@ class Network(Resource):
         try:
             _close_all(self.nodes.values())
         finally:
-            if self._release is not None and os.getpid() == self._pid:
+            if self._release is not None and own_pid() == self._pid:
                 self._release()
 
     def _is_open(self) -> bool:
