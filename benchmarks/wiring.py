@@ -475,6 +475,9 @@ def main() -> None:
     topo_ratio = medians["netns_fast Topology.build"] / medians["C floor"]
     pair = pair_topology()
     work = args.work / 1e3
+    # Each pool starts once the kernel has torn down what came before
+    # (thousands of namespaces after the table).
+    settle(sum(map(len, got.values())) * 2)
     acq, rel = pool_cycles(pair, n, work, 8, args.threads)
     title = (
         f"pre-wired pool of the pair (size 8, threads {args.threads}), "
@@ -482,6 +485,7 @@ def main() -> None:
     )
     a50 = print_pool(title, acq, rel)
     pool_row = a50 + median(rel)
+    settle(4 * n)
     b_acq, b_rel = pool_cycles(None, n, work, 8, args.threads)
     bare = print_pool(
         f"for comparison, a pool of bare namespaces (size 8), test body "
@@ -506,6 +510,7 @@ def main() -> None:
         star_got,
         "Topology.build (star)",
     )
+    settle(sum(map(len, star_got.values())) * (HOSTS + 1))
     s_acq, s_rel = pool_cycles(star, n // 2, 4 * work, 4, 1)
     print_pool(
         f"pre-wired pool of the star (size 4), test body {4 * args.work:.0f}"
@@ -513,6 +518,7 @@ def main() -> None:
         s_acq,
         s_rel,
     )
+    settle(len(s_acq) * (HOSTS + 1))
     kept = sustained(pair, cycles, 8, args.threads)
 
     print("\ngoals")

@@ -33,8 +33,10 @@ nodes get a name in the run directory), then sends the whole wiring as
 one plan (netns_fast._wire: one C call, a few datagrams: the links are
 made first, each by one RTM_NEWLINK with both ends placed directly, then
 every namespace's addresses, ports, routes in one datagram each, then the
-sysctls). A failed build removes every namespace it made, and so
-everything in them. :meth:`Network.close` removes them all.
+sysctls). When no node is named, the namespaces and the plan (compiled
+once, kept in C) are one C call (nsf_wire_build). A failed build removes
+every namespace it made, and so everything in them. :meth:`Network.close`
+removes them all.
 
 A :class:`~netns_fast.Pool` given ``topology=`` builds whole topologies
 ahead on its C threads from the same plan (see netns_fast._pool).
