@@ -1322,6 +1322,13 @@ int nsf_pool_close(struct nsf_pool *p, int *step)
     return 0;
 }
 
+void nsf_pool_item_forget(struct nsf_pool_item *item)
+{
+    if (item->net)
+        free_net(item->net);
+    item->net = NULL;
+}
+
 void nsf_pool_free(struct nsf_pool *p)
 {
     if (!p)

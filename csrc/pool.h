@@ -162,3 +162,8 @@ int nsf_pool_close(struct nsf_pool *p, int *step);
 
 /* Free a closed pool (after every item was released). */
 void nsf_pool_free(struct nsf_pool *p);
+
+/* An item taken from a pool that is gone (freed before the item came
+ * back), once its names are deleted and its fds closed by the caller:
+ * free what it holds in memory (a topology's arrays). */
+void nsf_pool_item_forget(struct nsf_pool_item *item);

@@ -838,6 +838,7 @@ def release_item(run_dir: Optional[bytes], item: PoolItem) -> None:
         for fd in [item.fd, *(n.fd for n in item.nodes)]:
             if fd >= 0:
                 os.close(fd)
+        lib.nsf_pool_item_forget(item.cdata)
 
 
 # == nsid: ids of the names in a run directory (csrc/nsid.h) ==================
