@@ -290,8 +290,7 @@ class Netns(Resource):
     def _endpoint(self) -> _wire.Endpoint:
         """This namespace for a wiring plan, with the rtnetlink socket the
         handle keeps (made inside on first use, closed with the handle)."""
-        if self._closed:
-            raise ValueError("operation on a closed Netns handle")
+        fd = self.fileno()
         sock = self._wire
         if sock is None:
             with self._lock:
@@ -301,7 +300,7 @@ class Netns(Resource):
                     self._wire = _wire.Socket()
                 sock = self._wire
         # The path is made only when an error names it.
-        return _wire.Endpoint(self._fd, sock, self._path_of)
+        return _wire.Endpoint(fd, sock, self._path_of)
 
     def _path_of(self) -> str:
         return self.path
@@ -326,17 +325,10 @@ class Netns(Resource):
         (IPv6 without DAD). Returns the two ends' records. A failure
         leaves nothing made behind.
         """
-        # A handle needs no temporary endpoint (the common case, kept lean).
-        tmp: Optional[_Peer] = None
-        if isinstance(peer, Netns):
-            other = peer._endpoint()
-        else:
-            tmp = _Peer(peer)
-            other = tmp.ep
-        try:
+        with _Peer(peer) as other:
             return _wire.veth(
                 self._endpoint(),
-                other,
+                other.ep,
                 name,
                 peer_name,
                 addrs=addrs,
@@ -345,9 +337,6 @@ class Netns(Resource):
                 peer_mac=peer_mac,
                 up=up,
             )
-        finally:
-            if tmp is not None:
-                tmp.__exit__()
 
     def bridge(
         self,

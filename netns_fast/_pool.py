@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ._names import Name
+    from ._topology import _Compiled
     from .exceptions import NetnsOSError
 
 H = TypeVar("H", Netns, Network)
@@ -255,8 +256,12 @@ class Pool(Resource, Generic[H]):
         nodes: list[tuple[str, bool]] = []
         wiring: list[_sys.WireReq] = []
         self._topology = topology
+        # The compile the C template is made of (a later change to the
+        # topology makes a new one, which would not match the items).
+        self._compiled: Optional[_Compiled] = None
         if topology is not None:
             compiled = topology._compile()  # ValueError before any syscall
+            self._compiled = compiled
             if not compiled.nodes:
                 raise ValueError("a topology pool needs a node")
             lo_up = compiled.lo_up
@@ -392,9 +397,9 @@ class Pool(Resource, Generic[H]):
         """The Network of a pre-wired topology item: a handle per node
         (with the socket made inside; its fd stays the item's until the
         whole network goes back)."""
-        topo = self._topology
+        topo, compiled = self._topology, self._compiled
         assert topo is not None
-        compiled = topo._compile()
+        assert compiled is not None
         nodes: dict[str, Netns] = {}
         for decl, node in zip(compiled.nodes, item.nodes):
             ns = self._handle(node.fd, node.name, node.ino, _keep_fd)

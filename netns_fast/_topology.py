@@ -636,8 +636,9 @@ class Topology:
             for node, held in zip(compiled.nodes, nodes):
                 made[node.label] = Netns._held(*held)
         except BaseException:
+            # _held closed the node it failed on; close those after it.
             _close_all(made.values())
-            for fd, _, rtnl in nodes[len(made) :]:
+            for fd, _, rtnl in nodes[len(made) + 1 :]:
                 os.close(rtnl)
                 os.close(fd)
             raise

@@ -278,11 +278,7 @@ def _prefixed(value: object, what: str) -> tuple[int, bytes, int, str]:
             )
         value = str(value)
     addr, slash, length = value.partition("/")
-    family = AF_INET6 if ":" in addr else AF_INET
-    try:
-        packed = _socket.inet_pton(family, addr)
-    except (OSError, ValueError):
-        raise ValueError(f"invalid {what} {addr!r}") from None
+    family, packed = _pton(addr, what)
     bits = len(packed) * 8
     if not slash:
         return family, packed, bits, value
@@ -461,6 +457,14 @@ def own_endpoint() -> Endpoint:
 def close_endpoint(ep: Endpoint) -> None:
     """Close the socket of an endpoint made for one call."""
     ep.socket.close()
+
+
+def _locks(eps: Iterable[Endpoint]) -> list[threading.Lock]:
+    """The locks of the endpoints' sockets, each once, in one order for
+    every thread (by socket identity): no deadlock between calls that
+    share namespaces."""
+    socks = sorted({id(ep.socket): ep.socket for ep in eps}.items())
+    return [s.lock for _, s in socks]
 
 
 class PlanResult:
@@ -754,10 +758,7 @@ class Plan:
     # -- running --
 
     def _locked(self) -> list[threading.Lock]:
-        # One order for every thread (by socket identity): no deadlock
-        # between plans that share namespaces.
-        socks = sorted({id(ep.socket): ep.socket for ep in self._eps}.items())
-        return [s.lock for _, s in socks]
+        return _locks(self._eps)
 
     def _wire_ns(self) -> list[_sys.WireNs]:
         for ep in self._eps:
@@ -841,45 +842,37 @@ def veth(
     """A veth pair with an address on each end, both records read: the
     plan of Plan.veth, then addr_add and link_get per end (the peer's
     first), in one C call (nsf_wire_pair)."""
-    # Few calls on this path: after the kernel's work each costs more.
     raw, peer_raw = check_ifname(name), check_ifname(peer_name)
-    mtu_ = 0 if mtu is None else check_mtu(mtu, "veth")
-    mac_ = b"" if mac is None else check_mac(mac)
-    peer_mac_ = b"" if peer_mac is None else check_mac(peer_mac)
-    up_ = 1 if up else 0
-    end: _sys.WireEnd = (raw, mac_, None)
-    other: _sys.WireEnd = (peer_raw, peer_mac_, None)
+    mtu_ = check_mtu(mtu, "veth")
+    end: _sys.WireEnd = (raw, check_mac(mac), None)
+    other: _sys.WireEnd = (peer_raw, check_mac(peer_mac), None)
     if addrs is not None:
         if len(addrs) != 2:
             raise ValueError("addrs= is a pair: (this end's, the peer's)")
-        end = (raw, mac_, _end_addr(addrs[0]))
-        other = (peer_raw, peer_mac_, _end_addr(addrs[1]))
-    one, two = ep.socket, peer.socket
-    # Both sockets, in the order Plan.run takes them (by identity).
-    first, second = (one, two) if id(one) <= id(two) else (two, one)
-    with first.lock:
-        if second is first:
-            one.fresh()
-            a = _sys.WireNs(ep.fd, one.sock, ep.where)
-            got, got_peer = _sys.wire_pair(a, a, end, other, up=up_, mtu=mtu_)
-        else:
-            with second.lock:
-                one.fresh()
-                two.fresh()
-                got, got_peer = _sys.wire_pair(
-                    _sys.WireNs(ep.fd, one.sock, ep.where),
-                    _sys.WireNs(peer.fd, two.sock, peer.where),
-                    end,
-                    other,
-                    up=up_,
-                    mtu=mtu_,
-                )
+        end = (raw, end[1], _end_addr(addrs[0]))
+        other = (peer_raw, other[1], _end_addr(addrs[1]))
+    locks = _locks((ep, peer))
+    for lock in locks:
+        lock.acquire()
+    try:
+        ep.socket.fresh()
+        peer.socket.fresh()
+        a = _sys.WireNs(ep.fd, ep.socket.sock, ep.where)
+        b = a
+        if peer.socket is not ep.socket:
+            b = _sys.WireNs(peer.fd, peer.socket.sock, peer.where)
+        got, got_peer = _sys.wire_pair(
+            a, b, end, other, up=1 if up else 0, mtu=mtu_
+        )
+    finally:
+        for lock in reversed(locks):
+            lock.release()
     return _link(got), _link(got_peer)
 
 
 def _end_addr(cidr: AddressLike) -> tuple[int, bytes, int, int, str]:
     """An address of a veth end (IPv6 without DAD, as addr_add)."""
-    family, packed, prefix, text = _prefixed(cidr, "address")
+    family, packed, prefix, text = _interface(cidr)
     flags = _IFA_F_NODAD if family == AF_INET6 else 0
     return family, packed, prefix, flags, text
 

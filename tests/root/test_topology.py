@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
+from typing import Any
 
 import pytest
 
@@ -170,6 +171,30 @@ def test_anonymous_build_failing_half_way_leaves_nothing(
         assert [r.dst for r in net["b"].routes() if r.gateway] == [
             "10.9.0.0/24"
         ]
+
+
+def test_anonymous_build_whose_handle_fails_closes_each_fd_once(
+    host_links: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When making a node's handle fails after the one-call build, that
+    error is raised and every fd the build made is closed exactly once
+    (the failing node's by Netns._held, the others' by the build)."""
+    base = fd_count()
+    init = Netns.__init__
+    calls: list[int] = []
+
+    def failing_init(self: Netns, *args: Any, **kw: Any) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise MemoryError("made to fail")
+        init(self, *args, **kw)
+
+    monkeypatch.setattr(Netns, "__init__", failing_init)
+    t = Topology().node("a").node("b").node("c").link("a", "b")
+    with pytest.raises(MemoryError, match="made to fail"):
+        t.build()
+    monkeypatch.undo()
+    assert fd_count() == base
 
 
 def test_bad_input_makes_no_namespace(made: list[Netns]) -> None:
