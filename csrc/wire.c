@@ -1738,7 +1738,6 @@ int nsf_wire_build(struct nsf_wire_build *b, int *step)
 
     memset(p, 0, sizeof(*p));
     p->failed = -1;
-    b->node = -1;
     *step = NSF_STEP_NONE;
     if (b->nodes <= 0 || b->nreqs < 0 || !b->ns || !b->inos ||
         (b->nreqs && (!b->tmpl || !b->reqs))) {
@@ -1754,7 +1753,6 @@ int nsf_wire_build(struct nsf_wire_build *b, int *step)
         if (b->ns[k].fd < 0) {
             rc = b->ns[k].fd;
             b->ns[k].fd = -1;
-            b->node = k;
             p->step = *step;
             close_nodes(b->ns, k);
             return p->rc = rc;

@@ -251,7 +251,7 @@ int nsf_wire_pair_reqs(struct nsf_wire_pair *pair, struct nsf_wire_req *reqs);
  * back). ns[0 .. nodes) receives each namespace's fd and socket, inos
  * its inode. On failure nothing is left: the namespaces made are closed,
  * and all that was made in them goes with them; plan.failed tells a
- * failed request (-1: making a namespace, node the one). */
+ * failed request (-1: making a namespace). */
 struct nsf_wire_build {
     int nodes;
     int flags;
@@ -260,7 +260,6 @@ struct nsf_wire_build {
     int nreqs;
     struct nsf_wire_ns *ns;
     unsigned long long *inos;
-    int node;                  /* out: the node being made at a failure */
     struct nsf_wire_plan plan; /* out: as nsf_wire_run's */
 };
 /* Returns plan.rc; steps as nsf_wire_anon_new's and nsf_wire_run's. */

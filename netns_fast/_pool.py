@@ -266,7 +266,7 @@ class Pool(Resource, Generic[H]):
                 raise ValueError("a topology pool needs a node")
             lo_up = compiled.lo_up
             nodes = [(n.label, named or n.named) for n in compiled.nodes]
-            wiring = compiled.template.template(compiled.placeholders)
+            wiring = compiled.wiring
             named = any(flag for _, flag in nodes)
         self._run_dir = run_dir_bytes(run_dir) if named else None
         self._prefix = raw_prefix

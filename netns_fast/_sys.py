@@ -708,21 +708,18 @@ class PoolCore:
         cfg.batch_delay_us = batch_delay_us
         cfg.stuck_ms = stuck_ms
         cfg.fail_ms = fail_ms
-        self._labels = [label for label, _ in nodes]
         self._named = [flag for _, flag in nodes]
-        self._wiring = list(wiring)
+        self._template = WireTemplate([label for label, _ in nodes], wiring)
         if nodes:
             flags = ffi.new(
                 "int[]",
                 [lib.NSF_POOL_NODE_NAMED if n else 0 for _, n in nodes],
             )
-            holes = [WireNs(-1, WireSocket(), label) for label in self._labels]
-            template = _CPlan(holes, self._wiring, 0)
-            keep += [flags, template]
+            keep.append(flags)
             cfg.nodes = len(nodes)
             cfg.node_flags = flags
-            cfg.wiring = template.plan.reqs
-            cfg.nwiring = len(self._wiring)
+            cfg.wiring = self._template.reqs
+            cfg.nwiring = len(self._template)
         out = ffi.new("struct nsf_pool **")
         step = ffi.new("int *")
         rc = lib.nsf_pool_open(cfg, out, step)
@@ -766,15 +763,8 @@ class PoolCore:
         makes its names with it); for a topology's wiring request
         ``request``, its node's label and what it names, and the
         kernel's text ``msg``."""
-        if 0 <= request < len(self._wiring):
-            req = self._wiring[request]
-            return _oserror(
-                rc,
-                step,
-                path=self._labels[req.ns],
-                path2=req.what,
-                text=msg.decode("utf-8", "replace") or None,
-            )
+        if 0 <= request < len(self._template):
+            return self._template.error(rc, step, request, msg)
         rd = self.run_dir
         named = rd is not None and bool(name)
         return _oserror(
@@ -1443,18 +1433,45 @@ def _wire_error(
     )
 
 
+class WireTemplate:
+    """A topology's wiring as C requests over nodes 0 .. n - 1 (made
+    once: a pool's producers and every one-call build run copies), and
+    the errors of its requests, which name the node's label (its
+    namespace is gone by then)."""
+
+    def __init__(self, labels: Sequence[str], wiring: Sequence[WireReq]):
+        self._labels = list(labels)
+        self._wiring = list(wiring)
+        self._c = _CPlan((), self._wiring, 0)
+        self.reqs = self._c.plan.reqs
+
+    def __len__(self) -> int:
+        return len(self._wiring)
+
+    def error(
+        self, rc: int, step: int, request: int, msg: bytes
+    ) -> NetnsOSError:
+        """The exception of a failed request (numbered in the template)."""
+        req = self._wiring[request]
+        return _wire_error(
+            rc,
+            step,
+            msg,
+            path=self._labels[req.ns],
+            name=req.name,
+            what=req.what,
+        )
+
+
 class WireBuild:
-    """A topology's wiring as a C template (requests over nodes 0 .. n - 1,
-    labelled for errors) that :meth:`build` runs over new anonymous
+    """A :class:`WireTemplate` that :meth:`build` runs over new anonymous
     namespaces in one C call (nsf_wire_build); safe for threads."""
 
     def __init__(
         self, labels: Sequence[str], wiring: Sequence[WireReq], lo_up: bool
     ) -> None:
-        self._labels = list(labels)
-        self._wiring = list(wiring)
-        holes = [WireNs(-1, WireSocket(), label) for label in labels]
-        self._tmpl = _CPlan(holes, self._wiring, 0)
+        self._nodes = len(labels)
+        self._template = WireTemplate(labels, wiring)
         self._flags = lib.NSF_LO_UP if lo_up else 0
 
     def build(
@@ -1463,14 +1480,14 @@ class WireBuild:
         """The nodes (fd, inode, socket fd: the caller's to close) and the
         (index, peer index) of each request (those numbered in made; the
         others 0); raises the failure, after which nothing is left."""
-        n, m = len(self._labels), len(self._wiring)
+        n, m = self._nodes, len(self._template)
         b = ffi.new("struct nsf_wire_build *")
         ns = ffi.new("struct nsf_wire_ns[]", n)
         inos = ffi.new("unsigned long long[]", n)
         reqs = ffi.new("struct nsf_wire_req[]", max(m, 1))
         b.nodes = n
         b.flags = self._flags
-        b.tmpl = self._tmpl.plan.reqs
+        b.tmpl = self._template.reqs
         b.reqs = reqs
         b.nreqs = m
         b.ns = ns
@@ -1478,27 +1495,18 @@ class WireBuild:
         step = ffi.new("int *")
         rc = lib.nsf_wire_build(b, step)
         if rc < 0:
-            raise self._error(rc, b)
+            plan = b.plan
+            failed = int(plan.failed)
+            if 0 <= failed < m:
+                raise self._template.error(
+                    rc, int(plan.step), failed, ffi.string(plan.msg)
+                )
+            raise _oserror(rc, int(plan.step), path=THREAD_NS_NET)
         nodes = [(ns[k].fd, inos[k], ns[k].rtnl) for k in range(n)]
         indexes = [(0, 0)] * m
         for k in made:
             indexes[k] = (reqs[k].index, reqs[k].peer_index)
         return nodes, indexes
-
-    def _error(self, rc: int, b: Any) -> NetnsOSError:
-        plan = b.plan
-        failed = int(plan.failed)
-        if 0 <= failed < len(self._wiring):
-            req = self._wiring[failed]
-            return _wire_error(
-                rc,
-                int(plan.step),
-                ffi.string(plan.msg),
-                path=self._labels[req.ns],
-                name=req.name,
-                what=req.what,
-            )
-        return _oserror(rc, int(plan.step), path=THREAD_NS_NET)
 
 
 def wire_run(

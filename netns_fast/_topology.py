@@ -615,7 +615,8 @@ class Topology:
             compiled.fill(
                 plan, [made[n.label]._endpoint() for n in compiled.nodes]
             )
-            result = plan.run() if len(plan) else None
+            # On failure the namespaces go, and all in them: no undo.
+            result = plan.run(keep=True) if len(plan) else None
         except BaseException:
             _close_all(made.values())
             raise
@@ -811,6 +812,9 @@ class _Compiled:
         """The numbers of the creation requests (bridges, then links) in
         every plan fill() makes."""
         self._shapes = self._record_shapes()
+        self.wiring = self.template.template(self.placeholders)
+        """The plan's requests over nodes 0 .. n - 1: what C runs again
+        for every pooled or one-call build."""
         self._c_build: Optional[_sys.WireBuild] = None
 
     def c_build(self) -> _sys.WireBuild:
@@ -819,9 +823,7 @@ class _Compiled:
         b = self._c_build
         if b is None:
             b = self._c_build = _sys.WireBuild(
-                [n.label for n in self.nodes],
-                self.template.template(self.placeholders),
-                self.lo_up,
+                [n.label for n in self.nodes], self.wiring, self.lo_up
             )
         return b
 
@@ -1007,8 +1009,8 @@ class _Compiled:
 
     def fill(self, plan: Plan, eps: Sequence[Endpoint]) -> list[int]:
         """Add the topology's requests to plan over eps (one per node, in
-        order); the numbers of its creation requests (links, then
-        bridges)."""
+        order); the numbers of its creation requests (bridges, then
+        links)."""
         ep = {n.label: eps[i] for i, n in enumerate(self.nodes)}
         made: list[int] = []
         for _, b in self.bridges:

@@ -43,6 +43,7 @@ and ``nsf_wire_run_many`` (csrc/wire.h), callable from C threads.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import socket as _socket
@@ -54,7 +55,7 @@ from ._names import own_pid
 
 if TYPE_CHECKING:
     import ipaddress
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
 AddressLike = Union[str, "ipaddress.IPv4Interface", "ipaddress.IPv6Interface"]
 """An address with its prefix: "10.0.0.1/24", "fd00::1/64" (a bare
@@ -459,12 +460,27 @@ def close_endpoint(ep: Endpoint) -> None:
     ep.socket.close()
 
 
-def _locks(eps: Iterable[Endpoint]) -> list[threading.Lock]:
-    """The locks of the endpoints' sockets, each once, in one order for
-    every thread (by socket identity): no deadlock between calls that
-    share namespaces."""
+@contextlib.contextmanager
+def _holding(eps: Iterable[Endpoint]) -> Iterator[None]:
+    """Hold the endpoints' sockets (each once) for a call: their locks
+    taken in one order for every thread (by socket identity), so calls
+    that share namespaces never deadlock."""
     socks = sorted({id(ep.socket): ep.socket for ep in eps}.items())
-    return [s.lock for _, s in socks]
+    locks = [s.lock for _, s in socks]  # fresh() may replace a lock
+    for lock in locks:
+        lock.acquire()
+    try:
+        yield
+    finally:
+        for lock in reversed(locks):
+            lock.release()
+
+
+def _wire_ns(ep: Endpoint) -> _sys.WireNs:
+    """An endpoint as a plan's namespace (its socket renewed after a
+    fork); hold it (_holding) while the call runs."""
+    ep.socket.fresh()
+    return _sys.WireNs(ep.fd, ep.socket.sock, ep.where)
 
 
 class PlanResult:
@@ -757,15 +773,8 @@ class Plan:
 
     # -- running --
 
-    def _locked(self) -> list[threading.Lock]:
-        return _locks(self._eps)
-
     def _wire_ns(self) -> list[_sys.WireNs]:
-        for ep in self._eps:
-            ep.socket.fresh()
-        return [
-            _sys.WireNs(ep.fd, ep.socket.sock, ep.where) for ep in self._eps
-        ]
+        return [_wire_ns(ep) for ep in self._eps]
 
     def run(self, *, keep: bool = False) -> PlanResult:
         """Send every request (one C call, the GIL released).
@@ -774,16 +783,10 @@ class Plan:
         ``keep``), ``failed`` and ``undone`` are set, and the failing
         request's error is raised.
         """
-        locks = self._locked()
-        for lock in locks:
-            lock.acquire()
-        try:
+        with _holding(self._eps):
             raw = _sys.wire_run(
                 self._wire_ns(), self._reqs, _sys.WIRE_KEEP if keep else 0
             )
-        finally:
-            for lock in reversed(locks):
-                lock.release()
         return self._outcome(raw)
 
     def _outcome(self, raw: _sys.WireResult) -> PlanResult:
@@ -799,10 +802,9 @@ def run_many(
 ) -> list[Optional[Exception]]:
     """Run independent plans (no namespace in two of them) on C threads
     (0: one per CPU); one error (or None) per plan, in order."""
-    locks = sorted({id(lk): lk for p in plans for lk in p._locked()}.items())
-    for _, lock in locks:
-        lock.acquire()
-    try:
+    # The same lock order as Plan.run (by socket), or the two could
+    # deadlock on shared namespaces.
+    with _holding(ep for p in plans for ep in p._eps):
         raws = _sys.wire_run_many(
             [
                 (p._wire_ns(), p._reqs, _sys.WIRE_KEEP if keep else 0)
@@ -810,9 +812,6 @@ def run_many(
             ],
             threads,
         )
-    finally:
-        for _, lock in reversed(locks):
-            lock.release()
     errors: list[Optional[Exception]] = []
     for plan, raw in zip(plans, raws):
         try:
@@ -851,22 +850,12 @@ def veth(
             raise ValueError("addrs= is a pair: (this end's, the peer's)")
         end = (raw, end[1], _end_addr(addrs[0]))
         other = (peer_raw, other[1], _end_addr(addrs[1]))
-    locks = _locks((ep, peer))
-    for lock in locks:
-        lock.acquire()
-    try:
-        ep.socket.fresh()
-        peer.socket.fresh()
-        a = _sys.WireNs(ep.fd, ep.socket.sock, ep.where)
-        b = a
-        if peer.socket is not ep.socket:
-            b = _sys.WireNs(peer.fd, peer.socket.sock, peer.where)
+    with _holding((ep, peer)):
+        a = _wire_ns(ep)
+        b = a if peer.socket is ep.socket else _wire_ns(peer)
         got, got_peer = _sys.wire_pair(
             a, b, end, other, up=1 if up else 0, mtu=mtu_
         )
-    finally:
-        for lock in reversed(locks):
-            lock.release()
     return _link(got), _link(got_peer)
 
 
@@ -930,15 +919,10 @@ def sysctl(
     return plan.run().value(got)
 
 
-def _dump_ns(ep: Endpoint) -> _sys.WireNs:
-    ep.socket.fresh()
-    return _sys.WireNs(ep.fd, ep.socket.sock, ep.where)
-
-
 def links(ep: Endpoint) -> list[Link]:
     """Every link of the namespace, by index."""
     with ep.socket.lock:
-        raw = _sys.wire_links(_dump_ns(ep))
+        raw = _sys.wire_links(_wire_ns(ep))
     return [_link(r) for r in raw]
 
 
@@ -948,7 +932,7 @@ def addrs(
     """The addresses of the namespace (of one link when given)."""
     index = read_link(ep, link).ifindex if link is not None else None
     with ep.socket.lock:
-        raw = _sys.wire_addrs(_dump_ns(ep), family or 0)
+        raw = _sys.wire_addrs(_wire_ns(ep), family or 0)
     return [_address(r) for r in raw if index is None or r[3] == index]
 
 
@@ -960,5 +944,5 @@ def routes(
     """The routes of the namespace: of the main table by default (as ip
     route show), of one table, or of all (table=None)."""
     with ep.socket.lock:
-        raw = _sys.wire_routes(_dump_ns(ep), family or 0)
+        raw = _sys.wire_routes(_wire_ns(ep), family or 0)
     return [_route(r) for r in raw if table is None or r[5] == table]
