@@ -99,7 +99,9 @@ class _Mount(NamedTuple):
     fstype: bytes
 
 
-def _mountinfo(path: str = "/proc/self/mountinfo") -> list[_Mount]:
+def mountinfo(path: str = "/proc/self/mountinfo") -> list[_Mount]:
+    """The mount table at path (mount points unescaped); lines it cannot
+    read are passed over."""
     out = []
     with open(path, "rb") as f:
         for line in f:
@@ -139,7 +141,7 @@ def nsfs_mounts() -> frozenset[str]:
     here)."""
     return frozenset(
         os.fsdecode(m.point)
-        for m in _mountinfo()
+        for m in mountinfo()
         if m.fstype == b"nsfs" and not _propagated(m)
     )
 
@@ -277,7 +279,7 @@ class _Privacy:
 
     def _mount_table(self) -> list[_Mount]:
         if self._mounts is None:
-            self._mounts = _mountinfo()
+            self._mounts = mountinfo()
         return self._mounts
 
     def _peer_outside(self, group: bytes) -> bool:
@@ -287,7 +289,7 @@ class _Privacy:
             found = False
             for pid in self._outsiders():
                 try:
-                    table = _mountinfo(f"/proc/{pid}/mountinfo")
+                    table = mountinfo(f"/proc/{pid}/mountinfo")
                 except OSError:
                     continue
                 if any(group in m.tags for m in table):

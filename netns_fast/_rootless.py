@@ -356,13 +356,13 @@ def _private_run_dir(rd: bytes) -> Optional[bytes]:
 
 def _sys_submounts() -> list[bytes]:
     """Mount points of the mounts right below the top mount on /sys."""
-    with open(MOUNTINFO, "rb") as f:
-        table = [line.split(b" ") for line in f.read().splitlines()]
-    tops = [fields[0] for fields in table if fields[4] == SYS_DIR]
+    from ._leaks import mountinfo  # noqa: PLC0415 (only when making a world)
+
+    table = mountinfo(MOUNTINFO)
+    tops = [m.id for m in table if m.point == SYS_DIR]
     if not tops:
         return []
-    top = tops[-1]
-    return [fields[4] for fields in table if fields[1] == top]
+    return [m.point for m in table if m.parent == tops[-1]]
 
 
 def _fresh_sysfs() -> bool:

@@ -46,7 +46,7 @@ from ._vrf import cgroup_procs_for_reset
 if TYPE_CHECKING:
     import asyncio
 
-    from ._handle import Netns
+    from ._handle import NsLike as Target  # where to run
     from ._names import Name
 
 Arg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
@@ -57,13 +57,6 @@ File = Union[None, int, IO[Any]]
 
 Env = Union[Mapping[str, Union[str, bytes]], Mapping[bytes, Union[str, bytes]]]
 """An environment, as for subprocess.Popen."""
-
-Target = Union[
-    "Netns", str, bytes, "os.PathLike[str]", "os.PathLike[bytes]", int
-]
-"""Where to run: a :class:`~netns_fast.Netns` handle, a name in the run
-directory, a path of a namespace file (a str or bytes with a "/", or a
-path object), or an open namespace fd."""
 
 Argv = Union[Arg, Sequence[Arg]]
 """The command: a sequence of arguments, or one program (a str, bytes or
@@ -363,11 +356,13 @@ def run(
 # -- asyncio -----------------------------------------------------------------
 
 
-def _exit_code(status: int) -> int:
-    """A wait status as subprocess's returncode (-N for a signal)."""
-    if os.WIFSIGNALED(status):
-        return -os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
+def _reap(pid: int) -> int:
+    """Wait for the child; its returncode as subprocess gives it (-N for a
+    signal), 255 if someone else reaped it (as asyncio does)."""
+    try:
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    except ChildProcessError:
+        return 255
 
 
 def _watch_exit(loop: asyncio.AbstractEventLoop, transport: Any) -> None:
@@ -378,11 +373,7 @@ def _watch_exit(loop: asyncio.AbstractEventLoop, transport: Any) -> None:
     pid = transport.get_pid()
 
     def reap() -> None:
-        try:
-            _, status = os.waitpid(pid, 0)
-        except ChildProcessError:
-            status = 255 << 8  # reaped by someone else: as asyncio does
-        transport._process_exited(_exit_code(status))
+        transport._process_exited(_reap(pid))
 
     try:
         pidfd = os.pidfd_open(pid)
@@ -390,11 +381,7 @@ def _watch_exit(loop: asyncio.AbstractEventLoop, transport: Any) -> None:
         import threading  # noqa: PLC0415 (old kernels only)
 
         def wait() -> None:
-            try:
-                _, status = os.waitpid(pid, 0)
-            except ChildProcessError:
-                status = 255 << 8
-            code = _exit_code(status)
+            code = _reap(pid)
             loop.call_soon_threadsafe(transport._process_exited, code)
 
         threading.Thread(target=wait, name="netns-wait", daemon=True).start()
