@@ -79,6 +79,8 @@ H = TypeVar("H", Netns, Network)
 
 _live: weakref.WeakSet[Pool[Any]] = weakref.WeakSet()
 _serials = itertools.count(1)
+PREFIX_MAX = 40
+"""The longest name prefix a pool takes, in bytes."""
 
 
 class PoolStats(NamedTuple):
@@ -242,8 +244,8 @@ class Pool(Resource, Generic[H]):
             # of a pool whose process died (netns_fast._owner).
             prefix = owner_name("pool", f"{next(_serials)}-")
         raw_prefix = os.fsencode(prefix)
-        if len(raw_prefix) > 40:
-            raise ValueError("prefix must be at most 40 bytes long")
+        if len(raw_prefix) > PREFIX_MAX:
+            raise ValueError(f"prefix must be at most {PREFIX_MAX} bytes long")
         encode_name(raw_prefix + b"0")
         if batch_delay < 0 or stuck_after <= 0 or fail_after < 0:
             raise ValueError(
@@ -453,32 +455,6 @@ class Pool(Resource, Generic[H]):
             if self._core is None:
                 return frozenset()
             return frozenset(self._core.held_fds())
-
-    def held_paths(self) -> frozenset[str]:
-        """RUN_DIR/NAME of the named namespaces the pool itself holds now
-        (made ahead or being deleted; not those handed out)."""
-        rd, prefix = self._run_dir, self._prefix
-        if rd is None:
-            return frozenset()
-        with self._lock:
-            out = {
-                h._name
-                for held in self._out.values()
-                for h in (
-                    held.nodes.values()
-                    if isinstance(held, Network)
-                    else [held]
-                )
-            }
-        try:
-            entries = os.listdir(rd)
-        except OSError:
-            return frozenset()
-        return frozenset(
-            os.fsdecode(rd + b"/" + name)
-            for name in entries
-            if name.startswith(prefix) and name not in out
-        )
 
     def drain(self, timeout: float = 5.0) -> bool:
         """Wait until every returned namespace is deleted and its kernel

@@ -92,8 +92,6 @@ _KIND = "pytest"
 _POOL_MARK = "@"
 """Ends the session pool's prefix: never in a fixture's name."""
 _PREFIX_RE = re.compile(r"[A-Za-z0-9_.-]{0,32}")
-_POOL_PREFIX_MAX = 40
-"""netns_fast.Pool's limit for a prefix."""
 _LEAK_KEY = "netns_fast_leak"
 """The user property that carries a leak from a worker to the summary."""
 
@@ -157,19 +155,17 @@ def _pool_size(value: object) -> int:
 
 
 def _prefix(value: object) -> str:
-    text = str(value)
-    if not _PREFIX_RE.fullmatch(text):
-        raise pytest.UsageError(
-            "netns_prefix must be at most 32 letters, digits, '_', '.' or "
-            f"'-', not {text!r}"
-        )
-    return text
+    try:
+        return _check_prefix(str(value), "netns_prefix")
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
-def _worker(config: pytest.Config) -> str:
-    """This process's xdist worker id ("" outside xdist). Only the
-    config says: PYTEST_XDIST_WORKER is inherited by any pytest a worker's
-    test starts."""
+def _worker(config: object) -> str:
+    """The xdist worker id of a config (this process's; "" outside xdist)
+    or of a report's node (in the controller). Only the config says:
+    PYTEST_XDIST_WORKER is inherited by any pytest a worker's test
+    starts."""
     workerinput = getattr(config, "workerinput", None)
     if isinstance(workerinput, dict):
         return str(workerinput.get("workerid", ""))
@@ -228,13 +224,15 @@ class _Session:
         tag = self.prefix if prefix is None else _check_prefix(prefix)
         return owner_name(_KIND, f"{self.worker}{tag}{os.urandom(4).hex()}")
 
-    def _pool_prefix(self) -> str:
-        """The session pool's prefix: the longest form that fits."""
+    def pool_prefix(self, tag: str = _POOL_MARK) -> str:
+        """A pool's prefix ending in tag (the session pool's by default):
+        the longest form that netns_fast.Pool takes."""
         from ._owner import owner_name
+        from ._pool import PREFIX_MAX
 
         for rest in (self.worker + self.prefix, self.worker, ""):
-            prefix = owner_name(_KIND, rest + _POOL_MARK)
-            if len(os.fsencode(prefix)) <= _POOL_PREFIX_MAX:
+            prefix = owner_name(_KIND, rest + tag)
+            if len(os.fsencode(prefix)) <= PREFIX_MAX:
                 break
         return prefix
 
@@ -245,7 +243,7 @@ class _Session:
             from ._names import run_dir_bytes
             from ._pool import Pool
 
-            prefix = self._pool_prefix()
+            prefix = self.pool_prefix()
             pool = Pool(self.pool_size, named=named, prefix=prefix)
             self.pools[named] = pool
             if named:
@@ -313,12 +311,9 @@ class _Session:
             held |= pool.held_fds()
         for holder in self.holders:
             held |= holder.held_fds()
-        fds = set()
+        fds: set[int] = set()
         for ns in self._kept():
-            try:
-                fds.add(ns.fileno())
-            except ValueError:
-                continue  # closed meanwhile
+            fds.update(_ns_fds(ns))
         return held | fds
 
     def held_prefixes(self) -> frozenset[bytes]:
@@ -354,11 +349,12 @@ class _Session:
         self.holders.clear()
 
 
-def _check_prefix(prefix: str) -> str:
-    """A factory's ``prefix=``: the rules of ini netns_prefix."""
+def _check_prefix(prefix: str, what: str = "prefix") -> str:
+    """A name prefix (ini netns_prefix, a factory's ``prefix=``): at most
+    32 letters, digits, '_', '.' or '-' (ValueError)."""
     if not isinstance(prefix, str) or not _PREFIX_RE.fullmatch(prefix):
         raise ValueError(
-            "prefix must be at most 32 letters, digits, '_', '.' or '-', "
+            f"{what} must be at most 32 letters, digits, '_', '.' or '-', "
             f"not {prefix!r}"
         )
     return prefix
@@ -390,9 +386,7 @@ class _Hooks:
         if report.when != "teardown":
             return
         found = [v for k, v in report.user_properties if k == _LEAK_KEY]
-        node = getattr(report, "node", None)
-        info = getattr(node, "workerinput", None)
-        worker = info.get("workerid") if isinstance(info, dict) else None
+        worker = _worker(getattr(report, "node", None))
         where = f"[{worker}] " if worker else ""
         for what in found:
             self._state.leaks.append((report.nodeid, f"{where}{what}"))
@@ -610,24 +604,12 @@ class _Topologies:
         self.prefixes: frozenset[bytes] = frozenset()
         self.kept: list[Network] = []
 
-    def _prefix(self) -> str:
-        """A fresh name prefix for named nodes (the longest form that a
-        pool takes)."""
-        from ._owner import owner_name
-
-        state, tag = self._state, f"t{os.urandom(3).hex()}-"
-        for rest in (state.worker + state.prefix, state.worker, ""):
-            prefix = owner_name(_KIND, rest + tag)
-            if len(os.fsencode(prefix)) <= _POOL_PREFIX_MAX:
-                break
-        return prefix
-
     def build(self, spec: TopologySpec) -> Network:
         """A fresh network of spec, from its pre-wired pool when enabled."""
         from ._topology import Topology
 
         topo = spec if isinstance(spec, Topology) else Topology.from_dict(spec)
-        prefix = self._prefix()
+        prefix = self._state.pool_prefix(f"t{os.urandom(3).hex()}-")
         if not self._state.use_pool:
             return topo.build(prefix=prefix)
         key = topo.key()
@@ -671,12 +653,23 @@ class _Topologies:
         self.pools.clear()
 
 
+def _ns_fds(ns: Netns) -> list[int]:
+    """The fds a handle holds: the namespace's and its wiring socket's
+    (none once closed)."""
+    try:
+        fds = [ns.fileno()]
+    except ValueError:
+        return []  # closed meanwhile
+    wire = ns._wire
+    if wire is not None and wire.sock.fd >= 0:
+        fds.append(wire.sock.fd)
+    return fds
+
+
 def _fds_of(net: Network) -> Iterator[int]:
     """The fds a network holds: its nodes' and their sockets'."""
     for ns in net.nodes.values():
-        yield ns.fileno()
-        if ns._wire is not None and ns._wire.sock.fd >= 0:
-            yield ns._wire.sock.fd
+        yield from _ns_fds(ns)
 
 
 def _topologies(state: _Session) -> _Topologies:
