@@ -98,6 +98,19 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
+def quantile(values: Sequence[float], q: float) -> float:
+    """The q-quantile of a non-empty sequence (the value at rank q*n)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def busy(seconds: float) -> None:
+    """A simulated test body that keeps the CPU busy."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
 def settle_seconds(count: int) -> float:
     """How long settle(count) waits."""
     return max(0.5, count / 1000.0)

@@ -27,14 +27,7 @@ import argparse
 import time
 from collections.abc import Callable
 
-from _bench import isolate
-
-
-def busy(seconds: float) -> None:
-    """A simulated test body that keeps the CPU busy."""
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        pass
+from _bench import busy, isolate, quantile
 
 
 def sunreclaim_kib() -> int:
@@ -70,8 +63,7 @@ def measure(
 
 def us(values: list[float], q: float = 0.5) -> float:
     """The q-quantile of values, in µs."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e6
+    return quantile(values, q) * 1e6
 
 
 def side_by_side(cycles: int, work: float) -> None:

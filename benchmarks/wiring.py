@@ -51,19 +51,20 @@ import subprocess
 import time
 from collections.abc import Callable
 
-from _bench import compile_c, isolate, median, settle, table
+from _bench import (
+    busy,
+    compile_c,
+    isolate,
+    median,
+    quantile,
+    settle,
+    table,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ADDRS = ("10.0.0.1/24", "10.0.0.2/24")
 Cycle = Callable[[int], float]
 """Runs cycle k of a rival; its µs."""
-
-
-def busy(seconds: float) -> None:
-    """A simulated test body that keeps the CPU busy."""
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        pass
 
 
 def timed(one: Callable[[int], None]) -> Cycle:
@@ -75,12 +76,6 @@ def timed(one: Callable[[int], None]) -> Cycle:
         return (time.perf_counter() - t0) * 1e6
 
     return run
-
-
-def pct(values: list[float], q: float) -> float:
-    """The q-quantile of values."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 # -- the rivals of the wired pair ---------------------------------------------
@@ -244,7 +239,7 @@ def print_table(
                 name,
                 str(len(values)),
                 f"{medians[name]:.0f}",
-                f"{pct(values, 0.9):.0f}",
+                f"{quantile(values, 0.9):.0f}",
                 f"{medians[name] / medians[base]:.2f}x",
             ]
         )
@@ -289,8 +284,9 @@ def print_pool(title: str, acq: list[float], rel: list[float]) -> float:
     """Acquire median/p90, release median; the acquire median."""
     a50 = median(acq)
     print(
-        f"\n{title}\n  acquire median {a50:.1f} µs, p10 {pct(acq, 0.1):.1f}"
-        f" µs, p90 {pct(acq, 0.9):.1f} µs; release median "
+        f"\n{title}\n  acquire median {a50:.1f} µs, p10 "
+        f"{quantile(acq, 0.1):.1f} µs, p90 {quantile(acq, 0.9):.1f} µs; "
+        "release median "
         f"{median(rel):.1f} µs (n={len(acq)})"
     )
     return a50
