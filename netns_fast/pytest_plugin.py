@@ -604,20 +604,19 @@ class _Topologies:
         self.prefixes: frozenset[bytes] = frozenset()
         self.kept: list[Network] = []
 
-    def build(self, spec: TopologySpec) -> Network:
-        """A fresh network of spec, from its pre-wired pool when enabled."""
-        from ._topology import Topology
-
-        topo = spec if isinstance(spec, Topology) else Topology.from_dict(spec)
-        prefix = self._state.pool_prefix(f"t{os.urandom(3).hex()}-")
+    def build(self, topo: Topology, key: Optional[str] = None) -> Network:
+        """A fresh network of topo (its key(), when known), from its
+        pre-wired pool when enabled."""
+        tag = f"t{os.urandom(3).hex()}-"
         if not self._state.use_pool:
-            return topo.build(prefix=prefix)
-        key = topo.key()
+            return topo.build(prefix=self._state.pool_prefix(tag))
+        key = topo.key() if key is None else key
         pool = self.pools.get(key)
         if pool is None:
             from ._names import run_dir_bytes
             from ._pool import Pool
 
+            prefix = self._state.pool_prefix(tag)
             pool = Pool(self._state.pool_size, topology=topo, prefix=prefix)
             self.pools[key] = pool
             path = run_dir_bytes() + b"/" + os.fsencode(prefix)
@@ -709,18 +708,18 @@ class NetnsTopology:
     def __call__(self, spec: TopologySpec) -> Network:
         """A network of spec: fresh for the function-scoped fixture, the
         scope's one network of spec for the others."""
-        topologies = _topologies(self._state)
-        if not self._shared:
-            fresh = topologies.build(spec)
-            self.made.append(fresh)
-            return fresh
         from ._topology import Topology
 
+        topologies = _topologies(self._state)
         topo = spec if isinstance(spec, Topology) else Topology.from_dict(spec)
+        if not self._shared:
+            fresh = topologies.build(topo)
+            self.made.append(fresh)
+            return fresh
         key = topo.key()
         net = self._by_key.get(key)
         if net is None or net.closed:
-            net = topologies.build(topo)
+            net = topologies.build(topo, key)
             self._by_key[key] = net
             self.made.append(net)
             topologies.kept.append(net)
