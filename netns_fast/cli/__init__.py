@@ -68,6 +68,7 @@ def __getattr__(name: str) -> bytes:
 # command table does. (Do not call the builtins list() or exec() in this
 # module: importing netns_fast.cli.list and .exec binds those names here.)
 _EXEC = "netns_fast.cli.exec:do_exec"
+_ROOTLESS = "netns_fast.cli.rootless:do_rootless"
 
 VERBS: tuple[tuple[bytes, str], ...] = (
     (b"list", "netns_fast.cli.list:do_list"),
@@ -87,12 +88,12 @@ VERBS: tuple[tuple[bytes, str], ...] = (
     # abbreviation of an ip verb means.
     (b"gc", "netns_fast.cli.gc:do_gc"),
     (b"owners", "netns_fast.cli.owners:do_owners"),
-    (b"rootless", "netns_fast.cli.rootless:do_rootless"),
+    (b"rootless", _ROOTLESS),
 )
 
-# Extension verbs whose arguments are a command, not a name: ip's name
-# check before dispatch does not apply to them.
-_COMMAND_VERBS = (b"rootless",)
+# Extension verbs whose arguments are a command, not a name (their
+# targets): ip's name check before dispatch does not apply to them.
+_COMMAND_VERBS = frozenset((_ROOTLESS,))
 
 
 def resolve(target: str) -> Handler:
@@ -124,14 +125,9 @@ def _asks_help(ctx: Ctx, target: Optional[str], args: list[bytes]) -> bool:
     own = args
     if target == _EXEC:
         own = args[:1] if ctx.do_all else args[:2]
-    elif _is_command_verb(args[0]):
+    elif target in _COMMAND_VERBS:
         own = args[:2]
     return b"--help" in own
-
-
-def _is_command_verb(word: bytes) -> bool:
-    """Whether ``word`` selects an extension verb that takes a command."""
-    return any(matches(word, verb) for verb in _COMMAND_VERBS)
 
 
 def do_netns(ctx: Ctx, args: list[bytes]) -> int:
@@ -146,7 +142,7 @@ def do_netns(ctx: Ctx, args: list[bytes]) -> int:
         not ctx.do_all
         and len(args) > 1
         and not name_is_valid(args[1])
-        and not _is_command_verb(args[0])
+        and target not in _COMMAND_VERBS
     ):
         ctx.error(b'Invalid netns name "' + args[1] + b'"')
         raise CliExit(255)

@@ -61,6 +61,12 @@ def setup_message(exc: OSError, name: bytes, cmd: bytes) -> bytes:
 
 
 def exec_env() -> Optional[list[bytes]]:
+    """exec_environ() as KEY=VALUE entries (the spawn request's form)."""
+    env = exec_environ()
+    return None if env is None else [k + b"=" + v for k, v in env.items()]
+
+
+def exec_environ() -> Optional[dict[bytes, bytes]]:
     """The command's environment: the one netns-fast was started with.
 
     Python's start-up may have added LC_CTYPE (PEP 538 coerces the C
@@ -87,7 +93,7 @@ def exec_env() -> Optional[list[bytes]]:
         del env[b"LC_CTYPE"]
     else:
         env[b"LC_CTYPE"] = was
-    return [k + b"=" + v for k, v in env.items()]
+    return env
 
 
 def _request(ctx: Ctx, name: bytes, argv: list[bytes]) -> _sys.SpawnRequest:

@@ -91,7 +91,7 @@ def do_rootless(ctx: Ctx, args: list[bytes]) -> int:
         ctx.error(b"rootless is not available in batch mode")
         return 1
     from .. import _rootless
-    from .exec import exec_env  # here: help imports this module for HELP
+    from .exec import exec_environ  # here: help imports this module for HELP
 
     try:
         # The command replaces this process (or it exits): a failure
@@ -100,7 +100,7 @@ def do_rootless(ctx: Ctx, args: list[bytes]) -> int:
     except NetnsOSError as exc:
         ctx.error(world_failed(exc))
         return 1
-    env = exec_env()
+    env = exec_environ()
     ctx.out.flush()
     ctx.err.flush()
     # Python ignores these; the command starts with the default, as
@@ -111,17 +111,8 @@ def do_rootless(ctx: Ctx, args: list[bytes]) -> int:
         if env is None:
             os.execvp(args[0], args)
         else:
-            os.execvpe(args[0], args, _env_dict(env))
+            os.execvpe(args[0], args, env)
     except OSError as exc:
         ctx.error(b'exec of "' + args[0] + b'" failed: ' + strerror(exc.errno))
         return _NOT_FOUND if exc.errno == errno.ENOENT else _CANNOT_RUN
     return _CANNOT_RUN  # not reached: exec returns only by raising
-
-
-def _env_dict(env: list[bytes]) -> dict[bytes, bytes]:
-    """KEY=VALUE entries as os.execvpe takes them."""
-    out: dict[bytes, bytes] = {}
-    for entry in env:
-        key, _, value = entry.partition(b"=")
-        out[key] = value
-    return out
