@@ -227,10 +227,13 @@ def foreign_descendants() -> frozenset[str]:
     return frozenset(found)
 
 
-def snapshot(exempt: Exempt = NOTHING) -> Snapshot:
+def snapshot(
+    exempt: Exempt = NOTHING, held: Optional[Callable[[bytes], bool]] = None
+) -> Snapshot:
     """Everything this process could be blamed for, now, less what the
-    session's pools hold."""
-    held = exempt.held()
+    session's pools hold (``held``: exempt.held(), when already made)."""
+    if held is None:
+        held = exempt.held()
     names = frozenset(n for n in run_dir_names() if not held(os.fsencode(n)))
     mounts = frozenset(m for m in nsfs_mounts() if not held(os.fsencode(m)))
     return Snapshot(names, mounts, open_fds(exempt.fds), foreign_descendants())
@@ -326,12 +329,14 @@ class _Privacy:
 
 
 def _blame(
-    paths: Iterable[str], since: int, held: Callable[[bytes], bool]
+    paths: Iterable[str],
+    since: int,
+    held: Callable[[bytes], bool],
+    privacy: _Privacy,
 ) -> frozenset[str]:
     """The paths among ``paths`` that this test made (see the module doc)."""
     older = tuple(p for p, s in _names.made_prefixes.items() if s <= since)
     newer = tuple(p for p, s in _names.made_prefixes.items() if s > since)
-    privacy: Optional[_Privacy] = None
     found = set()
     for path in paths:
         raw = os.fsencode(path)
@@ -345,8 +350,6 @@ def _blame(
             if mine:
                 found.add(path)
             continue
-        if privacy is None:
-            privacy = _Privacy()
         if privacy.private(raw):
             found.add(path)
     return frozenset(found)
@@ -369,9 +372,10 @@ def _attributed(
     new_names = (now.names - old.names) | (
         _made_since(before.serial) - old.names
     )
+    privacy = _Privacy()  # one /proc scan at most, for names and mounts
     return Snapshot(
-        _blame(new_names, before.serial, held),
-        _blame(now.mounts - old.mounts, before.serial, held),
+        _blame(new_names, before.serial, held, privacy),
+        _blame(now.mounts - old.mounts, before.serial, held, privacy),
         now.fds - old.fds,
         now.procs - old.procs,
     )
@@ -400,7 +404,8 @@ def leaked(before: Baseline, exempt: Exempt = NOTHING) -> Snapshot:
     """
     found: Optional[Snapshot] = None
     for attempt in range(_TRIES):
-        now = _attributed(before, snapshot(exempt), exempt.held())
+        held = exempt.held()
+        now = _attributed(before, snapshot(exempt, held), held)
         found = (
             now
             if found is None
@@ -483,3 +488,14 @@ def reclaim(extra: Snapshot, timeout: float = 5.0) -> list[str]:
         except (OSError, ValueError) as exc:
             left.append(f"name {path}: {exc}")
     return left
+
+
+def report(extra: Snapshot) -> str:
+    """The leaks in ``extra`` as one line, reclaimed (what could not be
+    is said after "; not reclaimed:"); "" for none."""
+    leaked = describe(extra)
+    if leaked:
+        left = reclaim(extra)
+        if left:
+            leaked += f"; not reclaimed: {left}"
+    return leaked

@@ -818,11 +818,8 @@ def _netns_leak_check(request: pytest.FixtureRequest) -> Iterator[None]:
         # Ctrl-C: pytest's own short report; only stop the test's work.
         _leaks.reclaim(extra._replace(fds=frozenset(), mounts=frozenset()))
         return
-    leaked = _leaks.describe(extra)
+    leaked = _leaks.report(extra)
     if leaked:
-        left = _leaks.reclaim(extra)
-        if left:
-            leaked += f"; not reclaimed: {left}"
         request.node.user_properties.append((_LEAK_KEY, leaked))
         pytest.fail(f"leaked: {leaked}", pytrace=False)
 

@@ -143,11 +143,8 @@ def _leak_guard() -> Iterator[None]:
     before = _leaks.baseline()
     yield
     extra = _leaks.leaked(before)
-    leaked = _leaks.describe(extra)
+    leaked = _leaks.report(extra)
     if leaked:
-        left = _leaks.reclaim(extra)
-        if left:
-            leaked += f"; not reclaimed: {left}"
         pytest.fail("leaked: " + leaked)
 
 
