@@ -227,13 +227,10 @@ def foreign_descendants() -> frozenset[str]:
     return frozenset(found)
 
 
-def snapshot(
-    exempt: Exempt = NOTHING, held: Optional[Callable[[bytes], bool]] = None
-) -> Snapshot:
+def snapshot(exempt: Exempt = NOTHING) -> Snapshot:
     """Everything this process could be blamed for, now, less what the
-    session's pools hold (``held``: exempt.held(), when already made)."""
-    if held is None:
-        held = exempt.held()
+    session's pools hold."""
+    held = exempt.held()
     names = frozenset(n for n in run_dir_names() if not held(os.fsencode(n)))
     mounts = frozenset(m for m in nsfs_mounts() if not held(os.fsencode(m)))
     return Snapshot(names, mounts, open_fds(exempt.fds), foreign_descendants())
@@ -404,8 +401,7 @@ def leaked(before: Baseline, exempt: Exempt = NOTHING) -> Snapshot:
     """
     found: Optional[Snapshot] = None
     for attempt in range(_TRIES):
-        held = exempt.held()
-        now = _attributed(before, snapshot(exempt, held), held)
+        now = _attributed(before, snapshot(exempt), exempt.held())
         found = (
             now
             if found is None
